@@ -1,0 +1,75 @@
+# Prism. `make` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+UV = "$$(command -v uv || echo $(HOME)/.local/bin/uv)"
+RUN := $(UV) run --frozen
+HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo yes)
+
+.PHONY: help setup up down logs status psql migrate test check lint typecheck bench schema build deploy
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+setup: ## Install uv, the Python environment (from uv.lock) and write .env
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)" || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@$(eval UV = "$$(command -v uv || echo $(HOME)/.local/bin/uv)")
+	@$(UV) sync --frozen --all-groups --quiet
+	@$(UV) run --frozen python scripts/bootstrap_env.py
+
+up: setup ## Run the whole system (compose with Docker; local processes without)
+ifeq ($(HAS_DOCKER),yes)
+	docker compose up -d --build --wait
+else
+	@echo "No Docker engine: running the functions as local processes"
+	@$(RUN) python -m scripts.dev up
+endif
+
+down: ## Stop everything `make up` started
+ifeq ($(HAS_DOCKER),yes)
+	docker compose down
+else
+	@$(RUN) python -m scripts.dev down
+endif
+
+logs: ## Follow the logs
+ifeq ($(HAS_DOCKER),yes)
+	docker compose logs -f
+else
+	@$(RUN) python -m scripts.dev logs
+endif
+
+status: ## Show what is running
+	@$(RUN) python -m scripts.dev status
+
+psql: ## Open psql on the Prism database
+	@set -a; [ -f .env ] && . ./.env; set +a; psql "$${PRISM_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/prism}"
+
+migrate: setup ## Apply database migrations
+	@$(RUN) python -m prism.migrate
+
+test: setup ## Install what is needed and run the tests
+	@$(RUN) pytest -q -p no:cacheprovider
+
+check: setup ## Lint, typecheck and test
+	@$(RUN) ruff check functions sdk tests bench scripts
+	@$(RUN) mypy
+	@$(RUN) pytest -q -p no:cacheprovider
+
+lint: setup ## Lint only
+	@$(RUN) ruff check functions sdk tests bench scripts
+
+typecheck: setup ## Typecheck only
+	@$(RUN) mypy
+
+bench: setup ## Run the benchmarks and print their tables
+	@$(RUN) python -m bench
+
+schema: setup ## Regenerate docs/inference-event-v1.schema.json from the contract
+	@$(RUN) python -c "import json; from prism.events import json_schema; open('docs/inference-event-v1.schema.json','w').write(json.dumps(json_schema(), indent=2) + '\n')"
+
+build: setup ## Build the Lambda artifacts (sam build)
+	sam build
+
+deploy: build ## Deploy to AWS (sam deploy --guided the first time)
+	sam deploy

@@ -1,0 +1,101 @@
+"""The chat API: ``create_app(...)`` builds it from its dependencies; ``app`` is the default one.
+
+Served by uvicorn on port 8100 locally (``uvicorn chat.app:app --port 8100``), by Mangum for the
+request/response routes on Lambda (``chat.handler``), and by the Lambda Web Adapter for the
+streaming route (see ``docs/architecture.md``). OpenAPI at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prism.credentials import CredentialCipher
+from prism.http import install_error_handlers
+from prism.ports import ConversationStore, CredentialStore
+
+from chat.demo import DemoServer
+from chat.gateway import LiteLLMGateway, ModelGateway
+from chat.provider_settings import ProviderSettings
+from chat.routes import conversations, health, models
+from chat.routes import settings as settings_routes
+from chat.service import ChatService
+from chat.settings import ChatSettings, get_chat_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ChatSettings | None = None,
+    *,
+    store: ConversationStore | None = None,
+    credential_store: CredentialStore | None = None,
+    gateway: ModelGateway | None = None,
+    demo: DemoServer | None = None,
+) -> FastAPI:
+    """Build the app. Defaults are the real adapters from settings; tests pass others."""
+    settings = settings or get_chat_settings()
+    shared_store = True
+    if store is None or credential_store is None:
+        from prism.adapters.postgres_app import PostgresAppStore
+
+        pg = PostgresAppStore(settings.database_dsn)
+        store = store or pg
+        credential_store = credential_store or pg
+    else:
+        shared_store = not type(store).__name__.startswith("InMemory")
+    cipher = CredentialCipher.from_setting(settings.creds_key)
+    if demo is None and settings.demo_enabled:
+        demo = DemoServer()
+    demo_server = demo if settings.demo_enabled else None
+    providers = ProviderSettings(
+        credential_store,
+        cipher,
+        demo_enabled=settings.demo_enabled,
+        demo_base_url=(lambda: demo_server.base_url) if demo_server is not None else None,
+    )
+    gateway = gateway or LiteLLMGateway()
+    service = ChatService(
+        store,
+        providers,
+        gateway,
+        total_timeout_s=settings.chat_timeout_s,
+        read_timeout_s=settings.chat_read_timeout_s,
+        cancel_poll_s=settings.chat_cancel_poll_s if shared_store else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Mangum runs this per invocation: only cheap, idempotent work here.
+        warm = getattr(gateway, "warm_in_background", None)
+        if warm is not None:
+            warm()
+        yield
+        for turn in service.active_turns():
+            turn.cancel("shutdown")
+
+    app = FastAPI(
+        title="Prism chat API",
+        version="1",
+        description="Conversations with streamed replies; every model call is logged by prism-sdk.",
+        lifespan=lifespan,
+    )
+    app.state.chat = service
+    app.state.providers = providers
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization"],
+    )
+    for router in (conversations.router, models.router, settings_routes.router, health.router):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,317 @@
+"""The one way the chat calls a model: a streaming LiteLLM call made through prism-sdk.
+
+:class:`ModelGateway` is the seam. :class:`LiteLLMGateway` is the real one: it calls
+``acompletion`` (prism-sdk's wrapper when the SDK is installed, so every call ships an inference
+event carrying ``conversation_id`` and ``message_id``) and turns provider failures into
+:class:`prism.errors.ProviderCallError` with a message a person can act on. Unit tests pass a
+fake gateway.
+
+``litellm`` is imported on first use (2+ s), never at module import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from prism.errors import ProviderCallError
+from starlette.concurrency import run_in_threadpool
+
+from chat.providers import CATALOG, DEMO_PROVIDER, litellm_model
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One streaming call. ``api_key`` is plaintext in memory only: never logged, never returned."""
+
+    provider: str
+    model: str
+    messages: list[dict[str, str]]
+    conversation_id: str
+    message_id: str
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    read_timeout_s: float = 30.0
+
+    @property
+    def litellm_model(self) -> str:
+        return litellm_model(self.provider, self.model)
+
+    @property
+    def provider_label(self) -> str:
+        if self.provider == DEMO_PROVIDER:
+            return "The demo model"
+        info = CATALOG.get(self.provider)
+        return info.label.split(" (")[0] if info else self.provider
+
+
+@dataclass
+class CallOutcome:
+    """What is known once the stream ended (or was stopped)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+    inference_event_id: UUID | None = None
+
+
+class ModelStream(Protocol):
+    """Text deltas as the provider sends them; ``outcome`` is complete after the last one."""
+
+    outcome: CallOutcome
+
+    def __aiter__(self) -> AsyncIterator[str]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelGateway(Protocol):
+    async def stream(self, call: ModelCall) -> ModelStream:
+        """Start the call; raises ProviderCallError when the provider refuses it."""
+        ...
+
+
+def import_litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+# --- provider errors ----------------------------------------------------------------------------
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[API_KEY]")
+    return text
+
+
+def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
+    """Map a LiteLLM/httpx failure onto a message a person can act on (never containing the key)."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    who = call.provider_label
+    where = f" at {call.api_base}" if call.api_base else ""
+    detail = _scrub(str(getattr(exc, "message", None) or exc), call.api_key).strip()
+    if len(detail) > 300:
+        detail = detail[:300] + "…"
+    if name in ("AuthenticationError", "CallerCredentialAuthenticationError") or status == 401:
+        return ProviderCallError(
+            f"{who} rejected the API key (401). Check the key for '{call.provider}' in Settings.",
+            code="provider_auth_failed",
+            upstream_status=401,
+        )
+    if name == "PermissionDeniedError" or status == 403:
+        return ProviderCallError(
+            f"{who} refused access to model '{call.model}' (403). Check the key's permissions.",
+            code="provider_forbidden",
+            upstream_status=403,
+        )
+    if name in ("RateLimitError", "CallerCredentialRateLimitError") or status == 429:
+        return ProviderCallError(
+            f"{who} is rate-limiting requests (429). Wait a moment and try again, or pick another model.",
+            code="provider_rate_limited",
+            upstream_status=429,
+        )
+    if "Timeout" in name or "TimeoutError" in name or status == 408:
+        return ProviderCallError(
+            f"{who} did not answer in time (timed out after {call.read_timeout_s:g} s without data). "
+            "Try again, or pick another model.",
+            code="provider_timeout",
+            upstream_status=status,
+        )
+    if name == "ContextWindowExceededError":
+        return ProviderCallError(
+            f"The conversation is too long for model '{call.model}'. Start a new conversation "
+            "or pick a model with a larger context window.",
+            code="context_too_long",
+            upstream_status=400,
+        )
+    if name == "NotFoundError" or status == 404:
+        return ProviderCallError(
+            f"{who}{where} does not know model '{call.model}' (404). Pick another model or check the "
+            "provider settings.",
+            code="model_not_found",
+            upstream_status=404,
+        )
+    if name in ("APIConnectionError", "ConnectError", "ConnectionRefusedError", "RemoteProtocolError") or (
+        isinstance(exc, OSError)
+    ):
+        return ProviderCallError(
+            f"Could not reach {who}{where}: the connection failed or was cut off. "
+            "Check that the endpoint is running and reachable, then try again.",
+            code="provider_unreachable",
+            upstream_status=status,
+        )
+    if status is not None and status >= 500:
+        return ProviderCallError(
+            f"{who} had a server error ({status}). Try again in a moment. Detail: {detail}",
+            code="provider_unavailable",
+            upstream_status=status,
+        )
+    return ProviderCallError(
+        f"{who} returned an error{f' ({status})' if status else ''}: {detail}",
+        code="provider_error",
+        upstream_status=status,
+    )
+
+
+# --- the LiteLLM gateway ------------------------------------------------------------------------
+
+Acompletion = Callable[..., Awaitable[Any]]
+
+
+class _LiteLLMStream:
+    def __init__(self, response: Any, call: ModelCall, litellm: Any, outcome: CallOutcome) -> None:
+        self._response = response
+        self._call = call
+        self._litellm = litellm
+        self.outcome = outcome
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        try:
+            async for chunk in self._response:
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    self._take_usage(usage)
+                for choice in getattr(chunk, "choices", None) or []:
+                    if getattr(choice, "finish_reason", None):
+                        self.outcome.finish_reason = choice.finish_reason
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None) if delta is not None else None
+                    if text:
+                        yield text
+        except ProviderCallError:
+            raise
+        except Exception as exc:
+            raise provider_error(exc, self._call) from None
+        self._price()
+
+    def _take_usage(self, usage: Any) -> None:
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            value = getattr(usage, name, None)
+            if isinstance(value, int):
+                setattr(self.outcome, name, value)
+
+    def _price(self) -> None:
+        if self._call.provider == DEMO_PROVIDER:
+            self.outcome.cost_usd = 0.0
+            return
+        out = self.outcome
+        if out.cost_usd is not None:  # priced by prism-sdk
+            return
+        if out.prompt_tokens is None and out.completion_tokens is None:
+            return
+        try:
+            prompt_cost, completion_cost = self._litellm.cost_per_token(
+                model=self._call.litellm_model,
+                prompt_tokens=out.prompt_tokens or 0,
+                completion_tokens=out.completion_tokens or 0,
+            )
+            out.cost_usd = float(prompt_cost) + float(completion_cost)
+        except Exception:  # no price known for this model (local / custom endpoints)
+            out.cost_usd = None
+
+    async def aclose(self) -> None:
+        close = getattr(self._response, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class LiteLLMGateway:
+    """Streams through ``acompletion``: prism-sdk's wrapper when installed (see :func:`sdk_acompletion`),
+    passing the conversation and message ids as Prism context and reading back the event it logged.
+    """
+
+    def __init__(self, acompletion: Acompletion | None = None, *, sdk: bool | None = None) -> None:
+        if acompletion is None:
+            acompletion = sdk_acompletion()
+            sdk = acompletion is not None if sdk is None else sdk
+        self._acompletion = acompletion
+        self._sdk = bool(sdk)
+        self._litellm: Any = None
+        self._warm_lock = threading.Lock()
+
+    @property
+    def uses_sdk(self) -> bool:
+        return self._sdk
+
+    def warm(self) -> None:
+        """Import LiteLLM now (2+ s) rather than on the first chat turn. Thread-safe."""
+        with self._warm_lock:
+            if self._litellm is None:
+                litellm = import_litellm()
+                if self._acompletion is None:
+                    self._acompletion = litellm.acompletion
+                self._litellm = litellm
+
+    def warm_in_background(self) -> None:
+        if self._litellm is None:
+            threading.Thread(target=self.warm, name="prism-chat-warm", daemon=True).start()
+
+    async def stream(self, call: ModelCall) -> ModelStream:
+        if self._litellm is None:
+            await run_in_threadpool(self.warm)
+        assert self._acompletion is not None
+        kwargs: dict[str, Any] = {
+            "model": call.litellm_model,
+            "messages": call.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timeout": call.read_timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if call.api_key:
+            kwargs["api_key"] = call.api_key
+        elif call.api_base:
+            kwargs["api_key"] = "not-needed"  # OpenAI-compatible servers without auth (Ollama, vLLM)
+        if call.api_base:
+            kwargs["api_base"] = call.api_base
+        outcome = CallOutcome()
+        if self._sdk:
+
+            def on_event(event: dict[str, Any]) -> None:
+                with contextlib.suppress(Exception):
+                    outcome.inference_event_id = UUID(str(event["id"]))
+                    cost = event.get("cost_usd")
+                    if isinstance(cost, int | float):
+                        outcome.cost_usd = float(cost)
+
+            kwargs["prism"] = {
+                "conversation_id": call.conversation_id,
+                "message_id": call.message_id,
+                "tags": ["chat"],
+                "on_event": on_event,
+            }
+        try:
+            response = await self._acompletion(**kwargs)
+        except ProviderCallError:
+            raise
+        except Exception as exc:
+            raise provider_error(exc, call) from None
+        return _LiteLLMStream(response, call, self._litellm, outcome)
+
+
+def sdk_acompletion() -> Acompletion | None:
+    """prism-sdk's ``acompletion`` wrapper, or None when the SDK is not installed."""
+    try:
+        import prism_sdk
+    except ImportError:
+        return None
+    wrapper = getattr(prism_sdk, "acompletion", None)
+    return wrapper if callable(wrapper) else None

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Query, Response
+
+from chat.routes.deps import ServiceDep
+from chat.schemas import (
+    CancelResult,
+    ConversationDetail,
+    ConversationOut,
+    ConversationPage,
+    CreateConversation,
+    MessageOut,
+    RenameConversation,
+    SendMessage,
+    sse_doc,
+)
+from chat.sse import TurnStreamResponse
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 30,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ConversationPage:
+    """Conversations, most recently active first; follow ``next_cursor`` for older ones."""
+    items, next_cursor = await service.list_conversations(limit, cursor)
+    return ConversationPage(items=[ConversationOut.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.post("", response_model=ConversationOut, status_code=201)
+async def create_conversation(
+    service: ServiceDep, body: Annotated[CreateConversation | None, Body()] = None
+) -> ConversationOut:
+    conv = await service.create_conversation(body.title if body else None)
+    return ConversationOut.of(conv)
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(conversation_id: UUID, service: ServiceDep) -> ConversationDetail:
+    """One conversation with its messages in order."""
+    conv, messages = await service.get_conversation(conversation_id)
+    return ConversationDetail(
+        **ConversationOut.of(conv).model_dump(), messages=[MessageOut.of(m) for m in messages]
+    )
+
+
+@router.patch("/{conversation_id}", response_model=ConversationOut)
+async def rename_conversation(
+    conversation_id: UUID, body: RenameConversation, service: ServiceDep
+) -> ConversationOut:
+    return ConversationOut.of(await service.rename_conversation(conversation_id, body.title))
+
+
+@router.delete("/{conversation_id}", status_code=204)
+async def delete_conversation(conversation_id: UUID, service: ServiceDep) -> Response:
+    await service.delete_conversation(conversation_id)
+    return Response(status_code=204)
+
+
+@router.post("/{conversation_id}/messages", response_class=TurnStreamResponse, responses=sse_doc())
+async def send_message(conversation_id: UUID, body: SendMessage, service: ServiceDep) -> TurnStreamResponse:
+    """Send a message and stream the reply as server-sent events.
+
+    The user message is stored first; the reply is stored when it ends, with its status
+    (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream cancels
+    the model call.
+    """
+    turn = await service.start_turn(conversation_id, body.content, body.model)
+    return TurnStreamResponse(turn)
+
+
+@router.post("/{conversation_id}/cancel", response_model=CancelResult)
+async def cancel(conversation_id: UUID, service: ServiceDep) -> CancelResult:
+    """Stop the reply being streamed in this conversation (for clients that cannot abort a request)."""
+    ids = await service.cancel(conversation_id)
+    return CancelResult(cancelled=bool(ids), message_ids=ids)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import ORJSONResponse
+from prism.errors import PrismError
+from prism.http import error_body
+from starlette.concurrency import run_in_threadpool
+
+from chat.routes.deps import ServiceDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(service: ServiceDep) -> ORJSONResponse:
+    """The app database is reachable (503 naming the failing part otherwise)."""
+    try:
+        await run_in_threadpool(service.store.ping)
+    except PrismError as exc:
+        return ORJSONResponse(error_body("not_ready", f"database: {exc.message}"), status_code=503)
+    return ORJSONResponse({"status": "ready"})

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from chat.routes.deps import ProvidersDep
+from chat.schemas import ModelGroupOut, ModelOut, ModelsOut
+
+router = APIRouter(prefix="/api", tags=["models"])
+
+
+@router.get("/models", response_model=ModelsOut)
+async def list_models(providers: ProvidersDep) -> ModelsOut:
+    """The models usable now, grouped by provider (the offline demo model last, when enabled)."""
+    groups = await providers.model_groups()
+    out = [
+        ModelGroupOut(
+            provider=g.provider, label=g.label, models=[ModelOut(**m) for m in g.models], error=g.error
+        )
+        for g in groups
+    ]
+    default = next((m.id for g in out for m in g.models), None)
+    return ModelsOut(providers=out, default_model=default)

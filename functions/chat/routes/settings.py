@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from chat.provider_settings import ProviderView
+from chat.routes.deps import ProvidersDep
+from chat.schemas import ProviderOut, ProvidersOut, PutProvider
+
+router = APIRouter(prefix="/api/settings", tags=["settings"])
+
+ProviderPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="openai, anthropic, gemini or openai_compatible")
+]
+
+
+def _out(v: ProviderView) -> ProviderOut:
+    return ProviderOut(
+        id=v.id,
+        label=v.label,
+        configured=v.configured,
+        key_required=v.key_required,
+        base_url_required=v.base_url_required,
+        has_key=v.has_key,
+        key_last4=v.key_last4,
+        base_url=v.base_url,
+        models=v.models,
+        updated_at=v.updated_at,
+    )
+
+
+@router.get("/providers", response_model=ProvidersOut)
+async def list_providers(providers: ProvidersDep) -> ProvidersOut:
+    """Every provider and whether it is configured. Keys show only their last four characters."""
+    return ProvidersOut(
+        providers=[_out(v) for v in await providers.views()],
+        demo_model=providers.demo_enabled,
+        creds_key_configured=providers.creds_key_configured,
+    )
+
+
+@router.put("/providers/{provider}", response_model=ProviderOut)
+async def put_provider(provider: ProviderPath, body: PutProvider, providers: ProvidersDep) -> ProviderOut:
+    """Configure a provider. The key is encrypted before it is stored and is never sent back."""
+    view = await providers.put(
+        provider,
+        api_key=body.api_key.get_secret_value() if body.api_key is not None else None,
+        base_url=str(body.base_url) if body.base_url is not None else None,
+        models=body.models,
+    )
+    return _out(view)
+
+
+@router.delete("/providers/{provider}", status_code=204)
+async def delete_provider(provider: ProviderPath, providers: ProvidersDep) -> Response:
+    await providers.delete(provider)
+    return Response(status_code=204)

@@ -1,0 +1,206 @@
+"""Request and response bodies of the chat API (they are the OpenAPI schema at ``/docs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from prism.ports import ChatMessage, Conversation
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+Title = Annotated[str, Field(max_length=200)]
+ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateConversation(_In):
+    title: Title | None = Field(default=None, description="Left empty, the first message names it")
+
+
+class RenameConversation(_In):
+    title: Title = Field(min_length=1)
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("title must not be blank")
+        return v.strip()
+
+
+class SendMessage(_In):
+    content: str = Field(min_length=1, max_length=200_000, description="The user's message")
+    model: str = Field(
+        min_length=1, max_length=300, description="A model id from GET /api/models, e.g. 'openai/gpt-4o-mini'"
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _content_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("content must not be blank")
+        return v
+
+
+class PutProvider(_In):
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="The provider's API key; omitted keeps the stored one, empty removes it. Never returned.",
+    )
+    base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Endpoint base URL (required for openai_compatible, e.g. http://localhost:11434/v1)",
+    )
+    models: list[ModelName] | None = Field(
+        default=None,
+        max_length=500,
+        description="The models to offer; default: the provider's usual models, or what the endpoint lists",
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        raw = v.get_secret_value().strip()
+        if len(raw) > 1000:
+            raise ValueError("api_key is too long (at most 1000 characters)")
+        if any(c.isspace() for c in raw):
+            raise ValueError("api_key must not contain spaces or line breaks")
+        return SecretStr(raw)
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class ConversationOut(BaseModel):
+    id: UUID
+    title: str
+    model: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:
+        return cls(id=c.id, title=c.title, model=c.model, created_at=c.created_at, updated_at=c.updated_at)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class MessageError(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    role: Literal["system", "user", "assistant"]
+    content: str
+    status: Literal["complete", "cancelled", "error", "streaming"]
+    created_at: datetime
+    model: str | None = None
+    provider: str | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    error: MessageError | None = None
+    inference_event_id: UUID | None = Field(default=None, description="The inference event of this reply")
+
+    @classmethod
+    def of(cls, m: ChatMessage) -> MessageOut:
+        assistant = m.role == "assistant"
+        return cls(
+            id=m.id,
+            role=m.role,
+            content=m.content,
+            status=m.status,
+            created_at=m.created_at,
+            model=m.model,
+            provider=m.provider,
+            usage=Usage(
+                prompt_tokens=m.prompt_tokens,
+                completion_tokens=m.completion_tokens,
+                total_tokens=m.total_tokens,
+            )
+            if assistant
+            else None,
+            cost_usd=m.cost_usd,
+            latency_ms=m.latency_ms,
+            ttft_ms=m.ttft_ms,
+            error=MessageError(code=m.error_code, message=m.error_message) if m.status == "error" else None,
+            inference_event_id=m.inference_event_id,
+        )
+
+
+class ConversationDetail(ConversationOut):
+    messages: list[MessageOut]
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
+
+
+class CancelResult(BaseModel):
+    cancelled: bool
+    message_ids: list[UUID]
+
+
+class ModelOut(BaseModel):
+    id: str = Field(description="Pass as 'model' when sending a message")
+    name: str
+    label: str
+    demo: bool = False
+
+
+class ModelGroupOut(BaseModel):
+    provider: str
+    label: str
+    models: list[ModelOut]
+    error: str | None = Field(default=None, description="Why the list may be incomplete")
+
+
+class ModelsOut(BaseModel):
+    providers: list[ModelGroupOut]
+    default_model: str | None
+
+
+class ProviderOut(BaseModel):
+    id: str
+    label: str
+    configured: bool
+    key_required: bool
+    base_url_required: bool
+    has_key: bool
+    key_last4: str | None = Field(description="The only part of the key ever shown")
+    base_url: str | None
+    models: list[str]
+    updated_at: datetime | None
+
+
+class ProvidersOut(BaseModel):
+    providers: list[ProviderOut]
+    demo_model: bool = Field(description="Whether the offline demo model is offered")
+    creds_key_configured: bool = Field(description="Whether PRISM_CREDS_KEY is set (needed to store keys)")
+
+
+def sse_doc() -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": "Server-sent events: `start` (message ids), `delta` (`{content}`) as the "
+            "provider sends tokens, then `done` (status, usage, cost_usd, latency_ms, ttft_ms, "
+            "inference_event_id) or `error` (code, message).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        404: {"description": "Unknown conversation"},
+        422: {"description": "Unknown model, or missing/blank content"},
+    }

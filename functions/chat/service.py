@@ -1,0 +1,174 @@
+"""The chat service layer: conversations, turns, cancel. HTTP lives in ``chat.routes``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+import orjson
+from prism.errors import ConversationNotFoundError, ValidationFailedError
+from prism.ports import ChatMessage, Conversation, ConversationStore
+from starlette.concurrency import run_in_threadpool
+
+from chat.gateway import ModelCall, ModelGateway
+from chat.provider_settings import ProviderSettings
+from chat.turns import Turn
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 60
+
+
+def title_from(content: str) -> str:
+    """A conversation's title from its first message: the first words, at most 60 characters."""
+    text = " ".join(content.split())
+    if len(text) <= TITLE_MAX:
+        return text or "New conversation"
+    cut = text[:TITLE_MAX].rsplit(" ", 1)[0] if " " in text[:TITLE_MAX] else text[:TITLE_MAX]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def history_for_model(history: list[ChatMessage]) -> list[dict[str, str]]:
+    """The stored conversation as the model sees it: failed and unfinished replies are left out;
+    a cancelled reply keeps the part the user saw."""
+    out: list[dict[str, str]] = []
+    for m in history:
+        if m.role == "assistant" and (m.status in ("error", "streaming") or not m.content):
+            continue
+        out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def encode_cursor(conv: Conversation) -> str:
+    raw = orjson.dumps([conv.updated_at.isoformat(), str(conv.id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts, cid = orjson.loads(raw)
+        moment = datetime.fromisoformat(ts)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, UUID(cid)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise ValidationFailedError(
+            "cursor is not valid: pass back the next_cursor of the previous page", code="invalid_cursor"
+        ) from exc
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: ConversationStore,
+        providers: ProviderSettings,
+        gateway: ModelGateway,
+        *,
+        total_timeout_s: float,
+        read_timeout_s: float,
+        cancel_poll_s: float | None,
+    ) -> None:
+        self.store = store
+        self.providers = providers
+        self.gateway = gateway
+        self._total_timeout_s = total_timeout_s
+        self._read_timeout_s = read_timeout_s
+        self._cancel_poll_s = cancel_poll_s
+        self._active: dict[UUID, set[Turn]] = {}
+
+    # --- conversations --------------------------------------------------------------------------
+
+    async def list_conversations(
+        self, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        before = decode_cursor(cursor) if cursor else None
+        items = await run_in_threadpool(self.store.list_conversations, limit + 1, before)
+        more = len(items) > limit
+        items = items[:limit]
+        return items, encode_cursor(items[-1]) if more and items else None
+
+    async def create_conversation(self, title: str | None) -> Conversation:
+        return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip())
+
+    async def get_conversation(self, conversation_id: UUID) -> tuple[Conversation, list[ChatMessage]]:
+        conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
+        if conv is None:
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+        return conv, await run_in_threadpool(self.store.get_messages, conversation_id)
+
+    async def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation:
+        conv = await run_in_threadpool(self.store.rename_conversation, conversation_id, title.strip())
+        if conv is None:
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+        return conv
+
+    async def delete_conversation(self, conversation_id: UUID) -> None:
+        for turn in list(self._active.get(conversation_id, ())):
+            turn.cancel("conversation_deleted")
+        if not await run_in_threadpool(self.store.delete_conversation, conversation_id):
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+
+    # --- turns ----------------------------------------------------------------------------------
+
+    async def start_turn(self, conversation_id: UUID, content: str, model_id: str) -> Turn:
+        """Check the model (422) and the conversation (404), store the user message and an
+        assistant message in ``streaming``, and start the model call."""
+        resolved = await self.providers.resolve(model_id)
+        start = await run_in_threadpool(
+            self.store.begin_turn,
+            conversation_id,
+            uuid.uuid4(),
+            uuid.uuid4(),
+            content,
+            resolved.model_id,
+            resolved.provider,
+            title_from(content),
+        )
+        call = ModelCall(
+            provider=resolved.provider,
+            model=resolved.model,
+            messages=history_for_model(start.history),
+            conversation_id=str(conversation_id),
+            message_id=str(start.assistant_message.id),
+            api_key=resolved.api_key,
+            api_base=resolved.api_base,
+            read_timeout_s=self._read_timeout_s,
+        )
+        turn = Turn(
+            start=start,
+            call=call,
+            gateway=self.gateway,
+            store=self.store,
+            total_timeout_s=self._total_timeout_s,
+            cancel_poll_s=self._cancel_poll_s,
+            on_finished=self._forget,
+        )
+        self._active.setdefault(conversation_id, set()).add(turn)
+        turn.begin()
+        return turn
+
+    def _forget(self, turn: Turn) -> None:
+        turns = self._active.get(turn.conversation_id)
+        if turns is not None:
+            turns.discard(turn)
+            if not turns:
+                del self._active[turn.conversation_id]
+
+    async def cancel(self, conversation_id: UUID) -> list[UUID]:
+        """Stop the conversation's streaming replies, here and (through the database) elsewhere."""
+        conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
+        if conv is None:
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+        stopped = [
+            t.message_id for t in list(self._active.get(conversation_id, ())) if t.cancel("cancel_requested")
+        ]
+        flagged = await run_in_threadpool(self.store.request_cancel, conversation_id)
+        return list(dict.fromkeys([*stopped, *flagged]))
+
+    def active_turns(self) -> list[Turn]:
+        return [t for turns in self._active.values() for t in turns]

@@ -1,0 +1,48 @@
+"""The chat function's settings: the shared :class:`prism.config.Settings` plus chat timeouts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from prism.config import Settings
+from prism.errors import ConfigError
+from pydantic import Field, ValidationError
+
+
+class ChatSettings(Settings):
+    chat_timeout_s: float = Field(
+        default=120.0, gt=0, description="PRISM_CHAT_TIMEOUT_S: longest a whole reply may stream"
+    )
+    chat_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="PRISM_CHAT_READ_TIMEOUT_S: longest wait for the provider to connect or send more data",
+    )
+    chat_cancel_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="PRISM_CHAT_CANCEL_POLL_S: how often a streaming turn checks the database for a cancel "
+        "requested through another instance",
+    )
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The offline demo model: on by default, off in a cloud deploy unless PRISM_DEMO_MODEL is set."""
+        if self.env == "cloud":
+            return "demo_model" in self.model_fields_set and self.demo_model
+        return self.demo_model
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_chat_settings() -> ChatSettings:
+    try:
+        return ChatSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PRISM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

@@ -1,0 +1,209 @@
+"""One chat turn: the upstream model stream runs as its own task, apart from the HTTP response.
+
+The response only relays what the turn puts in its queue. Stopping a turn (the client went away,
+``POST .../cancel``, or a cancel flagged in the database by another instance) cancels the task:
+the upstream stream is closed (so the provider sees the request end), and the assistant message
+is saved as ``cancelled`` with its partial text. Whatever happens, the message is finalised once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from uuid import UUID
+
+import orjson
+from prism.errors import ProviderCallError
+from prism.ports import ConversationStore, MessageOutcome, TurnStart
+from starlette.concurrency import run_in_threadpool
+
+from chat.gateway import ModelCall, ModelGateway, ModelStream
+
+log = logging.getLogger(__name__)
+
+TERMINAL = ("done", "error")
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class Turn:
+    def __init__(
+        self,
+        *,
+        start: TurnStart,
+        call: ModelCall,
+        gateway: ModelGateway,
+        store: ConversationStore,
+        total_timeout_s: float,
+        cancel_poll_s: float | None,
+        on_finished: Callable[[Turn], None] | None = None,
+    ) -> None:
+        self.start_info = start
+        self.call = call
+        self.conversation_id: UUID = start.conversation.id
+        self.message_id: UUID = start.assistant_message.id
+        self._gateway = gateway
+        self._store = store
+        self._total_timeout_s = total_timeout_s
+        self._cancel_poll_s = cancel_poll_s
+        self._on_finished = on_finished
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.cancel_reason: str | None = None
+        self.outcome: MessageOutcome | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._running = False
+
+    # --- control ------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"chat-turn-{self.message_id}")
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def cancel(self, reason: str) -> bool:
+        """Stop the turn; True if it was still running."""
+        if self._task is None or self._task.done() or self.cancel_reason is not None:
+            return False
+        self.cancel_reason = reason
+        if self._running:
+            self._task.cancel()
+        return True
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    # --- the upstream call --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        started = time.perf_counter()
+        first_token: float | None = None
+        parts: list[str] = []
+        stream: ModelStream | None = None
+        status = "complete"
+        error_code: str | None = None
+        error_message: str | None = None
+        watcher = asyncio.create_task(self._watch_cancel()) if self._cancel_poll_s else None
+        self._running = True
+        try:
+            if self.cancel_reason is not None:
+                raise asyncio.CancelledError
+            async with asyncio.timeout(self._total_timeout_s):
+                stream = await self._gateway.stream(self.call)
+                async for text in stream:
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                    parts.append(text)
+                    self.queue.put_nowait(("delta", {"content": text}))
+        except asyncio.CancelledError:
+            status = "cancelled"
+            self.cancel_reason = self.cancel_reason or "stopped"
+        except TimeoutError:
+            status, error_code = "error", "provider_timeout"
+            error_message = (
+                f"{self.call.provider_label} did not finish within {self._total_timeout_s:g} s "
+                "(PRISM_CHAT_TIMEOUT_S); the reply was stopped."
+            )
+        except ProviderCallError as exc:
+            status, error_code, error_message = "error", exc.code, exc.message
+        except Exception:
+            log.exception("chat turn %s failed", self.message_id)
+            status, error_code = "error", "internal_error"
+            error_message = "The reply failed because of an internal error; see the chat function's logs."
+        finally:
+            self._running = False
+            if watcher is not None:
+                watcher.cancel()
+        if stream is not None and status != "complete":
+            # Close the upstream request (the provider sees the connection end; the SDK logs it).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stream.aclose(), timeout=5)
+        ended = time.perf_counter()
+        result = stream.outcome if stream is not None else None
+        outcome = MessageOutcome(
+            status=status,  # type: ignore[arg-type]
+            content="".join(parts),
+            prompt_tokens=result.prompt_tokens if result else None,
+            completion_tokens=result.completion_tokens if result else None,
+            total_tokens=result.total_tokens if result else None,
+            cost_usd=result.cost_usd if result else None,
+            latency_ms=round((ended - started) * 1000, 3),
+            ttft_ms=round((first_token - started) * 1000, 3) if first_token is not None else None,
+            error_code=error_code,
+            error_message=error_message,
+            inference_event_id=result.inference_event_id if result else None,
+        )
+        self.outcome = outcome
+        try:
+            await run_in_threadpool(self._store.finish_message, self.message_id, outcome)
+        except Exception:
+            log.exception("chat turn %s: could not store the assistant message", self.message_id)
+        if self._on_finished is not None:
+            self._on_finished(self)
+        self.queue.put_nowait(self._terminal(outcome, result.finish_reason if result else None))
+
+    def _terminal(self, outcome: MessageOutcome, finish_reason: str | None) -> tuple[str, dict[str, Any]]:
+        common: dict[str, Any] = {
+            "conversation_id": str(self.conversation_id),
+            "message_id": str(self.message_id),
+            "status": outcome.status,
+            "model": f"{self.call.provider}/{self.call.model}",
+            "usage": {
+                "prompt_tokens": outcome.prompt_tokens,
+                "completion_tokens": outcome.completion_tokens,
+                "total_tokens": outcome.total_tokens,
+            },
+            "cost_usd": outcome.cost_usd,
+            "latency_ms": outcome.latency_ms,
+            "ttft_ms": outcome.ttft_ms,
+            "inference_event_id": str(outcome.inference_event_id) if outcome.inference_event_id else None,
+        }
+        if outcome.status == "error":
+            return "error", {**common, "code": outcome.error_code, "message": outcome.error_message}
+        if outcome.status == "cancelled":
+            common["cancel_reason"] = self.cancel_reason
+        common["finish_reason"] = finish_reason
+        return "done", common
+
+    async def _watch_cancel(self) -> None:
+        """A cancel requested through another instance is only visible in the database."""
+        assert self._cancel_poll_s is not None
+        while True:
+            await asyncio.sleep(self._cancel_poll_s)
+            try:
+                if await run_in_threadpool(self._store.is_cancel_requested, self.message_id):
+                    self.cancel("cancel_requested")
+                    return
+            except Exception:
+                log.warning("chat turn %s: cancel check failed", self.message_id, exc_info=True)
+
+    # --- the response side ----------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """SSE bytes: start, deltas, then done or error."""
+        s = self.start_info
+        yield sse(
+            "start",
+            {
+                "conversation_id": str(self.conversation_id),
+                "user_message_id": str(s.user_message.id),
+                "message_id": str(self.message_id),
+                "assistant_message_id": str(self.message_id),
+                "model": f"{self.call.provider}/{self.call.model}",
+                "provider": self.call.provider,
+                "title": s.conversation.title,
+            },
+        )
+        while True:
+            kind, data = await self.queue.get()
+            yield sse(kind, data)
+            if kind in TERMINAL:
+                return

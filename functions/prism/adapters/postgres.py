@@ -1,0 +1,324 @@
+"""PostgreSQL / TimescaleDB adapter: migrations, the LogStore, partition maintenance."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import astuple
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from typing import Any, Literal
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from prism.errors import StoreError
+from prism.records import LOG_COLUMNS, TOOL_COLUMNS, BadRecordError, LogRow
+
+log = logging.getLogger(__name__)
+
+Profile = Literal["postgres", "timescale"]
+PARTITIONED = ("inference_logs", "tool_invocations")
+_MIGRATION = re.compile(r"^(?P<key>\d{3}_[a-z0-9_]+?)(?:\.(?P<profile>postgres|timescale))?\.sql$")
+_PARTITION = re.compile(r"^(?P<table>[a-z_]+)_p(?P<day>\d{8})$")
+_MIGRATE_LOCK = 0x5052_4953  # "PRIS"
+
+
+def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(dsn, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+
+
+def ensure_database(dsn: str) -> None:
+    """Create the database named in ``dsn`` if it does not exist (local runs and tests)."""
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    name = str(info.get("dbname") or "postgres")
+    admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
+    with connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(dsn: str) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(info["dbname"])))
+        )
+
+
+def _detect_profile(conn: psycopg.Connection[Any], wanted: str) -> Profile:
+    if wanted in ("postgres", "timescale"):
+        return wanted  # type: ignore[return-value]
+    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    if available is None:
+        return "postgres"
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:  # available but not preloaded
+        log.warning("timescaledb is installed but cannot be enabled (%s); using plain PostgreSQL", exc)
+        return "postgres"
+    return "timescale"
+
+
+def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3) -> Profile:
+    """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run."""
+    ensure_database(dsn)
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " key text PRIMARY KEY, file text NOT NULL, profile text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute("SELECT profile FROM schema_migrations LIMIT 1").fetchone()
+            chosen: Profile = row[0] if row else _detect_profile(conn, profile)
+            applied = {r[0] for r in conn.execute("SELECT key FROM schema_migrations")}
+            folder = resources.files("prism") / "migrations"
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+                m = _MIGRATION.match(entry.name)
+                if m is None or m["key"] in applied or (m["profile"] and m["profile"] != chosen):
+                    continue
+                text = entry.read_text()
+                log.info("applying migration %s", entry.name)
+                if text.startswith("-- prism:no-transaction"):
+                    conn.execute(text.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)",
+                        (m["key"], entry.name, chosen),
+                    )
+                else:
+                    with conn.transaction():
+                        conn.execute(text.encode())
+                        conn.execute(
+                            "INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)",
+                            (m["key"], entry.name, chosen),
+                        )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
+    if chosen == "postgres":
+        with connect(dsn, autocommit=True) as conn:
+            ensure_partitions(conn, datetime.now(UTC).date(), partitions_ahead_days)
+    return chosen
+
+
+def profile_of(conn: psycopg.Connection[Any]) -> Profile:
+    row = conn.execute("SELECT profile FROM schema_migrations LIMIT 1").fetchone()
+    if row is None:
+        raise StoreError("database is not migrated: run `make migrate` (python -m prism.migrate)")
+    return row[0]  # type: ignore[no-any-return]
+
+
+def partitions(conn: psycopg.Connection[Any], table: str) -> list[date]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+        (table,),
+    ).fetchall()
+    days = []
+    for (name,) in rows:
+        m = _PARTITION.match(name)
+        if m and m["table"] == table:
+            days.append(datetime.strptime(m["day"], "%Y%m%d").date())
+    return sorted(days)
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], today: date, days_ahead: int, back: int = 1) -> int:
+    """Create the daily partitions from ``today - back`` to ``today + days_ahead``."""
+    made = 0
+    for table in PARTITIONED:
+        existing = set(partitions(conn, table))
+        for offset in range(-back, days_ahead + 1):
+            day = today + timedelta(days=offset)
+            if day in existing:
+                continue
+            name = f"{table}_p{day:%Y%m%d}"
+            conn.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(name),
+                    sql.Identifier(table),
+                    sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+                    sql.Literal(f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"),
+                )
+            )
+            made += 1
+    return made
+
+
+def drop_expired_partitions(conn: psycopg.Connection[Any], today: date, retention_days: int) -> list[str]:
+    """Drop whole daily partitions older than the retention window; returns their names."""
+    cutoff = today - timedelta(days=retention_days)
+    dropped = []
+    for table in PARTITIONED:
+        for day in partitions(conn, table):
+            if day < cutoff:
+                name = f"{table}_p{day:%Y%m%d}"
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+                dropped.append(name)
+    return dropped
+
+
+_COPY_LOGS = sql.SQL("COPY _batch_logs ({}) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
+)
+_COPY_TOOLS = sql.SQL("COPY _batch_tools ({}) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
+)
+_LOG_COLS = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
+_TOOL_COLS = sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
+
+# One statement: claim ids, insert the new rows and their tools, and (plain profile) roll the new
+# rows into metrics_minute. Keys are locked in a fixed order so concurrent writers cannot deadlock.
+_CLAIM_AND_INSERT = sql.SQL(
+    """
+WITH batch AS (
+    SELECT DISTINCT ON (id) * FROM _batch_logs ORDER BY id, created_at
+), claimed AS (
+    INSERT INTO inference_event_ids (id, created_at)
+    SELECT id, created_at FROM batch ORDER BY id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, created_at
+), rows AS (
+    INSERT INTO inference_logs ({cols})
+    SELECT {bcols} FROM batch b JOIN claimed c ON c.id = b.id AND c.created_at = b.created_at
+    RETURNING created_at, model, provider, status, latency_ms, ttft_ms,
+              prompt_tokens, completion_tokens, total_tokens, cost_usd
+), tools AS (
+    INSERT INTO tool_invocations ({tcols})
+    SELECT {ttcols} FROM _batch_tools t JOIN claimed c ON c.id = t.inference_id AND c.created_at = t.created_at
+    RETURNING 1
+) {rollup}
+"""
+)
+_ROLLUP = sql.SQL(
+    """
+, rolled AS (
+    INSERT INTO metrics_minute AS m
+    SELECT date_trunc('minute', created_at), model, provider, status, count(*),
+           count(*) FILTER (WHERE status = 'error'), sum(latency_ms), max(latency_ms),
+           coalesce(sum(ttft_ms), 0), count(ttft_ms), coalesce(sum(prompt_tokens), 0),
+           coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0)
+    FROM rows GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (bucket, model, provider, status) DO UPDATE SET
+        requests = m.requests + EXCLUDED.requests,
+        errors = m.errors + EXCLUDED.errors,
+        latency_ms_sum = m.latency_ms_sum + EXCLUDED.latency_ms_sum,
+        latency_ms_max = greatest(m.latency_ms_max, EXCLUDED.latency_ms_max),
+        ttft_ms_sum = m.ttft_ms_sum + EXCLUDED.ttft_ms_sum,
+        ttft_count = m.ttft_count + EXCLUDED.ttft_count,
+        prompt_tokens = m.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = m.completion_tokens + EXCLUDED.completion_tokens,
+        total_tokens = m.total_tokens + EXCLUDED.total_tokens,
+        cost_usd = m.cost_usd + EXCLUDED.cost_usd
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM rows)
+"""
+)
+
+
+class PostgresLogStore:
+    """LogStore over one connection (the writer is one process per connection)."""
+
+    def __init__(self, dsn: str, *, partitions_ahead_days: int = 3, retention_days: int = 30) -> None:
+        self._dsn = dsn
+        self._ahead = partitions_ahead_days
+        self._retention = retention_days
+        self._conn: psycopg.Connection[Any] | None = None
+        self._statement: sql.Composed | None = None
+        self.profile: Profile | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            conn = connect(self._dsn)
+            try:
+                self.profile = profile_of(conn)
+                conn.execute(
+                    "CREATE TEMP TABLE _batch_logs (LIKE inference_logs INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                conn.execute(
+                    "CREATE TEMP TABLE _batch_tools (LIKE tool_invocations INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            rollup = _ROLLUP if self.profile == "postgres" else sql.SQL("SELECT (SELECT count(*) FROM rows)")
+            bcols = sql.SQL(", ").join(sql.SQL("b.") + sql.Identifier(c) for c in LOG_COLUMNS)
+            ttcols = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in TOOL_COLUMNS)
+            self._statement = _CLAIM_AND_INSERT.format(
+                cols=_LOG_COLS, bcols=bcols, tcols=_TOOL_COLS, ttcols=ttcols, rollup=rollup
+            )
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def ping(self) -> None:
+        try:
+            with connect(self._dsn, connect_timeout=3) as conn:
+                profile_of(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    def write(self, rows: Sequence[LogRow]) -> int:
+        """Write rows in one transaction; returns the number of new rows (re-deliveries add none)."""
+        if not rows:
+            return 0
+        try:
+            return self._write(rows)
+        except pgerrors.CheckViolation as exc:
+            if "no partition" not in str(exc):
+                raise BadRecordError(str(exc)) from exc
+            self.maintain()  # a row for a day with no partition yet: create it and retry once
+            return self._write(rows)
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            raise BadRecordError(f"{type(exc).__name__}: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    def _write(self, rows: Sequence[LogRow]) -> int:
+        conn = self._connection()
+        assert self._statement is not None
+        try:
+            with conn.cursor() as cur:
+                with cur.copy(_COPY_LOGS) as copy:
+                    for row in rows:
+                        copy.write_row(astuple(row)[: len(LOG_COLUMNS)])
+                with cur.copy(_COPY_TOOLS) as copy:
+                    for row in rows:
+                        for tool in row.tools:
+                            copy.write_row(astuple(tool))
+                cur.execute(self._statement)
+                result = cur.fetchone()
+            conn.commit()
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+        return int(result[0]) if result else 0
+
+    def maintain(self, today: date | None = None) -> dict[str, Any]:
+        """Create partitions ahead and drop expired ones (plain profile); prune old idempotency ids."""
+        today = today or datetime.now(UTC).date()
+        with connect(self._dsn, autocommit=True) as conn:
+            profile = profile_of(conn)
+            made, dropped = 0, []
+            if profile == "postgres":
+                made = ensure_partitions(conn, today, self._ahead)
+                dropped = drop_expired_partitions(conn, today, self._retention)
+            cutoff = datetime.combine(today - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
+            pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
+        return {"partitions_created": made, "partitions_dropped": dropped, "ids_pruned": pruned}

@@ -1,0 +1,312 @@
+"""App-data store (conversations, messages, provider credentials) on PostgreSQL with psycopg 3.
+
+Synchronous on a small connection pool: the chat app runs these calls in a worker thread, which
+keeps the store independent of whichever event loop (uvicorn, Mangum, a test client) calls it.
+Driver errors are wrapped in :class:`prism.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from prism.errors import ConversationNotFoundError, NotFoundError, StoreError
+from prism.ports import (
+    ChatMessage,
+    Conversation,
+    MessageOutcome,
+    StoredCredential,
+    TurnStart,
+)
+
+T = TypeVar("T")
+
+
+def _columns(*names: str) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+_CONVERSATION = _columns("id", "title", "model", "created_at", "updated_at")
+_MESSAGE = _columns(
+    "id",
+    "conversation_id",
+    "role",
+    "content",
+    "status",
+    "created_at",
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "error_code",
+    "error_message",
+    "inference_event_id",
+)
+_CREDENTIAL = _columns(
+    "provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at"
+)
+
+
+def _conversation(row: dict[str, Any]) -> Conversation:
+    return Conversation(**row)
+
+
+def _message(row: dict[str, Any]) -> ChatMessage:
+    return ChatMessage(**row)
+
+
+def _credential(row: dict[str, Any]) -> StoredCredential:
+    return StoredCredential(**{**row, "models": list(row["models"] or [])})
+
+
+class PostgresAppStore:
+    """Implements ``ConversationStore`` and ``CredentialStore``."""
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> None:
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            kwargs={"row_factory": dict_row, "autocommit": False},
+            name="prism-app",
+        )
+        self._opened = False
+
+    def open(self) -> None:
+        if not self._opened:
+            try:
+                self._pool.open(wait=False)
+            except psycopg.Error as exc:  # pragma: no cover - open(wait=False) rarely raises
+                raise StoreError(f"cannot open the app database pool: {exc}") from exc
+            self._opened = True
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        self.open()
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn  # type: ignore[misc]
+        except (NotFoundError, StoreError):
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"app database error: {type(exc).__name__}: {exc}".strip()) from exc
+        except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
+            raise StoreError("app database unreachable: no connection available") from exc
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT 1")
+
+    # --- conversations ------------------------------------------------------------------------
+
+    def create_conversation(self, conversation_id: UUID, title: str) -> Conversation:
+        with self._tx() as conn:
+            row = conn.execute(
+                sql.SQL("INSERT INTO conversations (id, title) VALUES (%s, %s) RETURNING {cols}").format(
+                    cols=_CONVERSATION
+                ),
+                (conversation_id, title),
+            ).fetchone()
+        assert row is not None
+        return _conversation(row)
+
+    def list_conversations(self, limit: int, before: tuple[Any, UUID] | None = None) -> list[Conversation]:
+        with self._tx() as conn:
+            if before is None:
+                rows = conn.execute(
+                    sql.SQL(
+                        "SELECT {cols} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT %s"
+                    ).format(cols=_CONVERSATION),
+                    (limit,),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    sql.SQL(
+                        "SELECT {cols} FROM conversations WHERE (updated_at, id) < (%s, %s)"
+                        " ORDER BY updated_at DESC, id DESC LIMIT %s"
+                    ).format(cols=_CONVERSATION),
+                    (before[0], before[1], limit),
+                ).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def get_conversation(self, conversation_id: UUID) -> Conversation | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {cols} FROM conversations WHERE id = %s").format(cols=_CONVERSATION),
+                (conversation_id,),
+            ).fetchone()
+        return None if row is None else _conversation(row)
+
+    def get_messages(self, conversation_id: UUID) -> list[ChatMessage]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
+                    cols=_MESSAGE
+                ),
+                (conversation_id,),
+            ).fetchall()
+        return [_message(r) for r in rows]
+
+    def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "UPDATE conversations SET title = %s, updated_at = now() WHERE id = %s RETURNING {cols}"
+                ).format(cols=_CONVERSATION),
+                (title, conversation_id),
+            ).fetchone()
+        return None if row is None else _conversation(row)
+
+    def delete_conversation(self, conversation_id: UUID) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
+            return cur.rowcount > 0
+
+    def begin_turn(
+        self,
+        conversation_id: UUID,
+        user_message_id: UUID,
+        assistant_message_id: UUID,
+        content: str,
+        model: str,
+        provider: str,
+        title_if_untitled: str,
+    ) -> TurnStart:
+        with self._tx() as conn:
+            conv = conn.execute(
+                sql.SQL(
+                    "UPDATE conversations SET updated_at = now(), model = %s,"
+                    " title = CASE WHEN title = '' THEN %s ELSE title END"
+                    " WHERE id = %s RETURNING {cols}"
+                ).format(cols=_CONVERSATION),
+                (model, title_if_untitled, conversation_id),
+            ).fetchone()
+            if conv is None:
+                raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, role, content, status) "
+                "VALUES (%s, %s, 'user', %s, 'complete')",
+                (user_message_id, conversation_id, content),
+            )
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, role, content, status, model, provider) "
+                "VALUES (%s, %s, 'assistant', '', 'streaming', %s, %s)",
+                (assistant_message_id, conversation_id, model, provider),
+            )
+            rows = conn.execute(
+                sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
+                    cols=_MESSAGE
+                ),
+                (conversation_id,),
+            ).fetchall()
+        messages = [_message(r) for r in rows]
+        by_id = {m.id: m for m in messages}
+        return TurnStart(
+            conversation=_conversation(conv),
+            user_message=by_id[user_message_id],
+            assistant_message=by_id[assistant_message_id],
+            history=[m for m in messages if m.id != assistant_message_id],
+        )
+
+    def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE messages SET status = %s, content = %s, prompt_tokens = %s, completion_tokens = %s, "
+                "total_tokens = %s, cost_usd = %s, latency_ms = %s, ttft_ms = %s, error_code = %s, "
+                "error_message = %s, inference_event_id = %s, updated_at = now() WHERE id = %s",
+                (
+                    outcome.status,
+                    outcome.content,
+                    outcome.prompt_tokens,
+                    outcome.completion_tokens,
+                    outcome.total_tokens,
+                    outcome.cost_usd,
+                    outcome.latency_ms,
+                    outcome.ttft_ms,
+                    outcome.error_code,
+                    outcome.error_message,
+                    outcome.inference_event_id,
+                    message_id,
+                ),
+            )
+
+    def request_cancel(self, conversation_id: UUID) -> list[UUID]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "UPDATE messages SET cancel_requested = true "
+                "WHERE conversation_id = %s AND status = 'streaming' RETURNING id",
+                (conversation_id,),
+            ).fetchall()
+        return [r["id"] for r in rows]
+
+    def is_cancel_requested(self, message_id: UUID) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT cancel_requested FROM messages WHERE id = %s", (message_id,)
+            ).fetchone()
+        return bool(row and row["cancel_requested"])
+
+    # --- provider credentials -----------------------------------------------------------------
+
+    def list_credentials(self) -> list[StoredCredential]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT {cols} FROM provider_credentials ORDER BY provider").format(cols=_CREDENTIAL)
+            ).fetchall()
+        return [_credential(r) for r in rows]
+
+    def get_credential(self, provider: str) -> StoredCredential | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {cols} FROM provider_credentials WHERE provider = %s").format(
+                    cols=_CREDENTIAL
+                ),
+                (provider,),
+            ).fetchone()
+        return None if row is None else _credential(row)
+
+    def put_credential(self, credential: StoredCredential) -> StoredCredential:
+        with self._tx() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "INSERT INTO provider_credentials"
+                    " (provider, api_key_ciphertext, key_last4, base_url, models)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (provider) DO UPDATE SET"
+                    " api_key_ciphertext = EXCLUDED.api_key_ciphertext, key_last4 = EXCLUDED.key_last4,"
+                    " base_url = EXCLUDED.base_url, models = EXCLUDED.models, updated_at = now()"
+                    " RETURNING {cols}"
+                ).format(cols=_CREDENTIAL),
+                (
+                    credential.provider,
+                    credential.api_key_ciphertext,
+                    credential.key_last4,
+                    credential.base_url,
+                    Jsonb(credential.models),
+                ),
+            ).fetchone()
+        assert row is not None
+        return _credential(row)
+
+    def delete_credential(self, provider: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM provider_credentials WHERE provider = %s", (provider,))
+            return cur.rowcount > 0

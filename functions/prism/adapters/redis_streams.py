@@ -1,0 +1,158 @@
+"""Redis Streams adapter: the Bus (XADD + XTRIM) and the consumer-group reader the writer uses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from prism.errors import BusError
+from prism.ports import BusMessage, PublishResult
+
+log = logging.getLogger(__name__)
+
+DATA = b"d"
+
+
+def client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30)
+
+
+class RedisStreamsBus:
+    """Publishes to one stream, trimmed to about ``maxlen`` entries; trimmed entries are counted."""
+
+    def __init__(self, url: str, stream: str, maxlen: int) -> None:
+        self._redis = client(url)
+        self.stream = stream
+        self.maxlen = maxlen
+        self.stats_key = f"{stream}:stats"
+
+    def publish(self, messages: Sequence[tuple[str, bytes]]) -> PublishResult:
+        if not messages:
+            return PublishResult()
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for _key, data in messages:
+                pipe.xadd(self.stream, {DATA: data})
+            pipe.xtrim(self.stream, maxlen=self.maxlen, approximate=True)
+            results = pipe.execute()
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        trimmed = int(results[-1] or 0)
+        if trimmed:
+            log.warning("stream %s trimmed %d entries (PRISM_STREAM_MAXLEN=%d)", self.stream, trimmed, self.maxlen)
+            try:
+                self._redis.hincrby(self.stats_key, "trimmed", trimmed)
+            except redis.RedisError:
+                log.exception("could not count trimmed entries")
+        return PublishResult(published=len(messages), trimmed=trimmed)
+
+    def ping(self) -> None:
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class RedisStreamsReader:
+    """Consumer-group reads, acks, reclaiming, and the dead-letter stream of one writer."""
+
+    def __init__(self, url: str, stream: str, group: str, consumer: str) -> None:
+        self._redis = client(url)
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.dead_letters = f"{stream}:dead"
+        self._claim_cursor = "0-0"
+
+    def ensure_group(self) -> None:
+        try:
+            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise BusError(f"Redis: {exc}") from exc
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+
+    def read(self, count: int, block_ms: int) -> list[BusMessage]:
+        try:
+            reply = self._redis.xreadgroup(
+                self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+            )
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                self.ensure_group()
+                return []
+            raise BusError(f"Redis: {exc}") from exc
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        return [BusMessage(_id(mid), fields.get(DATA, b""), 1) for _s, entries in reply or [] for mid, fields in entries]
+
+    def reclaim(self, min_idle_ms: int, count: int) -> list[BusMessage]:
+        """Take over entries another (dead) consumer left pending for longer than ``min_idle_ms``."""
+        try:
+            reply: Any = self._redis.xautoclaim(
+                self.stream, self.group, self.consumer, min_idle_time=min_idle_ms,
+                start_id=self._claim_cursor, count=count,
+            )
+            cursor, entries = reply[0], reply[1]
+            self._claim_cursor = _id(cursor)
+            live = [(mid, fields) for mid, fields in entries if fields is not None]
+            if not live:
+                return []
+            ids = [_id(mid) for mid, _ in live]
+            pending = self._redis.xpending_range(
+                self.stream, self.group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10
+            )
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        deliveries = {_id(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        return [BusMessage(_id(mid), fields.get(DATA, b""), deliveries.get(_id(mid), 1)) for mid, fields in live]
+
+    def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        try:
+            self._redis.xack(self.stream, self.group, *ids)
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+
+    def dead_letter(self, message: BusMessage, reason: str) -> None:
+        """Move an entry to the dead-letter stream (with why) and ack it, atomically."""
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.xadd(
+                self.dead_letters,
+                {DATA: message.data, b"id": message.id, b"reason": reason[:2000],
+                 b"deliveries": str(message.deliveries)},
+            )
+            pipe.xack(self.stream, self.group, message.id)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+
+    def lag(self) -> dict[str, int]:
+        """Pending (read, not acked) and lag (not yet read) of the group, plus dead letters."""
+        try:
+            groups = self._redis.xinfo_groups(self.stream)
+            dead = self._redis.xlen(self.dead_letters)
+        except redis.ResponseError:
+            return {"pending": 0, "lag": 0, "dead_letters": 0}
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        for g in groups:
+            if _id(g["name"]) == self.group:
+                return {"pending": int(g["pending"]), "lag": int(g.get("lag") or 0), "dead_letters": int(dead)}
+        return {"pending": 0, "lag": 0, "dead_letters": int(dead)}
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _id(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

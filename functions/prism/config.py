@@ -1,0 +1,85 @@
+"""Settings: every variable is ``PRISM_*`` (plus the standard ``AWS_*``), validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, PostgresDsn, RedisDsn, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prism.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", env_file=None)
+
+    env: Literal["local", "test", "cloud"] = "local"
+    database_url: PostgresDsn = Field(default=PostgresDsn("postgresql://postgres@127.0.0.1:5432/prism"))
+    redis_url: RedisDsn = Field(default=RedisDsn("redis://127.0.0.1:6379/0"))
+
+    # Ingestion
+    api_key: str = Field(default="", description="Ingestion key(s), comma-separated to allow rotation")
+    max_events_per_request: int = 500
+    max_request_bytes: int = 5 * 1024 * 1024
+    redactor: Literal["regex", "presidio"] = "regex"
+    keep_raw: bool = Field(default=False, description="Offload every raw payload to the RawPayloadStore")
+    bus_max_payload_bytes: int = Field(
+        default=256 * 1024, description="Payloads bigger than this go to the RawPayloadStore, not the bus"
+    )
+
+    # Bus
+    bus: Literal["redis", "kinesis"] = "redis"
+    stream: str = "inference.logged"
+    stream_maxlen: int = 1_000_000
+    kinesis_stream: str = "prism-inference-logged"
+
+    # Raw payload store
+    raw_store: Literal["s3", "file"] = "s3"
+    raw_bucket: str = "prism-raw-payloads"
+    raw_dir: str = ".prism/raw"
+
+    # Writer
+    writer_group: str = "cg-writer"
+    writer_consumer: str = ""
+    writer_batch: int = 2000
+    writer_block_ms: int = 200
+    writer_max_deliveries: int = 5
+    writer_claim_idle_ms: int = 30_000
+    retention_days: int = 30
+    partitions_ahead_days: int = 3
+
+    # Chat
+    creds_key: str = Field(default="", description="Fernet key(s), comma-separated, newest first")
+    demo_model: bool = True
+    cors_origins: str = "http://localhost:3001,http://127.0.0.1:3001"
+
+    @field_validator("stream_maxlen", "writer_batch", "max_events_per_request")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+    @property
+    def api_keys(self) -> list[str]:
+        return [k.strip() for k in self.api_key.split(",") if k.strip()]
+
+    @property
+    def database_dsn(self) -> str:
+        return str(self.database_url)
+
+    @property
+    def redis_dsn(self) -> str:
+        return str(self.redis_url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PRISM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

@@ -1,0 +1,119 @@
+"""The ingestion service: validate each event, redact it, offload big or kept payloads, publish.
+
+Nothing leaves this module unredacted: the bus, the raw payload store and (through the writer)
+the database only ever see the output of ``redact_event``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from prism.events import InferenceEvent
+from prism.ports import Bus, RawPayloadStore, Redactor
+from prism.records import PAYLOAD_KEYS, encode_record
+from prism.redact import redact_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rejection:
+    index: int
+    id: str | None
+    errors: list[str]
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    offloaded: int = 0
+    redactions: dict[str, int] = field(default_factory=dict)
+
+
+def describe(exc: ValidationError) -> list[str]:
+    out = []
+    for e in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in e["loc"])
+        out.append(f"{where}: {e['msg']}" if where else str(e["msg"]))
+    return out
+
+
+def raw_key(event_id: str, created_at: datetime) -> str:
+    return f"{created_at:%Y/%m/%d/%H}/{event_id}.json"
+
+
+class Ingestor:
+    def __init__(
+        self,
+        bus: Bus,
+        redactor: Redactor,
+        raw_store: RawPayloadStore | None = None,
+        *,
+        keep_raw: bool = False,
+        max_payload_bytes: int = 256 * 1024,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.bus = bus
+        self.redactor = redactor
+        self.raw_store = raw_store
+        self.keep_raw = keep_raw
+        self.max_payload_bytes = max_payload_bytes
+        self.clock = clock
+
+    def ingest(self, events: Sequence[Any]) -> IngestResult:
+        """Accept the valid events of a batch. Raises UnavailableError (nothing accepted) if the
+        bus or the raw store fails: the client retries and event ids make the retry safe."""
+        result = IngestResult()
+        created_at = self.clock()
+        totals: dict[str, int] = {}
+        prepared: list[tuple[str, dict[str, Any], dict[str, int], bytes]] = []
+        for index, obj in enumerate(events):
+            if not isinstance(obj, dict):
+                result.rejected.append(Rejection(index, None, ["event must be a JSON object"]))
+                continue
+            try:
+                event = InferenceEvent.model_validate(obj)
+            except ValidationError as exc:
+                eid = obj.get("id")
+                result.rejected.append(Rejection(index, eid if isinstance(eid, str) else None, describe(exc)))
+                continue
+            data = event.model_dump(mode="json", exclude_none=True)
+            counts = redact_event(data, self.redactor)
+            for kind, n in counts.items():
+                totals[kind] = totals.get(kind, 0) + n
+            prepared.append((data["id"], data, counts, orjson.dumps(data)))
+
+        offload = [p for p in prepared if self.keep_raw or len(p[3]) > self.max_payload_bytes]
+        uris: dict[str, str] = {}
+        if offload:
+            if self.raw_store is None:
+                from prism.errors import StoreError
+
+                raise StoreError("an event needs the raw payload store but none is configured")
+            keys = [(raw_key(eid, created_at), full) for eid, _, _, full in offload]
+            for (eid, *_), uri in zip(offload, self.raw_store.put_many(keys), strict=True):
+                uris[eid] = uri
+
+        messages: list[tuple[str, bytes]] = []
+        for eid, data, counts, _full in prepared:
+            uri = uris.get(eid)
+            body: dict[str, Any] | None = data
+            if uri is not None:
+                body = {k: v for k, v in data.items() if k not in PAYLOAD_KEYS}
+                if len(orjson.dumps(body)) > self.max_payload_bytes:
+                    body = None  # the writer reads the whole event from the store
+            messages.append((eid, encode_record(body, created_at, counts, uri)))
+        if messages:
+            self.bus.publish(messages)
+        result.accepted = len(messages)
+        result.offloaded = len(uris)
+        result.redactions = totals
+        return result

@@ -1,0 +1,203 @@
+"""The ports: small protocols the core depends on. One adapter module per technology."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """One message read from the bus: an opaque id the bus acks by, and the JSON bytes."""
+
+    id: str
+    data: bytes
+    deliveries: int = 1
+
+
+@dataclass
+class PublishResult:
+    published: int = 0
+    trimmed: int = 0
+    failed: list[int] = field(default_factory=list)
+
+
+class Bus(Protocol):
+    """Where accepted events go between ingestion and the writer."""
+
+    def publish(self, messages: Sequence[tuple[str, bytes]]) -> PublishResult:
+        """Publish (partition key, data) pairs. Raises BusError if none could be published."""
+        ...
+
+    def ping(self) -> None: ...
+
+
+class RawPayloadStore(Protocol):
+    """Object storage for redacted raw payloads. URIs are what rows keep in ``raw_payload_uri``."""
+
+    def put(self, key: str, data: bytes) -> str: ...
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> list[str]: ...
+
+    def get(self, uri: str) -> bytes: ...
+
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    counts: dict[str, int]
+
+
+class Redactor(Protocol):
+    """Finds PII and secrets in free text and replaces them with ``[TYPE]`` placeholders."""
+
+    name: str
+
+    def redact(self, text: str) -> Redaction: ...
+
+
+class LogStore(Protocol):
+    """Where the writer puts inference rows. ``write`` is idempotent on event id."""
+
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Write records in one transaction; returns how many new rows were inserted."""
+        ...
+
+    def ping(self) -> None: ...
+
+
+# --- Chat app data (conversations, messages, provider credentials) -------------------------------
+# Appended block owned by the chat function. Stores are synchronous; async callers run them in a
+# worker thread. Timestamps are timezone-aware UTC.
+
+from datetime import datetime  # noqa: E402
+from typing import Literal  # noqa: E402
+from uuid import UUID  # noqa: E402
+
+MessageStatus = Literal["complete", "cancelled", "error", "streaming"]
+MessageRole = Literal["system", "user", "assistant"]
+
+
+@dataclass
+class Conversation:
+    id: UUID
+    title: str
+    model: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ChatMessage:
+    id: UUID
+    conversation_id: UUID
+    role: MessageRole
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    model: str | None = None
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    inference_event_id: UUID | None = None
+
+
+@dataclass
+class MessageOutcome:
+    """How an assistant message ended; written once when its stream stops."""
+
+    status: MessageStatus
+    content: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    inference_event_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """What ``begin_turn`` stored, and the history (in order, ending with the new user message)."""
+
+    conversation: Conversation
+    user_message: ChatMessage
+    assistant_message: ChatMessage
+    history: list[ChatMessage]
+
+
+@dataclass
+class StoredCredential:
+    """A provider credential as stored: the API key only as a Fernet token."""
+
+    provider: str
+    api_key_ciphertext: str | None
+    key_last4: str
+    base_url: str | None
+    models: list[str]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ConversationStore(Protocol):
+    def create_conversation(self, conversation_id: UUID, title: str) -> Conversation: ...
+
+    def list_conversations(
+        self, limit: int, before: tuple[datetime, UUID] | None = None
+    ) -> list[Conversation]:
+        """Newest activity first; ``before`` is the (updated_at, id) of the last item of a page."""
+        ...
+
+    def get_conversation(self, conversation_id: UUID) -> Conversation | None: ...
+
+    def get_messages(self, conversation_id: UUID) -> list[ChatMessage]: ...
+
+    def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None: ...
+
+    def delete_conversation(self, conversation_id: UUID) -> bool: ...
+
+    def begin_turn(
+        self,
+        conversation_id: UUID,
+        user_message_id: UUID,
+        assistant_message_id: UUID,
+        content: str,
+        model: str,
+        provider: str,
+        title_if_untitled: str,
+    ) -> TurnStart:
+        """In one transaction: store the user message and an assistant message in ``streaming``,
+        bump the conversation, title it if untitled. Raises NotFoundError for an unknown id."""
+        ...
+
+    def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None: ...
+
+    def request_cancel(self, conversation_id: UUID) -> list[UUID]:
+        """Flag the conversation's streaming messages as cancel-requested; returns their ids."""
+        ...
+
+    def is_cancel_requested(self, message_id: UUID) -> bool: ...
+
+    def ping(self) -> None: ...
+
+
+class CredentialStore(Protocol):
+    def list_credentials(self) -> list[StoredCredential]: ...
+
+    def get_credential(self, provider: str) -> StoredCredential | None: ...
+
+    def put_credential(self, credential: StoredCredential) -> StoredCredential: ...
+
+    def delete_credential(self, provider: str) -> bool: ...

@@ -1,0 +1,252 @@
+"""PII and secret redaction, applied at the ingestion boundary before anything is stored.
+
+``RegexRedactor`` (default) is one compiled pass with validators (Luhn for cards, mod-97 for
+IBANs, ``ipaddress`` for IPv6). ``PresidioRedactor`` (``PRISM_REDACTOR=presidio``) runs
+Microsoft Presidio offline, after the same secret patterns (Presidio has no API-key recognizers).
+Placeholders are ``[TYPE]``; counts per type are kept on the row.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from prism.ports import Redaction, Redactor
+
+_SECRETS = [
+    r"sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_\-]{20,}",  # OpenAI, Anthropic
+    r"sk_(?:live|test)_[A-Za-z0-9]{16,}|rk_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    r"AIza[0-9A-Za-z_\-]{35}",  # Google API key
+    r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}",  # AWS access key id
+    r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}",  # GitHub
+    r"xox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
+    r"hf_[A-Za-z0-9]{30,}",  # Hugging Face
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
+    r"(?<=[Bb]earer )[A-Za-z0-9._~+/\-]{16,}=*",  # bearer tokens
+    r"(?i:(?<=aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}",  # AWS secret key
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----",
+]
+
+_SECRET_HINTS = ("sk-", "sk_", "rk_", "AIza", "AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_",
+                 "ghr_", "github_pat_", "xox", "hf_", "eyJ", "earer ", "PRIVATE KEY", "ws_secret_access_key")
+_SECRET = r"|".join(f"(?:{p})" for p in _SECRETS)
+_EMAIL = r"(?<![\w.+-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+_IPV6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})(?![\w:])"
+# Numbers (and IBANs) are found in two steps: one cheap pass for runs of digits and separators,
+# then the specific patterns inside each run. Order matters: first alternative wins.
+_CANDIDATE = r"[A-Z]{2}\d\d[A-Z0-9 ]{11,}|[+(]?\d[\d ()+.\-/]*\d"
+_NUMBERS: list[tuple[str, str]] = [
+    ("IBAN", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"),
+    ("US_SSN", r"(?<![\d-])(?!000|666|9\d\d)\d{3}(?P<sep>[- ])(?!00)\d{2}(?P=sep)(?!0000)\d{4}(?![\d-])"),
+    ("CREDIT_CARD", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+    (
+        "PHONE",
+        r"(?<![\w+.])(?:"
+        r"\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20 7946 0958
+        r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (212) 555-1234
+        r"|\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199
+        r"|0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}"  # 020 7946 0958
+        r"|\+\d{10,14}"
+        r")(?![\w.])",
+    ),
+    ("IP_ADDRESS", r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.])"),
+]
+
+ENTITY_TYPES = ("SECRET", "EMAIL", "IBAN", "CREDIT_CARD", "US_SSN", "PHONE", "IP_ADDRESS")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(text: str) -> bool:
+    s = text.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def _card_ok(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return 13 <= len(digits) <= 19 and luhn_ok(digits)
+
+
+def _ip_ok(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+_VALIDATORS: dict[str, Callable[[str], bool]] = {"IBAN": iban_ok, "CREDIT_CARD": _card_ok, "IP_ADDRESS": _ip_ok}
+
+
+def _phone_ok(text: str) -> bool:
+    digits = sum(c.isdigit() for c in text)
+    return 7 <= digits <= 15
+
+
+_VALIDATORS["PHONE"] = _phone_ok
+
+
+class RegexRedactor:
+    """The default redactor: cheap gates first, then compiled patterns with validators."""
+
+    name = "regex"
+
+    def __init__(self) -> None:
+        self._secret = re.compile(_SECRET)
+        self._email = re.compile(_EMAIL)
+        self._ipv6 = re.compile(_IPV6)
+        self._candidate = re.compile(_CANDIDATE)
+        self._numbers = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_NUMBERS)))
+        self._number_types = {f"g{i}": kind for i, (kind, _) in enumerate(_NUMBERS)}
+
+    def redact(self, text: str) -> Redaction:
+        if len(text) < 6:  # the shortest thing we look for is an e-mail like a@b.io
+            return Redaction(text, {})
+        counts: Counter[str] = Counter()
+
+        def fixed(kind: str) -> Callable[[re.Match[str]], str]:
+            def replace(m: re.Match[str]) -> str:
+                counts[kind] += 1
+                return f"[{kind}]"
+
+            return replace
+
+        def ip(m: re.Match[str]) -> str:
+            if not _ip_ok(m.group(0)):
+                return m.group(0)
+            counts["IP_ADDRESS"] += 1
+            return "[IP_ADDRESS]"
+
+        def number(m: re.Match[str]) -> str:
+            kind = self._number_types[m.lastgroup or ""]
+            check = _VALIDATORS.get(kind)
+            if check is not None and not check(m.group(0)):
+                return m.group(0)
+            counts[kind] += 1
+            return f"[{kind}]"
+
+        def candidate(m: re.Match[str]) -> str:
+            run = m.group(0)
+            return run if len(run) < 7 else self._numbers.sub(number, run)
+
+        if any(h in text for h in _SECRET_HINTS):
+            text = self._secret.sub(fixed("SECRET"), text)
+        if "@" in text:
+            text = self._email.sub(fixed("EMAIL"), text)
+        if "::" in text or text.count(":") >= 2:
+            text = self._ipv6.sub(ip, text)
+        text = self._candidate.sub(candidate, text)
+        return Redaction(text, dict(counts))
+
+
+class PresidioRedactor:
+    """Presidio (offline, no NER model) for PII, after the regex pass for secrets."""
+
+    name = "presidio"
+    _ENTITIES = {
+        "EMAIL_ADDRESS": "EMAIL",
+        "PHONE_NUMBER": "PHONE",
+        "US_SSN": "US_SSN",
+        "CREDIT_CARD": "CREDIT_CARD",
+        "IP_ADDRESS": "IP_ADDRESS",
+        "IBAN_CODE": "IBAN",
+    }
+
+    def __init__(self, score_threshold: float = 0.35) -> None:
+        os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+        os.environ.setdefault("TLDEXTRACT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "tldextract"))
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        nlp = NlpEngineProvider(
+            nlp_configuration={"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "no_op"}]}
+        ).create_engine()
+        self._analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+        self._threshold = score_threshold
+        self._secrets = re.compile(_SECRET)
+
+    def redact(self, text: str) -> Redaction:
+        counts: Counter[str] = Counter()
+
+        def secret(m: re.Match[str]) -> str:
+            counts["SECRET"] += 1
+            return "[SECRET]"
+
+        text = self._secrets.sub(secret, text)
+        results = self._analyzer.analyze(
+            text=text, language="en", entities=list(self._ENTITIES), score_threshold=self._threshold
+        )
+        # Replace right to left, skipping overlaps (keep the higher score / longer span).
+        chosen: list[Any] = []
+        for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start))):
+            if all(r.end <= c.start or r.start >= c.end for c in chosen):
+                chosen.append(r)
+        for r in sorted(chosen, key=lambda r: r.start, reverse=True):
+            kind = self._ENTITIES[r.entity_type]
+            counts[kind] += 1
+            text = text[: r.start] + f"[{kind}]" + text[r.end :]
+        return Redaction(text, dict(counts))
+
+
+def make_redactor(name: str) -> Redactor:
+    if name == "presidio":
+        return PresidioRedactor()
+    return RegexRedactor()
+
+
+# Fields of an event that are structure, not content: never rewritten.
+_STRUCTURAL = frozenset(
+    {"schema_version", "id", "ts_start", "ts_first_token", "ts_end", "provider", "model", "status",
+     "usage", "cost_usd", "cost_note", "sdk", "span_id"}
+)
+
+
+# Keys that are structure wherever they appear (message roles, tool timestamps, ...).
+_NESTED_STRUCTURAL = frozenset({"role", "type", "ts_start", "ts_end", "status", "finish_reason", "model", "id",
+                                "tool_call_id"})
+
+
+def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
+    """Redact every string of an event's content in place; returns the counts per type."""
+    totals: Counter[str] = Counter()
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            result = redactor.redact(value)
+            if result.counts:
+                totals.update(result.counts)
+            return result.text
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in _NESTED_STRUCTURAL:
+                    value[k] = walk(v)
+            return value
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                value[i] = walk(v)
+        return value
+
+    for key, value in event.items():
+        if key not in _STRUCTURAL and value is not None:
+            event[key] = walk(value)
+    return dict(totals)

@@ -1,0 +1,161 @@
+"""The writer's Redis Streams entry point: ``python -m writer.consumer``.
+
+Reads ``inference.logged`` in consumer group ``cg-writer``, writes each batch in one transaction,
+XACKs only after commit, reclaims what dead consumers left pending (XAUTOCLAIM), moves entries
+that failed ``PRISM_WRITER_MAX_DELIVERIES`` times to ``inference.logged:dead`` with the reason,
+and stops cleanly on SIGTERM (the batch in hand is finished and acked first).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from prism.adapters.redis_streams import RedisStreamsReader
+from prism.config import Settings, get_settings
+from prism.errors import UnavailableError
+from prism.ports import BusMessage
+from prism.write import RecordWriter
+
+log = logging.getLogger("prism.writer")
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    written: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        reader: RedisStreamsReader,
+        writer: RecordWriter,
+        *,
+        batch: int = 2000,
+        block_ms: int = 200,
+        max_deliveries: int = 5,
+        claim_idle_ms: int = 30_000,
+        maintain_every_s: float = 3600.0,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.batch = batch
+        self.block_ms = block_ms
+        self.max_deliveries = max_deliveries
+        self.claim_idle_ms = claim_idle_ms
+        self.maintain_every_s = maintain_every_s
+        self.stats = ConsumerStats()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        self._until_ok(self.reader.ensure_group)
+        self._maintain()
+        next_claim = 0.0
+        next_maintain = time.monotonic() + self.maintain_every_s
+        while not self.stop.is_set():
+            now = time.monotonic()
+            messages: list[BusMessage] = []
+            try:
+                if now >= next_claim:
+                    messages = self.reader.reclaim(self.claim_idle_ms, self.batch)
+                    if not messages:
+                        next_claim = now + max(self.claim_idle_ms / 4000.0, 0.5)
+                if not messages:
+                    messages = self.reader.read(self.batch, self.block_ms)
+            except UnavailableError as exc:
+                log.warning("bus unavailable: %s", exc.message)
+                self.stop.wait(1.0)
+                continue
+            if messages:
+                self.process(messages)
+            if now >= next_maintain:
+                self._maintain()
+                next_maintain = now + self.maintain_every_s
+        log.info("writer stopped: %s", self.stats)
+
+    def process(self, messages: list[BusMessage]) -> None:
+        """Write one batch; retry transient failures in place until done or told to stop."""
+        delay = 0.1
+        while True:
+            try:
+                outcome = self.writer.handle(messages)
+                break
+            except UnavailableError as exc:
+                self.stats.retried += 1
+                log.warning("store unavailable, retrying in %.1fs: %s", delay, exc.message)
+                if self.stop.wait(delay):
+                    return  # not acked: another consumer (or the next start) reclaims them
+                delay = min(delay * 2, 5.0)
+        ok = [m.id for m in messages if m.id not in outcome.failed]
+        self._until_ok(lambda: self.reader.ack(ok))
+        for message in messages:
+            reason = outcome.failed.get(message.id)
+            if reason is None:
+                continue
+            if message.deliveries >= self.max_deliveries:
+                log.error("dead-lettering %s after %d deliveries: %s", message.id, message.deliveries, reason)
+                self._until_ok(lambda m=message, r=reason: self.reader.dead_letter(m, r))  # type: ignore[misc]
+                self.stats.dead_lettered += 1
+            else:
+                log.warning("record %s failed (delivery %d): %s", message.id, message.deliveries, reason)
+        self.stats.batches += 1
+        self.stats.written += outcome.written
+        self.stats.duplicates += outcome.duplicates
+
+    def _maintain(self) -> None:
+        maintain = getattr(self.writer.store, "maintain", None)
+        if maintain is None:
+            return
+        try:
+            log.info("maintenance: %s", maintain())
+        except UnavailableError as exc:
+            log.warning("maintenance skipped: %s", exc.message)
+
+    def _until_ok(self, action: object) -> None:
+        delay = 0.1
+        while True:
+            try:
+                action()  # type: ignore[operator]
+                return
+            except UnavailableError as exc:
+                log.warning("bus unavailable, retrying in %.1fs: %s", delay, exc.message)
+                if self.stop.wait(delay) and self.stop.is_set() and delay >= 5.0:
+                    raise
+                delay = min(delay * 2, 5.0)
+
+
+def build_consumer(settings: Settings) -> StreamConsumer:
+    from prism.bootstrap import build_record_writer
+
+    consumer_name = settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+    reader = RedisStreamsReader(settings.redis_dsn, settings.stream, settings.writer_group, consumer_name)
+    return StreamConsumer(
+        reader,
+        build_record_writer(settings),
+        batch=settings.writer_batch,
+        block_ms=settings.writer_block_ms,
+        max_deliveries=settings.writer_max_deliveries,
+        claim_idle_ms=settings.writer_claim_idle_ms,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    consumer = build_consumer(get_settings())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: consumer.stop.set())
+    log.info("writer %s reading %s", consumer.reader.consumer, consumer.reader.stream)
+    consumer.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Fixtures for the SDK's unit tests: loopback servers only (a fake ingestion API, the fake OpenAI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+HERE = Path(__file__).resolve().parent
+for p in (str(HERE.parents[1]), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+import prism_sdk  # noqa: E402
+from sdk_support import FakeIngest  # noqa: E402
+
+from tests.support.fake_openai import FakeOpenAI  # noqa: E402
+
+
+@pytest.fixture
+def ingest() -> Iterator[FakeIngest]:
+    fake = FakeIngest().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    fake_openai.reset()
+    yield fake_openai
+    fake_openai.reset()
+
+
+@pytest.fixture
+def client(ingest: FakeIngest, monkeypatch: pytest.MonkeyPatch) -> Iterator[prism_sdk.Prism]:
+    """The default client, pointed at the fake ingestion API, fast intervals."""
+    c = prism_sdk.init(ingest_url=ingest.url, api_key="test-key", flush_interval=0.05, max_backoff=0.2)
+    yield c
+    c.shutdown(timeout=2)
+    prism_sdk.init(enabled=False)

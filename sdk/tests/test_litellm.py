@@ -1,0 +1,331 @@
+"""The LiteLLM wrappers and callback, through LiteLLM's real HTTP path against the fake OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import prism_sdk
+import pytest
+from sdk_support import FakeIngest, validate
+
+from tests.support.fake_openai import Behaviour, FakeOpenAI
+
+pytestmark = pytest.mark.unit
+MSGS = [{"role": "user", "content": "Say hello"}]
+
+
+def ts(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def call_kw(fake: FakeOpenAI, model: str = "openai/gpt-4o-mini", **kw: Any) -> dict[str, Any]:
+    return {"model": model, "api_base": fake.base_url, "api_key": "x", "messages": MSGS, **kw}
+
+
+def sent(client: prism_sdk.Prism, ingest: FakeIngest, n: int = 1) -> list[dict[str, Any]]:
+    assert client.flush(5)
+    assert len(ingest.events) == n, ingest.events
+    for e in ingest.events:
+        validate(e)
+    return ingest.events
+
+
+def test_non_streaming_call_gives_one_complete_event(client, ingest, fake) -> None:
+    # GIVEN a model answering with known usage (cached + reasoning tokens)
+    fake.behaviour = Behaviour(
+        text="Hello there",
+        usage={
+            "prompt_tokens": 10,
+            "completion_tokens": 2,
+            "total_tokens": 12,
+            "prompt_tokens_details": {"cached_tokens": 4},
+            "completion_tokens_details": {"reasoning_tokens": 1},
+        },
+    )
+    # WHEN it is called through the wrapper with per-call context
+    resp = prism_sdk.completion(
+        **call_kw(fake, temperature=0.2, max_tokens=50),
+        prism={"conversation_id": "c-1", "message_id": "m-1", "user_id": "u-1", "tags": ["t1"]},
+    )
+    # THEN the caller gets LiteLLM's response, and one event describes the call
+    assert resp.choices[0].message.content == "Hello there"
+    (ev,) = sent(client, ingest)
+    assert ev == prism_sdk.event_of(resp)
+    assert ev["status"] == "ok"
+    assert (ev["provider"], ev["model"], ev["response"]["model"]) == ("openai", "gpt-4o-mini", "gpt-4o-mini")
+    assert ev["request"]["messages"] == MSGS
+    assert ev["request"]["params"] == {"temperature": 0.2, "max_tokens": 50}
+    assert ev["response"]["content"] == "Hello there"
+    assert ev["response"]["finish_reason"] == "stop"
+    assert ev["usage"] == {
+        "prompt_tokens": 10,
+        "completion_tokens": 2,
+        "total_tokens": 12,
+        "cached_tokens": 4,
+        "reasoning_tokens": 1,
+    }
+    assert ev["cost_usd"] > 0 and ev["cost_note"] is None
+    assert ev["ts_first_token"] is None
+    assert (ev["conversation_id"], ev["message_id"], ev["user_id"], ev["tags"]) == (
+        "c-1",
+        "m-1",
+        "u-1",
+        ["t1"],
+    )
+    assert "api_key" not in str(ev["request"]) and "api_base" not in ev["request"]["params"]
+    assert fake.chat_requests[-1].body.get("prism") is None  # the prism= keyword never reaches LiteLLM
+    assert ingest.requests[0]["headers"]["Authorization"] == "Bearer test-key"
+    assert ingest.requests[0]["headers"]["Content-Encoding"] == "gzip"
+
+
+def test_stream_ttft_and_total_latency_match_the_provider_delays(client, ingest, fake) -> None:
+    # GIVEN a stream whose first token comes after 250 ms, then 3 more every 50 ms
+    fake.behaviour = Behaviour(chunks=["a", "b", "c", "d"], first_token_delay=0.25, inter_token_delay=0.05)
+    # WHEN it is consumed to the end
+    stream = prism_sdk.completion(**call_kw(fake), stream=True)
+    assert prism_sdk.event_of(stream) is None  # still open
+    text = "".join(c.choices[0].delta.content or "" for c in stream)
+    # THEN TTFT is the first content chunk (the role chunk came at once), total the whole stream
+    assert text == "abcd"
+    (ev,) = sent(client, ingest)
+    ttft = (ts(ev["ts_first_token"]) - ts(ev["ts_start"])).total_seconds()
+    total = (ts(ev["ts_end"]) - ts(ev["ts_start"])).total_seconds()
+    assert ttft == pytest.approx(0.25, abs=0.05)
+    assert total == pytest.approx(0.40, abs=0.08)
+    assert ev["status"] == "ok" and ev["response"]["content"] == "abcd"
+    assert ev["usage"]["completion_tokens"] == 4 and ev["cost_usd"] > 0
+
+
+def test_usage_is_asked_for_but_the_caller_sees_the_same_chunks(client, ingest, fake) -> None:
+    # GIVEN a caller that did not ask for usage in the stream
+    stream = prism_sdk.completion(**call_kw(fake), stream=True)
+    chunks = list(stream)
+    # THEN the provider was asked for it, the event has it, and no extra usage-only chunk reached the caller
+    assert fake.chat_requests[-1].body["stream_options"] == {"include_usage": True}
+    assert all(c.choices for c in chunks)
+    (ev,) = sent(client, ingest)
+    assert ev["usage"]["total_tokens"] > 0
+    assert "stream_options" not in ev["request"]["params"]
+
+
+def test_caller_asking_for_usage_gets_the_usage_chunk(client, ingest, fake) -> None:
+    stream = prism_sdk.completion(**call_kw(fake), stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert not chunks[-1].choices and chunks[-1].usage.total_tokens > 0
+    assert sent(client, ingest)[0]["usage"]["total_tokens"] == chunks[-1].usage.total_tokens
+
+
+def test_stream_abandoned_with_break_is_cancelled_with_partial_output(client, ingest, fake) -> None:
+    # GIVEN a slow stream
+    fake.behaviour = Behaviour(chunks=["one", " two", " three", " four"], inter_token_delay=0.1)
+    stream = prism_sdk.completion(**call_kw(fake), stream=True)
+    # WHEN the caller stops after two content chunks and drops the stream
+    got = []
+    for c in stream:
+        if c.choices[0].delta.content:
+            got.append(c.choices[0].delta.content)
+        if len(got) == 2:
+            break
+    del stream, c
+    # THEN the event is cancelled with what was received
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "cancelled"
+    assert ev["response"]["content"] == "one two"
+    assert ev["cost_usd"] is None and "cancelled" in ev["cost_note"]
+
+
+def test_async_stream_aclose_is_cancelled_and_closes_the_upstream_request(client, ingest, fake) -> None:
+    fake.behaviour = Behaviour(chunks=["x", "y", "z"], inter_token_delay=0.2)
+    seen: list[dict[str, Any]] = []
+
+    async def run() -> Any:
+        stream = await prism_sdk.acompletion(**call_kw(fake), stream=True, prism={"on_event": seen.append})
+        async for c in stream:
+            if c.choices[0].delta.content:
+                break
+        await stream.aclose()
+        return stream
+
+    stream = asyncio.run(run())
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "cancelled" and ev["response"]["content"] == "x"
+    assert seen == [ev] and prism_sdk.event_of(stream) == ev
+    req = fake.chat_requests[-1]
+    assert req.wait_done(3) and req.disconnected and not req.completed
+
+
+def test_task_cancellation_mid_stream_is_cancelled(client, ingest, fake) -> None:
+    fake.behaviour = Behaviour(chunks=["x", "y"], first_token_delay=0.05, inter_token_delay=5)
+
+    async def consume() -> None:
+        stream = await prism_sdk.acompletion(**call_kw(fake), stream=True)
+        async for _ in stream:
+            pass
+
+    async def run() -> None:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "cancelled" and ev["response"]["content"] == "x"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_provider_error_is_logged_as_error_and_raised(client, ingest, fake, stream: bool) -> None:
+    import litellm
+
+    fake.behaviour = Behaviour(error_status=400, error_body={"error": {"message": "bad thing", "type": "x"}})
+    with pytest.raises(litellm.BadRequestError):
+        resp = prism_sdk.completion(**call_kw(fake), stream=stream, num_retries=0)
+        list(resp)
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "error"
+    assert ev["error"]["type"] == "BadRequestError" and ev["error"]["status_code"] == 400
+    assert "bad thing" in ev["error"]["message"]
+    assert ev["provider"] == "openai" and ev["cost_usd"] is None and ev["cost_note"]
+
+
+def test_rate_limit_is_an_error_with_status_429(client, ingest, fake) -> None:
+    import litellm
+
+    fake.behaviour = Behaviour(error_status=429, retry_after="1")
+    with pytest.raises(litellm.RateLimitError):
+        prism_sdk.completion(**call_kw(fake), num_retries=0, max_retries=0)
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "error" and ev["error"]["status_code"] == 429
+
+
+def test_mid_stream_disconnect_is_an_error_with_partial_output(client, ingest, fake) -> None:
+    fake.behaviour = Behaviour(chunks=["p1", "p2", "p3", "p4"], disconnect_after=2)
+    with pytest.raises(Exception):  # noqa: B017 - LiteLLM's exception type for a dropped stream varies
+        for _ in prism_sdk.completion(**call_kw(fake), stream=True):
+            pass
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "error"
+    assert ev["response"]["content"] == "p1p2"
+
+
+def test_streamed_tool_calls_are_assembled(client, ingest, fake) -> None:
+    fake.behaviour = Behaviour(
+        chunks=[],
+        finish_reason="tool_calls",
+        tool_calls=[
+            {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+        ],
+    )
+    list(
+        prism_sdk.completion(
+            **call_kw(fake), stream=True, tools=[{"type": "function", "function": {"name": "get_time"}}]
+        )
+    )
+    (ev,) = sent(client, ingest)
+    assert ev["response"]["tool_calls"] == [
+        {"id": "call_1", "type": "function", "name": "get_time", "arguments": "{}"}
+    ]
+    assert ev["response"]["finish_reason"] == "tool_calls"
+    assert ev["request"]["tools"][0]["function"]["name"] == "get_time"
+    assert ev["ts_first_token"] is not None
+
+
+def test_unknown_model_has_a_cost_note_not_a_silent_zero(client, ingest, fake) -> None:
+    prism_sdk.completion(**call_kw(fake, model="openai/my-private-model"))
+    (ev,) = sent(client, ingest)
+    assert ev["cost_usd"] is None
+    assert "no price known" in ev["cost_note"] and "my-private-model" in ev["cost_note"]
+
+
+def test_context_block_applies_and_nests(client, ingest, fake) -> None:
+    with prism_sdk.context(conversation_id="c-1", tags=["a"], metadata={"k": 1}):
+        with prism_sdk.context(user_id="u-2", tags=["b"], metadata={"j": 2}):
+            prism_sdk.completion(**call_kw(fake), prism={"message_id": "m-3", "tags": ["c"]})
+        prism_sdk.completion(**call_kw(fake))
+    prism_sdk.completion(**call_kw(fake))
+    e1, e2, e3 = sent(client, ingest, 3)
+    assert (e1["conversation_id"], e1["user_id"], e1["message_id"]) == ("c-1", "u-2", "m-3")
+    assert e1["tags"] == ["a", "b", "c"] and e1["metadata"] == {"k": 1, "j": 2}
+    assert e2["conversation_id"] == "c-1" and e2.get("user_id") is None
+    assert e3.get("conversation_id") is None
+
+
+def test_context_is_per_asyncio_task(client, ingest, fake) -> None:
+    async def one(cid: str) -> None:
+        with prism_sdk.context(conversation_id=cid):
+            await asyncio.sleep(0.01)
+            await prism_sdk.acompletion(**call_kw(fake))
+
+    async def run() -> None:
+        await asyncio.gather(one("c-a"), one("c-b"))
+
+    asyncio.run(run())
+    convs = sorted(e["conversation_id"] for e in sent(client, ingest, 2))
+    assert convs == ["c-a", "c-b"]
+
+
+def test_capture_content_off_logs_no_text(ingest, fake) -> None:
+    c = prism_sdk.init(ingest_url=ingest.url, flush_interval=0.05, capture_content=False)
+    try:
+        prism_sdk.completion(**call_kw(fake))
+        ev = sent(c, ingest)[0]
+        assert "content" not in ev["request"]["messages"][0]
+        assert ev["response"]["content"] is None and ev["usage"]["total_tokens"] > 0
+    finally:
+        c.shutdown()
+        prism_sdk.init(enabled=False)
+
+
+def test_litellm_callback_logs_direct_calls(client, ingest, fake) -> None:
+    import litellm
+
+    logger = prism_sdk.PrismLogger()
+    old = litellm.callbacks
+    litellm.callbacks = [logger]
+    try:
+        fake.behaviour = Behaviour(chunks=["a", "b"], first_token_delay=0.2)
+        litellm.completion(**call_kw(fake), metadata={"prism": {"conversation_id": "c-cb"}})
+        stream = litellm.completion(**call_kw(fake), stream=True, stream_options={"include_usage": True})
+        for _ in stream:
+            pass
+
+        async def run() -> None:
+            await litellm.acompletion(**call_kw(fake))
+
+        asyncio.run(run())
+        deadline = 50
+        while len(ingest.events) < 3 and deadline:
+            client.flush(0.2)
+            deadline -= 1
+    finally:
+        litellm.callbacks = old
+    events = sent(client, ingest, 3)
+    by_stream = {bool(e["request"]["params"].get("stream")): e for e in events}
+    assert any(e.get("conversation_id") == "c-cb" for e in events)
+    s = by_stream[True]
+    assert s["status"] == "ok" and s["response"]["content"] == "ab" and s["cost_usd"] > 0
+    ttft = (ts(s["ts_first_token"]) - ts(s["ts_start"])).total_seconds()
+    assert ttft == pytest.approx(0.2, abs=0.05)
+
+
+def test_wrapper_without_ingestion_url_still_works_and_warns_once(monkeypatch, fake, caplog) -> None:
+    import prism_sdk._client as cl
+
+    monkeypatch.delenv("PRISM_INGEST_URL", raising=False)
+    monkeypatch.setattr(cl, "_warned", set())
+    c = prism_sdk.init()
+    prism_sdk.init()
+    try:
+        resp = prism_sdk.completion(**call_kw(fake))
+        assert resp.choices[0].message.content
+        assert prism_sdk.event_of(resp)["status"] == "ok"  # the event is still built for the caller
+        warnings = [
+            r for r in caplog.records if "PRISM_INGEST_URL" in r.getMessage() and r.levelname == "WARNING"
+        ]
+        assert len(warnings) == 1
+        assert c.stats().sent == 0
+    finally:
+        prism_sdk.init(enabled=False)

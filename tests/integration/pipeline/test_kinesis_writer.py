@@ -1,0 +1,106 @@
+"""The Kinesis path: ingestion publishes to Kinesis (moto), the writer's Lambda handler gets the
+real records as a Lambda event. GIVEN one poisoned record THEN only it is reported as failed."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import boto3
+import psycopg
+
+from prism.adapters.kinesis import KinesisBus
+from prism.adapters.memory import MemoryRawPayloadStore
+from prism.adapters.postgres import PostgresLogStore
+from prism.ingest import Ingestor
+from prism.redact import RegexRedactor
+from prism.write import RecordWriter
+from tests.integration.pipeline.conftest import make_event
+from writer.handler import handle
+
+
+def lambda_event(client: Any, stream: str, extra: list[bytes]) -> dict[str, Any]:
+    shard = client.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = client.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    for data in extra:
+        seq = client.put_record(StreamName=stream, Data=data, PartitionKey="poison")["SequenceNumber"]
+        records.append({"SequenceNumber": seq, "Data": data, "PartitionKey": "poison"})
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:kinesis",
+                "eventSourceARN": f"arn:aws:kinesis:us-east-1:123456789012:stream/{stream}",
+                "eventID": f"shardId-000000000000:{r['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": 1.0,
+                },
+            }
+            for r in records
+        ]
+    }
+
+
+def test_kinesis_batch_with_one_poisoned_record_reports_only_it(clean_database: str, aws_endpoint: str) -> None:
+    client = boto3.client("kinesis", endpoint_url=aws_endpoint)
+    stream = f"prism-test-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=stream, ShardCount=1)
+    client.get_waiter("stream_exists").wait(StreamName=stream)
+
+    ingestor = Ingestor(KinesisBus(stream, client=client), RegexRedactor(), MemoryRawPayloadStore())
+    assert ingestor.ingest([make_event() for _ in range(10)]).accepted == 10
+    event = lambda_event(client, stream, [b"\x00poison"])
+    poison_seq = event["Records"][-1]["kinesis"]["sequenceNumber"]
+
+    store = PostgresLogStore(clean_database)
+    writer = RecordWriter(store, MemoryRawPayloadStore())
+    response = handle(event, writer)
+    assert response == {"batchItemFailures": [{"itemIdentifier": poison_seq}]}
+
+    # Lambda retries the batch (or bisects it): the good records are not written twice.
+    again = handle(event, writer)
+    assert again == {"batchItemFailures": [{"itemIdentifier": poison_seq}]}
+    with psycopg.connect(clean_database) as conn:
+        assert conn.execute("SELECT count(*) FROM inference_logs").fetchone() == (10,)
+    store.close()
+
+
+def test_all_good_batch_reports_nothing(clean_database: str, aws_endpoint: str) -> None:
+    client = boto3.client("kinesis", endpoint_url=aws_endpoint)
+    stream = f"prism-test-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=stream, ShardCount=1)
+    client.get_waiter("stream_exists").wait(StreamName=stream)
+    bus = KinesisBus(stream, client=client)
+    Ingestor(bus, RegexRedactor(), MemoryRawPayloadStore()).ingest([make_event() for _ in range(3)])
+    store = PostgresLogStore(clean_database)
+    assert handle(lambda_event(client, stream, []), RecordWriter(store)) == {"batchItemFailures": []}
+    store.close()
+
+
+def test_kinesis_resends_only_failed_records() -> None:
+    class FlakyKinesis:
+        def __init__(self) -> None:
+            self.calls: list[list[bytes]] = []
+
+        def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+            self.calls.append([r["Data"] for r in Records])
+            first = len(self.calls) == 1
+            return {
+                "FailedRecordCount": 1 if first else 0,
+                "Records": [
+                    {"ErrorCode": "ProvisionedThroughputExceededException"} if first and i == 1 else {"SequenceNumber": "1"}
+                    for i in range(len(Records))
+                ],
+            }
+
+    fake = FlakyKinesis()
+    result = KinesisBus("s", client=fake).publish([("a", b"1"), ("b", b"2"), ("c", b"3")])
+    assert result.published == 3 and result.failed == []
+    assert fake.calls == [[b"1", b"2", b"3"], [b"2"]]

@@ -1,0 +1,40 @@
+"""Plain-PostgreSQL profile: daily partitions are created ahead and expired ones dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import psycopg
+
+from prism.adapters.postgres import PostgresLogStore, partitions
+
+
+def test_partitions_are_created_ahead_and_expired_ones_dropped(database_url: str) -> None:
+    store = PostgresLogStore(database_url, partitions_ahead_days=3, retention_days=30)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # GIVEN a day 40 days ago (as if the system had run back then)
+        store.maintain(today=date(2026, 10, 18))
+        assert date(2026, 10, 18) in partitions(conn, "inference_logs")
+        old_id = "11111111-1111-4111-8111-111111111111"
+        conn.execute(
+            "INSERT INTO inference_event_ids VALUES (%s, %s)", (old_id, datetime(2026, 10, 18, 12, tzinfo=UTC))
+        )
+        # WHEN maintenance runs today
+        result = store.maintain(today=date(2026, 11, 27))
+        days = partitions(conn, "inference_logs")
+        # THEN partitions exist through today + 3 days, and those older than 30 days are gone
+        assert {date(2026, 11, d) for d in (27, 28, 29, 30)} <= set(days)
+        assert all(d >= date(2026, 10, 28) for d in days)
+        assert "inference_logs_p20261018" in result["partitions_dropped"]
+        assert "tool_invocations_p20261018" in result["partitions_dropped"]
+        assert partitions(conn, "tool_invocations")[-1] == date(2026, 11, 30)
+        assert conn.execute("SELECT count(*) FROM inference_event_ids WHERE id = %s", (old_id,)).fetchone() == (0,)
+
+
+def test_migrations_are_tracked_and_rerunnable(database_url: str) -> None:
+    from prism.adapters.postgres import migrate
+
+    assert migrate(database_url) == "postgres"
+    with psycopg.connect(database_url) as conn:
+        keys = [r[0] for r in conn.execute("SELECT key FROM schema_migrations ORDER BY key")]
+    assert keys[:3] == ["001_app", "002_logs", "003_event_ids"]

@@ -1,0 +1,156 @@
+"""End to end through real processes: ingestion API → Redis Streams → writer → PostgreSQL, with
+raw payloads in S3 (moto). GIVEN a running stack WHEN events are posted THEN rows land once."""
+
+from __future__ import annotations
+
+import gzip
+import signal
+import time
+import uuid
+
+import boto3
+import httpx
+import psycopg
+import redis
+
+from prism.adapters.postgres import drop_database, migrate
+from tests.integration.pipeline.conftest import make_event
+from tests.support.stack import Stack
+
+SECRETS = ("jane.doe@example.com", "415-555-0199", "123-45-6789", "4111 1111 1111 1111", "sk-proj-", "10.0.0.12")
+
+
+def post(stack: Stack, events: list[dict[str, object]]) -> httpx.Response:
+    return httpx.post(stack.ingest_url + "/v1/events", headers=stack.headers, json={"events": events}, timeout=30)
+
+
+def test_pii_batch_lands_redacted_and_raw_payload_in_s3_is_redacted(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str, s3_bucket: str
+) -> None:
+    events = [make_event() for _ in range(20)]
+    env = {"PRISM_KEEP_RAW": "true", "PRISM_RAW_BUCKET": s3_bucket}
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env=env) as stack:
+        response = post(stack, events)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"accepted": 20}
+        stack.wait_for_rows(20)
+
+    with psycopg.connect(clean_database) as conn:
+        rows = conn.execute(
+            "SELECT raw_payload_uri, raw_payload_jsonb, redactions, metadata::text, "
+            "(SELECT count(*) FROM tool_invocations t WHERE t.inference_id = l.id), "
+            "(SELECT arguments::text FROM tool_invocations t WHERE t.inference_id = l.id) "
+            "FROM inference_logs l"
+        ).fetchall()
+        metrics = conn.execute("SELECT sum(requests), sum(prompt_tokens) FROM metrics_minute").fetchone()
+    assert len(rows) == 20
+    assert metrics == (20, 20 * 42)
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint)
+    for uri, inline, redactions, metadata, tools, arguments in rows:
+        assert uri.startswith(f"s3://{s3_bucket}/raw/") and inline is None
+        assert redactions["EMAIL"] == 4 and redactions["SECRET"] == 1 and redactions["CREDIT_CARD"] == 1
+        assert tools == 1 and "[EMAIL]" in arguments and "[EMAIL]" in metadata
+        body = s3.get_object(Bucket=s3_bucket, Key=uri.split("/", 3)[3])["Body"].read().decode()
+        assert "[EMAIL]" in body and "[US_SSN]" in body
+        for secret in SECRETS:
+            assert secret not in body and secret not in metadata and secret not in arguments
+
+
+def test_resent_batch_adds_no_rows(clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str) -> None:
+    events = [make_event() for _ in range(50)]
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint) as stack:
+        assert post(stack, events).status_code == 202
+        stack.wait_for_rows(50)
+        # The client retries (timeout, spool replay): same ids, a new created_at at ingestion.
+        assert post(stack, events).status_code == 202
+        assert post(stack, events[:10] + [make_event()]).status_code == 202
+        stack.wait_for_rows(51)
+        time.sleep(1.0)
+        assert stack.count_rows() == 51
+    with psycopg.connect(clean_database) as conn:
+        assert conn.execute("SELECT sum(requests) FROM metrics_minute").fetchone() == (51,)
+
+
+def test_writer_killed_between_read_and_ack_loses_nothing(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str
+) -> None:
+    events = [make_event() for _ in range(200)]
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, writer=False) as stack:
+        # GIVEN the database blocks the writer's insert, so it has read the batch but not acked it
+        with psycopg.connect(clean_database) as locker:
+            locker.execute("LOCK TABLE inference_logs IN ACCESS EXCLUSIVE MODE")
+            assert post(stack, events).status_code == 202
+            stack.start_writer("writer-1", consumer="doomed")
+            client = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    pending = client.xpending(stream_name, "cg-writer")["pending"]
+                except redis.ResponseError:  # group not created yet
+                    pending = 0
+                if pending == 200:
+                    break
+                time.sleep(0.05)
+            assert pending == 200, stack.logs("writer-1")
+            # WHEN the writer dies with SIGKILL mid-batch
+            stack.procs["writer-1"].send_signal(signal.SIGKILL)
+            stack.procs["writer-1"].wait()
+            locker.rollback()
+        assert stack.count_rows() == 0
+        # THEN another consumer reclaims the pending entries and writes each exactly once
+        stack.start_writer("writer-2", consumer="survivor")
+        stack.wait_for_rows(200, timeout=60)
+        time.sleep(1.5)
+        assert stack.count_rows() == 200
+        assert client.xpending(stream_name, "cg-writer")["pending"] == 0
+        client.close()
+
+
+def test_poison_entry_goes_to_dead_letters_with_reason(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    env = {"PRISM_WRITER_MAX_DELIVERIES": "2", "PRISM_WRITER_CLAIM_IDLE_MS": "300"}
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env=env) as stack:
+        client.xadd(stream_name, {b"d": b"{not json"})
+        assert post(stack, [make_event()]).status_code == 202
+        stack.wait_for_rows(1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and client.xlen(f"{stream_name}:dead") == 0:
+            time.sleep(0.1)
+        dead = client.xrange(f"{stream_name}:dead")
+    assert len(dead) == 1
+    fields = dead[0][1]
+    assert fields[b"d"] == b"{not json" and b"not JSON" in fields[b"reason"] and fields[b"deliveries"] == b"2"
+    assert client.xpending(stream_name, "cg-writer")["pending"] == 0
+    client.close()
+
+
+def test_database_down_then_back_loses_nothing(redis_url: str, stream_name: str, aws_endpoint: str) -> None:
+    # GIVEN the writer's database does not exist yet (PostgreSQL "down" for this writer)
+    url = f"postgresql://postgres@127.0.0.1:5432/prism_down_{uuid.uuid4().hex[:8]}"
+    try:
+        with Stack(url, redis_url, stream_name, aws_endpoint) as stack:
+            assert post(stack, [make_event() for _ in range(30)]).status_code == 202
+            time.sleep(1.5)
+            assert stack.procs["writer"].poll() is None, stack.logs("writer")
+            # WHEN it comes back
+            migrate(url, profile="postgres")
+            # THEN the writer catches up with nothing lost
+            stack.wait_for_rows(30, timeout=60)
+            assert "retrying" in stack.logs("writer")
+    finally:
+        drop_database(url)
+
+
+def test_gzip_body_is_accepted(clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str) -> None:
+    import orjson
+
+    body = gzip.compress(orjson.dumps({"events": [make_event() for _ in range(5)]}))
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint) as stack:
+        response = httpx.post(
+            stack.ingest_url + "/v1/events", content=body,
+            headers={**stack.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert response.status_code == 202, response.text
+        stack.wait_for_rows(5)

@@ -1,0 +1,274 @@
+"""The chat API over HTTP with in-memory stores and a scripted model (no network)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chat.app import create_app
+from chat.memory import InMemoryAppStore
+from prism.errors import ProviderCallError
+from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, parse_sse
+
+KEY = "sk-unit-TOPSECRET-abcdefghijklmnop-1234"
+
+
+def _error(resp: object, status: int) -> dict[str, str]:
+    assert resp.status_code == status, resp.text  # type: ignore[attr-defined]
+    body = resp.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def _configure_compatible(client: TestClient, models: list[str] | None = None) -> None:
+    resp = client.put(
+        "/api/settings/providers/openai_compatible",
+        json={"base_url": "http://127.0.0.1:9/v1", "api_key": KEY, "models": models or ["fake-model"]},
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def _turn(client: TestClient, cid: str, content: str = "Hi there", model: str = "demo/prism-demo") -> list:
+    resp = client.post(f"/api/conversations/{cid}/messages", json={"content": content, "model": model})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    return parse_sse(resp.text)
+
+
+# --- models and settings -----------------------------------------------------------------------
+
+
+def test_with_no_provider_the_picker_offers_only_the_labelled_demo_model(client: TestClient) -> None:
+    body = client.get("/api/models").json()
+    assert [g["provider"] for g in body["providers"]] == ["demo"]
+    model = body["providers"][0]["models"][0]
+    assert model["id"] == "demo/prism-demo" and model["demo"] is True and "demo" in model["label"].lower()
+    assert body["default_model"] == "demo/prism-demo"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "offered"),
+    [({"demo_model": False}, False), ({"env": "cloud"}, False), ({"env": "cloud", "demo_model": True}, True)],
+)
+def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
+    overrides: dict[str, object], offered: bool
+) -> None:
+    store = InMemoryAppStore()
+    app = create_app(
+        make_settings(**overrides), store=store, credential_store=store, gateway=FakeGateway(), demo=FakeDemo()  # type: ignore[arg-type]
+    )
+    with TestClient(app) as client:
+        groups = client.get("/api/models").json()["providers"]
+        assert any(g["provider"] == "demo" for g in groups) is offered
+        assert client.get("/api/settings/providers").json()["demo_model"] is offered
+        cid = client.post("/api/conversations").json()["id"]
+        resp = client.post(f"/api/conversations/{cid}/messages", json={"content": "x", "model": "demo/prism-demo"})
+        assert resp.status_code == (200 if offered else 422)
+
+
+def test_a_configured_provider_shows_its_models_and_only_the_last_4_of_its_key(
+    client: TestClient, store: InMemoryAppStore
+) -> None:
+    resp = client.put("/api/settings/providers/openai", json={"api_key": KEY})
+    assert resp.status_code == 200
+    assert KEY not in resp.text and resp.json()["key_last4"] == "1234"
+    listed = client.get("/api/settings/providers")
+    assert KEY not in listed.text
+    openai = next(p for p in listed.json()["providers"] if p["id"] == "openai")
+    assert openai["configured"] and openai["has_key"] and openai["key_last4"] == "1234"
+    groups = client.get("/api/models").json()["providers"]
+    assert [g["provider"] for g in groups] == ["openai", "demo"]
+    assert "openai/gpt-4o-mini" in [m["id"] for m in groups[0]["models"]]
+    # the store holds only ciphertext
+    stored = store.credentials["openai"]
+    assert stored.api_key_ciphertext and KEY not in stored.api_key_ciphertext
+
+
+def test_put_keeps_the_key_when_omitted_and_removes_it_when_empty(client: TestClient) -> None:
+    _configure_compatible(client)
+    resp = client.put("/api/settings/providers/openai_compatible", json={"base_url": "http://127.0.0.1:8/v1"})
+    assert resp.json()["has_key"] is True and resp.json()["base_url"] == "http://127.0.0.1:8/v1"
+    resp = client.put(
+        "/api/settings/providers/openai_compatible", json={"base_url": "http://127.0.0.1:8/v1", "api_key": ""}
+    )
+    assert resp.json()["has_key"] is False and resp.json()["key_last4"] is None
+
+
+def test_delete_a_provider(client: TestClient) -> None:
+    _configure_compatible(client)
+    assert client.delete("/api/settings/providers/openai_compatible").status_code == 204
+    _error(client.delete("/api/settings/providers/openai_compatible"), 404)
+    assert [g["provider"] for g in client.get("/api/models").json()["providers"]] == ["demo"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "status", "code"),
+    [
+        ("openai", {}, 422, "api_key_required"),
+        ("openai_compatible", {"api_key": "abc"}, 422, "base_url_required"),
+        ("openai_compatible", {"base_url": "not a url"}, 422, "validation_error"),
+        ("openai_compatible", {"base_url": "ftp://x/v1"}, 422, "validation_error"),
+        ("openai", {"api_key": "has space"}, 422, "validation_error"),
+        ("openai", {"api_key": KEY, "apikey": "typo"}, 422, "validation_error"),
+        ("openai", {"api_key": 5}, 422, "validation_error"),
+        ("openai", {"api_key": KEY, "models": ["a b"]}, 422, "validation_error"),
+        ("mistral", {"api_key": KEY}, 404, "unknown_provider"),
+    ],
+)
+def test_bad_provider_settings_get_their_4xx(
+    client: TestClient, provider: str, body: dict[str, object], status: int, code: str
+) -> None:
+    resp = client.put(f"/api/settings/providers/{provider}", json=body)
+    err = _error(resp, status)
+    assert err["code"] == code
+    assert KEY not in resp.text
+
+
+def test_malformed_json_is_a_422(client: TestClient) -> None:
+    resp = client.put(
+        "/api/settings/providers/openai", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    _error(resp, 422)
+
+
+def test_storing_a_key_without_PRISM_CREDS_KEY_is_a_503_that_says_so() -> None:
+    store = InMemoryAppStore()
+    app = create_app(make_settings(creds_key=""), store=store, credential_store=store, gateway=FakeGateway(), demo=FakeDemo())  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        err = _error(client.put("/api/settings/providers/openai", json={"api_key": KEY}), 503)
+        assert "PRISM_CREDS_KEY" in err["message"]
+        assert client.get("/api/settings/providers").json()["creds_key_configured"] is False
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+def test_conversation_crud_and_pagination(client: TestClient) -> None:
+    ids = [client.post("/api/conversations", json={"title": f"c{i}"}).json()["id"] for i in range(5)]
+    untitled = client.post("/api/conversations")
+    assert untitled.status_code == 201 and untitled.json()["title"] == ""
+    ids.append(untitled.json()["id"])
+    page = client.get("/api/conversations?limit=4").json()
+    assert [c["id"] for c in page["items"]] == ids[::-1][:4]
+    rest = client.get(f"/api/conversations?limit=4&cursor={page['next_cursor']}").json()
+    assert [c["id"] for c in rest["items"]] == ids[::-1][4:] and rest["next_cursor"] is None
+
+    renamed = client.patch(f"/api/conversations/{ids[0]}", json={"title": "  Renamed "})
+    assert renamed.json()["title"] == "Renamed"
+    assert client.get("/api/conversations?limit=1").json()["items"][0]["id"] == ids[0]  # bumped
+    assert client.get(f"/api/conversations/{ids[0]}").json()["messages"] == []
+    assert client.delete(f"/api/conversations/{ids[0]}").status_code == 204
+    _error(client.get(f"/api/conversations/{ids[0]}"), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/conversations?limit=0", None, 422),
+        ("get", "/api/conversations?limit=101", None, 422),
+        ("get", "/api/conversations?limit=x", None, 422),
+        ("get", "/api/conversations?cursor=garbage", None, 422),
+        ("post", "/api/conversations", {"title": "x" * 201}, 422),
+        ("post", "/api/conversations", {"nope": 1}, 422),
+        ("get", "/api/conversations/not-a-uuid", None, 422),
+        ("get", f"/api/conversations/{uuid.uuid4()}", None, 404),
+        ("patch", f"/api/conversations/{uuid.uuid4()}", {"title": "x"}, 404),
+        ("patch", "/api/conversations/{cid}", {"title": "   "}, 422),
+        ("patch", "/api/conversations/{cid}", {}, 422),
+        ("delete", f"/api/conversations/{uuid.uuid4()}", None, 404),
+        ("delete", "/api/conversations/123", None, 422),
+        ("post", f"/api/conversations/{uuid.uuid4()}/cancel", None, 404),
+        ("post", "/api/conversations/x/cancel", None, 422),
+        ("post", "/api/conversations/{cid}/messages", {"model": "demo/prism-demo"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "", "model": "demo/prism-demo"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": " \n", "model": "demo/prism-demo"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": 3, "model": "demo/prism-demo"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "gpt-4o"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "openai/gpt-4o"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "acme/x"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "demo/other"}, 422),
+        ("post", f"/api/conversations/{uuid.uuid4()}/messages", {"content": "hi", "model": "demo/prism-demo"}, 404),
+        ("put", "/api/conversations/{cid}", {"title": "x"}, 405),
+        ("get", "/api/nothing-here", None, 404),
+    ],
+)
+def test_every_route_answers_bad_input_with_its_4xx(
+    client: TestClient, method: str, path: str, body: dict[str, object] | None, status: int
+) -> None:
+    cid = client.post("/api/conversations").json()["id"]
+    resp = client.request(method, path.replace("{cid}", cid), json=body)
+    _error(resp, status)
+
+
+# --- turns ---------------------------------------------------------------------------------------
+
+
+def test_a_turn_streams_start_deltas_done_and_stores_both_messages(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    cid = client.post("/api/conversations").json()["id"]
+    events = _turn(client, cid, "What is Prism, in one line?")
+    kinds = [k for k, _ in events]
+    assert kinds == ["start", "delta", "delta", "delta", "done"]
+    start, done = events[0][1], events[-1][1]
+    assert start["conversation_id"] == cid and start["title"] == "What is Prism, in one line?"
+    assert "".join(str(d["content"]) for k, d in events if k == "delta") == "Hello!"
+    assert done["status"] == "complete" and done["usage"] == {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+    }
+    assert done["cost_usd"] == 0.00042 and done["latency_ms"] is not None and done["ttft_ms"] is not None
+    assert done["inference_event_id"] == str(gateway.streams[0].outcome.inference_event_id)
+
+    conv = client.get(f"/api/conversations/{cid}").json()
+    assert conv["title"] == "What is Prism, in one line?" and conv["model"] == "demo/prism-demo"
+    user, assistant = conv["messages"]
+    assert (user["role"], user["content"], user["status"]) == ("user", "What is Prism, in one line?", "complete")
+    assert assistant["id"] == start["message_id"] and assistant["content"] == "Hello!"
+    assert assistant["status"] == "complete" and assistant["usage"]["total_tokens"] == 8
+    assert assistant["inference_event_id"] == done["inference_event_id"]
+    # the SDK gets the conversation and message ids as context
+    call = gateway.calls[0]
+    assert (call.conversation_id, call.message_id) == (cid, start["message_id"])
+
+
+def test_a_later_turn_sends_the_history_with_whichever_model_is_picked(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    _configure_compatible(client)
+    cid = client.post("/api/conversations").json()["id"]
+    _turn(client, cid, "first question")
+    _turn(client, cid, "second question", model="openai_compatible/fake-model")
+    assert gateway.calls[1].messages == [
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "second question"},
+    ]
+    assert (gateway.calls[1].provider, gateway.calls[1].api_key) == ("openai_compatible", KEY)
+    conv = client.get(f"/api/conversations/{cid}").json()
+    assert conv["title"] == "first question" and conv["model"] == "openai_compatible/fake-model"
+
+
+def test_a_provider_failure_is_an_error_event_and_an_error_message(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    gateway.scripts.append(
+        Script(fail_on_open=ProviderCallError("rate limited, wait", code="provider_rate_limited"))
+    )
+    gateway.scripts.append(
+        Script(chunks=["a", "b", "c"], fail_after=(2, ProviderCallError("cut off", code="provider_unreachable")))
+    )
+    cid = client.post("/api/conversations").json()["id"]
+    events = _turn(client, cid)
+    assert [k for k, _ in events] == ["start", "error"]
+    assert events[-1][1]["code"] == "provider_rate_limited" and events[-1][1]["message"] == "rate limited, wait"
+    events = _turn(client, cid)
+    assert [k for k, _ in events] == ["start", "delta", "delta", "error"]
+    messages = client.get(f"/api/conversations/{cid}").json()["messages"]
+    assert [m["status"] for m in messages] == ["complete", "error", "complete", "error"]
+    assert messages[1]["error"] == {"code": "provider_rate_limited", "message": "rate limited, wait"}
+    assert messages[3]["content"] == "ab"

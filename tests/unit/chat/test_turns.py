@@ -1,0 +1,114 @@
+"""Turns at the service level: cancel (here and through the store), timeouts, key rotation on read."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from cryptography.fernet import Fernet
+
+from chat.provider_settings import ProviderSettings
+from chat.service import ChatService
+from chat.turns import Turn
+from chat.memory import InMemoryAppStore
+from prism.credentials import CredentialCipher
+from prism.ports import StoredCredential
+from tests.unit.chat.conftest import FakeGateway, Script
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _service(
+    store: InMemoryAppStore, gateway: FakeGateway, *, total: float = 30, poll: float | None = None
+) -> ChatService:
+    providers = ProviderSettings(
+        store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1"
+    )
+    return ChatService(
+        store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll
+    )
+
+
+async def _deltas(turn: Turn, n: int) -> list[str]:
+    out: list[str] = []
+    while len(out) < n:
+        kind, data = await asyncio.wait_for(turn.queue.get(), 5)
+        assert kind == "delta"
+        out.append(data["content"])
+    return out
+
+
+async def test_cancel_stops_the_upstream_stream_and_keeps_the_partial_text() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    assert await _deltas(turn, 2) == ["Par", "tial"]
+
+    assert await service.cancel(conv.id) == [turn.message_id]
+    await asyncio.wait_for(turn.wait(), 5)
+
+    kind, done = await turn.queue.get()
+    assert kind == "done" and done["status"] == "cancelled" and done["cancel_reason"] == "cancel_requested"
+    assert gateway.streams[0].closed  # the upstream request was closed
+    _, messages = await service.get_conversation(conv.id)
+    assert (messages[1].status, messages[1].content) == ("cancelled", "Partial")
+    assert service.active_turns() == []
+    assert await service.cancel(conv.id) == []  # nothing left to stop
+
+
+async def test_a_cancel_flagged_by_another_instance_is_picked_up_from_the_store() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["a", "b"], hang_after=1)
+    service = _service(store, gateway, poll=0.02)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await _deltas(turn, 1)
+    store.request_cancel(conv.id)  # what POST .../cancel does on the other instance
+    await asyncio.wait_for(turn.wait(), 5)
+    assert turn.outcome is not None and turn.outcome.status == "cancelled"
+
+
+async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["a", "b"], hang_after=1)
+    service = _service(store, gateway, total=0.2)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await asyncio.wait_for(turn.wait(), 5)
+    events = [turn.queue.get_nowait() for _ in range(turn.queue.qsize())]
+    assert events[-1][0] == "error" and events[-1][1]["code"] == "provider_timeout"
+    _, messages = await service.get_conversation(conv.id)
+    assert (messages[1].status, messages[1].content, messages[1].error_code) == ("error", "a", "provider_timeout")
+
+
+async def test_deleting_a_conversation_stops_its_reply() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["a", "b"], hang_after=1)
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await _deltas(turn, 1)
+    await service.delete_conversation(conv.id)
+    await asyncio.wait_for(turn.wait(), 5)
+    assert turn.cancel_reason == "conversation_deleted"
+
+
+async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    store = InMemoryAppStore()
+    store.put_credential(
+        StoredCredential("openai", CredentialCipher(old).encrypt("sk-old-key-123456"), "3456", None, [])
+    )
+    providers = ProviderSettings(store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None)
+    resolved = await providers.resolve("openai/gpt-4o-mini")
+    assert resolved.api_key == "sk-old-key-123456"
+    token = store.credentials["openai"].api_key_ciphertext
+    assert token is not None and CredentialCipher(new).decrypt(token) == "sk-old-key-123456"
+    assert await providers.rotate_all() == 0

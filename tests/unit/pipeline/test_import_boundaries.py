@@ -1,0 +1,47 @@
+"""No psycopg, redis or boto3 import outside the adapters (the seed's own rule)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+DRIVERS = {"psycopg", "psycopg_pool", "redis", "boto3", "botocore"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_drivers_only_in_adapters() -> None:
+    offenders = []
+    for path in (ROOT / "functions").rglob("*.py"):
+        if "adapters" in path.parts:
+            continue
+        bad = _imports(path) & DRIVERS
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
+
+
+def test_the_check_would_catch_an_offender(tmp_path: Path) -> None:
+    module = tmp_path / "x.py"
+    module.write_text("import redis\nfrom psycopg import sql\n")
+    assert _imports(module) >= {"redis", "psycopg"}
+
+
+def test_ingestion_does_not_import_litellm() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ingestion.handler; print('litellm' in sys.modules)"
+    env = {"PRISM_API_KEY": "k", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"

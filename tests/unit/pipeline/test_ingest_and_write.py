@@ -1,0 +1,120 @@
+"""The ingestion service and the writer core with in-memory fakes: GIVEN a batch WHEN ingested
+and written THEN what lands is validated, redacted, offloaded when asked, and idempotent."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from prism.adapters.memory import MemoryBus, MemoryLogStore, MemoryRawPayloadStore
+from prism.errors import BusError
+from prism.ingest import Ingestor
+from prism.ports import BusMessage
+from prism.redact import RegexRedactor
+from prism.write import RecordWriter
+
+EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "chat_turn_with_pii.json").read_text())
+NOW = datetime(2026, 11, 27, 7, 0, 5, tzinfo=UTC)
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(EVENT), "id": str(uuid.uuid4()), **changes}
+
+
+def make(keep_raw: bool = False, max_payload: int = 256 * 1024) -> tuple[Ingestor, MemoryBus, MemoryRawPayloadStore]:
+    bus, raw = MemoryBus(), MemoryRawPayloadStore()
+    return Ingestor(bus, RegexRedactor(), raw, keep_raw=keep_raw, max_payload_bytes=max_payload, clock=lambda: NOW), bus, raw
+
+
+def messages(bus: MemoryBus) -> list[BusMessage]:
+    return [BusMessage(str(i), data) for i, (_, data) in enumerate(bus.messages)]
+
+
+def test_valid_events_are_redacted_before_the_bus() -> None:
+    ingestor, bus, raw = make()
+    result = ingestor.ingest([event(), event()])
+    assert result.accepted == 2 and result.rejected == []
+    wire = b"".join(d for _, d in bus.messages)
+    for secret in (b"jane.doe@example.com", b"415-555-0199", b"123-45-6789", b"4111 1111 1111 1111", b"sk-proj-"):
+        assert secret not in wire
+    record = orjson.loads(bus.messages[0][1])
+    assert record["created_at"].startswith("2026-11-27T07:00:05")
+    assert record["redactions"]["EMAIL"] == 4
+    assert raw.objects == {}
+
+
+def test_each_event_is_judged_alone() -> None:
+    ingestor, bus, _ = make()
+    bad = event(ts_end="2026-11-27T06:00:00Z")
+    result = ingestor.ingest([event(), bad, "nope"])
+    assert result.accepted == 1
+    assert [(r.index, r.id) for r in result.rejected] == [(1, bad["id"]), (2, None)]
+    assert "ts_end is before ts_start" in result.rejected[0].errors[0]
+    assert len(bus.messages) == 1
+
+
+def test_keep_raw_offloads_the_redacted_payload() -> None:
+    ingestor, bus, raw = make(keep_raw=True)
+    ingestor.ingest([event()])
+    record = orjson.loads(bus.messages[0][1])
+    assert record["raw_payload_uri"].startswith("mem://2026/11/27/07/")
+    assert "request" not in record["event"] and "response" not in record["event"]
+    stored = raw.objects[record["raw_payload_uri"]]
+    assert b"jane.doe@example.com" not in stored and b"[EMAIL]" in stored
+
+
+def test_an_event_too_big_for_the_bus_travels_by_reference() -> None:
+    ingestor, bus, raw = make(max_payload=2048)
+    huge = event(metadata={"blob": "x" * 5000})
+    ingestor.ingest([huge])
+    record = orjson.loads(bus.messages[0][1])
+    assert record["event"] is None and record["raw_payload_uri"] in raw.objects
+    assert len(bus.messages[0][1]) < 1024
+
+    store = MemoryLogStore()
+    outcome = RecordWriter(store, raw).handle(messages(bus))
+    assert outcome.written == 1
+    row = store.rows[huge["id"]]
+    assert row.raw_payload_uri == record["raw_payload_uri"] and row.raw_payload_jsonb is None
+    assert row.model == "gpt-4o-mini" and row.prompt_tokens == 42
+
+
+def test_bus_down_accepts_nothing() -> None:
+    ingestor, bus, _ = make()
+    bus.down = True
+    with pytest.raises(BusError):
+        ingestor.ingest([event()])
+
+
+def test_writer_is_idempotent_and_isolates_poison() -> None:
+    ingestor, bus, raw = make()
+    ingestor.ingest([event(), event(model="poison"), event()])
+    store = MemoryLogStore(poison={"poison"})
+    writer = RecordWriter(store, raw)
+    batch = messages(bus) + [BusMessage("junk", b"not json")]
+    outcome = writer.handle(batch)
+    assert outcome.written == 2
+    assert set(outcome.failed) == {"1", "junk"}
+    again = writer.handle([m for m in batch if m.id not in outcome.failed])
+    assert again.written == 0 and again.duplicates == 2
+
+
+def test_row_fields() -> None:
+    ingestor, bus, raw = make()
+    ingestor.ingest([event()])
+    store = MemoryLogStore()
+    RecordWriter(store, raw).handle(messages(bus))
+    row = next(iter(store.rows.values()))
+    assert row.latency_ms == pytest.approx(1500.0) and row.ttft_ms == pytest.approx(250.0)
+    assert row.response_model == "gpt-4o-mini-2024-07-18" and row.finish_reason == "stop"
+    assert row.tags == ["prod", "support"] and row.conversation_id == "c-1"
+    assert json.loads(row.redactions)["EMAIL"] == 4
+    assert row.tools[0].name == "lookup_customer" and row.tools[0].latency_ms == pytest.approx(100.0)
+    assert json.loads(row.raw_payload_jsonb or "{}")["response"]["content"].startswith("Noted")
