@@ -1,8 +1,7 @@
 # Prism. `make` lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV_VERSION := 0.13.8
-UV = "$$(command -v uv || echo $(HOME)/.local/bin/uv)"
+UV := ./scripts/uv
 RUN := $(UV) run --frozen
 HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo yes)
 
@@ -12,7 +11,6 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
 
 setup: ## Install uv, the Python environment (from uv.lock) and write .env
-	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)" || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
 	@$(eval UV = "$$(command -v uv || echo $(HOME)/.local/bin/uv)")
 	@$(UV) sync --frozen --all-groups --quiet
 	@$(UV) run --frozen python scripts/bootstrap_env.py

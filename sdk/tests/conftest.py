@@ -31,7 +31,29 @@ def ingest() -> Iterator[FakeIngest]:
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
+        _warm_up_litellm(fake)
         yield fake
+
+
+def _warm_up_litellm(fake: FakeOpenAI) -> None:
+    """LiteLLM's first stream in a process spends ~1 s building pydantic schemas: pay it once, here,
+    so timing assertions measure the call and not LiteLLM's warm-up."""
+    import asyncio
+
+    import litellm
+
+    kw = {"model": "openai/gpt-4o-mini", "api_base": fake.base_url, "api_key": "x"}
+    msgs = [{"role": "user", "content": "warm up"}]
+    litellm.completion(messages=msgs, **kw)
+    for _ in litellm.completion(messages=msgs, stream=True, stream_options={"include_usage": True}, **kw):
+        pass
+
+    async def run() -> None:
+        s = await litellm.acompletion(messages=msgs, stream=True, **kw)
+        async for _ in s:
+            pass
+
+    asyncio.run(run())
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_a_second_turn_sends_the_first_turns_messages(chat: ChatApi, fake: FakeO
         ("assistant", "complete"),
     ]
     done = second[-1][1]
-    assert done["usage"]["completion_tokens"] == 4 and done["usage"]["prompt_tokens"] > 0
+    assert done["usage"]["completion_tokens"] == 3 and done["usage"]["prompt_tokens"] > 0
     assert done["ttft_ms"] is not None and done["latency_ms"] >= done["ttft_ms"]
     event = ingest.wait_for(lambda e: e.get("message_id") == done["message_id"])
     assert event["status"] == "ok" and event["conversation_id"] == cid
