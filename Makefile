@@ -11,7 +11,6 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
 
 setup: ## Install uv, the Python environment (from uv.lock) and write .env
-	@$(eval UV = "$$(command -v uv || echo $(HOME)/.local/bin/uv)")
 	@$(UV) sync --frozen --all-groups --quiet
 	@$(UV) run --frozen python scripts/bootstrap_env.py
 
