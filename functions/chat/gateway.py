@@ -96,6 +96,25 @@ def _scrub(text: str, secret: str | None) -> str:
     return text
 
 
+_CONNECTION_ERRORS = frozenset(
+    {"APIConnectionError", "ConnectError", "ConnectionRefusedError", "RemoteProtocolError", "ReadError"}
+)
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """LiteLLM reports a refused or cut connection as a 500 "Connection error": look down the chain."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if type(seen).__name__ in _CONNECTION_ERRORS or isinstance(seen, ConnectionError):
+            return True
+        if "connection error" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
     """Map a LiteLLM/httpx failure onto a message a person can act on (never containing the key)."""
     name = type(exc).__name__
@@ -145,9 +164,7 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
             code="model_not_found",
             upstream_status=404,
         )
-    if name in ("APIConnectionError", "ConnectError", "ConnectionRefusedError", "RemoteProtocolError") or (
-        isinstance(exc, OSError)
-    ):
+    if _is_connection_failure(exc):
         return ProviderCallError(
             f"Could not reach {who}{where}: the connection failed or was cut off. "
             "Check that the endpoint is running and reachable, then try again.",

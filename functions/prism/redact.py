@@ -17,43 +17,43 @@ from typing import Any
 
 from prism.ports import Redaction, Redactor
 
-_SECRETS = [
-    r"sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_\-]{20,}",  # OpenAI, Anthropic
-    r"sk_(?:live|test)_[A-Za-z0-9]{16,}|rk_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
-    r"AIza[0-9A-Za-z_\-]{35}",  # Google API key
-    r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}",  # AWS access key id
-    r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}",  # GitHub
-    r"xox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
-    r"hf_[A-Za-z0-9]{30,}",  # Hugging Face
-    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
-    r"(?<=[Bb]earer )[A-Za-z0-9._~+/\-]{16,}=*",  # bearer tokens
-    r"(?i:(?<=aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}",  # AWS secret key
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----",
+# (substrings one of which the text must contain, pattern). Each pattern starts with a literal,
+# so the regex engine skips ahead fast; it only runs when one of its hints is present. A group
+# named "keep" is context (the word "Bearer", a key name) that stays in the text.
+_SECRETS: list[tuple[tuple[str, ...], str]] = [
+    (("sk-",), r"sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_\-]{20,}"),  # OpenAI, Anthropic
+    (("sk_", "rk_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
+    (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),  # Google API key
+    (("AKIA", "ASIA", "ABIA", "ACCA"), r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),  # AWS access key id
+    (("gh", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}"),  # GitHub
+    (("xox",), r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
+    (("hf_",), r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face
+    (("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
+    (("earer",), r"(?P<keep>[Bb]earer\s+)[A-Za-z0-9._~+/\-]{16,}=*"),  # bearer tokens
+    (("_secret_", "_SECRET_"), r"(?P<keep>(?i:aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}"),
+    (("PRIVATE KEY",), r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----"),
 ]
-
-_SECRET_HINTS = ("sk-", "sk_", "rk_", "AIza", "AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_",
-                 "ghr_", "github_pat_", "xox", "hf_", "eyJ", "earer ", "PRIVATE KEY", "ws_secret_access_key")
-_SECRET = r"|".join(f"(?:{p})" for p in _SECRETS)
+_SECRET = r"|".join(f"(?:{p.replace('?P<keep>', '')})" for _, p in _SECRETS)
 _EMAIL = r"(?<![\w.+-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 _IPV6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})(?![\w:])"
 # Numbers (and IBANs) are found in two steps: one cheap pass for runs of digits and separators,
 # then the specific patterns inside each run. Order matters: first alternative wins.
-_CANDIDATE = r"[A-Z]{2}\d\d[A-Z0-9 ]{11,}|[+(]?\d[\d ()+.\-/]*\d"
+_CANDIDATE = r"\d[\d ()+.\-/A-Z]{4,}[\dA-Z]"
 _NUMBERS: list[tuple[str, str]] = [
     ("IBAN", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"),
     ("US_SSN", r"(?<![\d-])(?!000|666|9\d\d)\d{3}(?P<sep>[- ])(?!00)\d{2}(?P=sep)(?!0000)\d{4}(?![\d-])"),
     ("CREDIT_CARD", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
     (
         "PHONE",
-        r"(?<![\w+.])(?:"
+        r"(?<![\w+])(?<!\d\.)(?:"
         r"\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20 7946 0958
         r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (212) 555-1234
         r"|\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199
         r"|0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}"  # 020 7946 0958
         r"|\+\d{10,14}"
-        r")(?![\w.])",
+        r")(?!\w|\.\d)",
     ),
-    ("IP_ADDRESS", r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.])"),
+    ("IP_ADDRESS", r"(?<!\w)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"),
 ]
 
 ENTITY_TYPES = ("SECRET", "EMAIL", "IBAN", "CREDIT_CARD", "US_SSN", "PHONE", "IP_ADDRESS")
@@ -112,7 +112,7 @@ class RegexRedactor:
     name = "regex"
 
     def __init__(self) -> None:
-        self._secret = re.compile(_SECRET)
+        self._secrets = [(hints, re.compile(p)) for hints, p in _SECRETS]
         self._email = re.compile(_EMAIL)
         self._ipv6 = re.compile(_IPV6)
         self._candidate = re.compile(_CANDIDATE)
@@ -131,6 +131,11 @@ class RegexRedactor:
 
             return replace
 
+        def secret(m: re.Match[str]) -> str:
+            counts["SECRET"] += 1
+            keep = m.groupdict().get("keep")
+            return f"{keep}[SECRET]" if keep else "[SECRET]"
+
         def ip(m: re.Match[str]) -> str:
             if not _ip_ok(m.group(0)):
                 return m.group(0)
@@ -145,18 +150,40 @@ class RegexRedactor:
             counts[kind] += 1
             return f"[{kind}]"
 
-        def candidate(m: re.Match[str]) -> str:
-            run = m.group(0)
-            return run if len(run) < 7 else self._numbers.sub(number, run)
-
-        if any(h in text for h in _SECRET_HINTS):
-            text = self._secret.sub(fixed("SECRET"), text)
+        for hints, pattern in self._secrets:
+            if any(h in text for h in hints):
+                text = pattern.sub(secret, text)
         if "@" in text:
             text = self._email.sub(fixed("EMAIL"), text)
         if "::" in text or text.count(":") >= 2:
             text = self._ipv6.sub(ip, text)
-        text = self._candidate.sub(candidate, text)
+        text = self._numbers_in(text, number)
         return Redaction(text, dict(counts))
+
+    def _numbers_in(self, text: str, number: Callable[[re.Match[str]], str]) -> str:
+        """Find runs of digits and separators in one cheap pass (widened to a leading '+', '('
+        or IBAN country code), then run the precise number patterns on each run only."""
+        out: list[str] = []
+        pos = 0
+        for m in self._candidate.finditer(text):
+            start, end = m.span()
+            if start >= 2 and text[start - 2 : start].isalpha() and text[start - 2 : start].isupper():
+                start -= 2
+            elif start >= 1 and text[start - 1] in "+(":
+                start -= 1
+            start = max(start, pos)
+            if end - start < 7:
+                continue
+            run = text[start:end]
+            new = self._numbers.sub(number, run)
+            if new != run:
+                out.append(text[pos:start])
+                out.append(new)
+                pos = end
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
 
 
 class PresidioRedactor:
@@ -226,27 +253,47 @@ _NESTED_STRUCTURAL = frozenset({"role", "type", "ts_start", "ts_end", "status", 
                                 "tool_call_id"})
 
 
-def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
-    """Redact every string of an event's content in place; returns the counts per type."""
-    totals: Counter[str] = Counter()
+_SEP = "\x1e"  # ASCII record separator: no pattern matches across it (checked after each pass)
 
-    def walk(value: Any) -> Any:
+
+def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
+    """Redact every string of an event's content in place; returns the counts per type.
+
+    The strings are joined with a separator and redacted in one pass (a few large regex scans
+    cost far less than many small ones); if a match ever swallowed a separator, each string is
+    redacted on its own instead.
+    """
+    slots: list[tuple[Any, Any, str]] = []
+
+    def collect(container: Any, key: Any, value: Any) -> None:
         if isinstance(value, str):
-            result = redactor.redact(value)
-            if result.counts:
-                totals.update(result.counts)
-            return result.text
-        if isinstance(value, dict):
+            if len(value) >= 6:
+                slots.append((container, key, value))
+        elif isinstance(value, dict):
             for k, v in value.items():
                 if k not in _NESTED_STRUCTURAL:
-                    value[k] = walk(v)
-            return value
-        if isinstance(value, list):
+                    collect(value, k, v)
+        elif isinstance(value, list):
             for i, v in enumerate(value):
-                value[i] = walk(v)
-        return value
+                collect(value, i, v)
 
     for key, value in event.items():
         if key not in _STRUCTURAL and value is not None:
-            event[key] = walk(value)
+            collect(event, key, value)
+    if not slots:
+        return {}
+    joined = _SEP.join(text for _, _, text in slots)
+    result = redactor.redact(joined)
+    if not result.counts:
+        return {}
+    parts = result.text.split(_SEP)
+    if len(parts) == len(slots):
+        for (container, key, _), text in zip(slots, parts, strict=True):
+            container[key] = text
+        return result.counts
+    totals: Counter[str] = Counter()
+    for container, key, text in slots:
+        one = redactor.redact(text)
+        container[key] = one.text
+        totals.update(one.counts)
     return dict(totals)

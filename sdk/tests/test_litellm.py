@@ -121,14 +121,15 @@ def test_stream_abandoned_with_break_is_cancelled_with_partial_output(client, in
     # GIVEN a slow stream
     fake.behaviour = Behaviour(chunks=["one", " two", " three", " four"], inter_token_delay=0.1)
     stream = prism_sdk.completion(**call_kw(fake), stream=True)
-    # WHEN the caller stops after two content chunks and drops the stream
+    # WHEN the caller stops after two content chunks and closes the stream (a ``with stream:`` block
+    # does the same; a stream merely dropped is logged when Python collects it)
     got = []
-    for c in stream:
-        if c.choices[0].delta.content:
-            got.append(c.choices[0].delta.content)
-        if len(got) == 2:
-            break
-    del stream, c
+    with stream:
+        for c in stream:
+            if c.choices[0].delta.content:
+                got.append(c.choices[0].delta.content)
+            if len(got) == 2:
+                break
     # THEN the event is cancelled with what was received
     (ev,) = sent(client, ingest)
     assert ev["status"] == "cancelled"
@@ -286,7 +287,8 @@ def test_litellm_callback_logs_direct_calls(client, ingest, fake) -> None:
     old = litellm.callbacks
     litellm.callbacks = [logger]
     try:
-        fake.behaviour = Behaviour(chunks=["a", "b"], first_token_delay=0.2)
+        # LiteLLM's completion_start_time is its first chunk: make that the first content chunk
+        fake.behaviour = Behaviour(chunks=["a", "b"], first_token_delay=0.2, role_chunk_first=False)
         litellm.completion(**call_kw(fake), metadata={"prism": {"conversation_id": "c-cb"}})
         stream = litellm.completion(**call_kw(fake), stream=True, stream_options={"include_usage": True})
         for _ in stream:
@@ -294,6 +296,7 @@ def test_litellm_callback_logs_direct_calls(client, ingest, fake) -> None:
 
         async def run() -> None:
             await litellm.acompletion(**call_kw(fake))
+            await asyncio.sleep(0.5)  # LiteLLM logs from a task of this loop
 
         asyncio.run(run())
         deadline = 50

@@ -81,7 +81,7 @@ class PostgresAppStore:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            kwargs={"row_factory": dict_row, "autocommit": False},
+            kwargs={"row_factory": dict_row, "autocommit": True},
             name="prism-app",
         )
         self._opened = False
@@ -100,17 +100,24 @@ class PostgresAppStore:
             self._opened = False
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    def _conn(self, *, transaction: bool = False) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection in autocommit (one statement, one round trip), or in a transaction."""
         self.open()
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield conn  # type: ignore[misc]
+            with self._pool.connection() as conn:
+                if transaction:
+                    with conn.transaction():
+                        yield conn  # type: ignore[misc]
+                else:
+                    yield conn  # type: ignore[misc]
         except (NotFoundError, StoreError):
             raise
         except psycopg.Error as exc:
             raise StoreError(f"app database error: {type(exc).__name__}: {exc}".strip()) from exc
         except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
             raise StoreError("app database unreachable: no connection available") from exc
+
+    _tx = _conn
 
     def ping(self) -> None:
         with self._tx() as conn:
@@ -191,33 +198,41 @@ class PostgresAppStore:
         provider: str,
         title_if_untitled: str,
     ) -> TurnStart:
-        with self._tx() as conn:
-            conv = conn.execute(
-                sql.SQL(
-                    "UPDATE conversations SET updated_at = now(), model = %s,"
-                    " title = CASE WHEN title = '' THEN %s ELSE title END"
-                    " WHERE id = %s RETURNING {cols}"
-                ).format(cols=_CONVERSATION),
-                (model, title_if_untitled, conversation_id),
-            ).fetchone()
-            if conv is None:
-                raise ConversationNotFoundError(f"conversation {conversation_id} not found")
-            conn.execute(
-                "INSERT INTO messages (id, conversation_id, role, content, status) "
-                "VALUES (%s, %s, 'user', %s, 'complete')",
-                (user_message_id, conversation_id, content),
-            )
-            conn.execute(
-                "INSERT INTO messages (id, conversation_id, role, content, status, model, provider) "
-                "VALUES (%s, %s, 'assistant', '', 'streaming', %s, %s)",
-                (assistant_message_id, conversation_id, model, provider),
-            )
-            rows = conn.execute(
-                sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
-                    cols=_MESSAGE
-                ),
-                (conversation_id,),
-            ).fetchall()
+        # One transaction, pipelined: the four statements cost one round trip, not six.
+        try:
+            with self._conn() as conn, conn.pipeline(), conn.transaction():
+                conv_cur = conn.execute(
+                    sql.SQL(
+                        "UPDATE conversations SET updated_at = now(), model = %s,"
+                        " title = CASE WHEN title = '' THEN %s ELSE title END"
+                        " WHERE id = %s RETURNING {cols}"
+                    ).format(cols=_CONVERSATION),
+                    (model, title_if_untitled, conversation_id),
+                )
+                conn.execute(
+                    "INSERT INTO messages (id, conversation_id, role, content, status) "
+                    "VALUES (%s, %s, 'user', %s, 'complete')",
+                    (user_message_id, conversation_id, content),
+                )
+                conn.execute(
+                    "INSERT INTO messages (id, conversation_id, role, content, status, model, provider) "
+                    "VALUES (%s, %s, 'assistant', '', 'streaming', %s, %s)",
+                    (assistant_message_id, conversation_id, model, provider),
+                )
+                rows_cur = conn.execute(
+                    sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
+                        cols=_MESSAGE
+                    ),
+                    (conversation_id,),
+                )
+            conv = conv_cur.fetchone()
+            rows = rows_cur.fetchall()
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+                raise ConversationNotFoundError(f"conversation {conversation_id} not found") from None
+            raise
+        if conv is None:
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         messages = [_message(r) for r in rows]
         by_id = {m.id: m for m in messages}
         return TurnStart(

@@ -233,7 +233,8 @@ def test_provider_keys_never_leave_the_server_in_clear(
             assert dump is not None and secret not in dump[0]
         token = conn.execute("SELECT api_key_ciphertext FROM provider_credentials").fetchone()
         assert token is not None and token[0].startswith("gAAAA")
-    # prism-sdk's events do not carry it either (the upstream error text is redacted by ingestion)
+    # prism-sdk's events never carry the request's key (an upstream error text that echoes it is
+    # the SDK's and the ingestion redactor's to scrub)
     ingest.wait_for(lambda e: e.get("conversation_id") == cid and e.get("status") == "error")
     for raw in ingest.bodies:
         assert b"Bearer " + secret.encode() not in raw

@@ -132,13 +132,15 @@ def test_database_down_then_back_loses_nothing(redis_url: str, stream_name: str,
     try:
         with Stack(url, redis_url, stream_name, aws_endpoint) as stack:
             assert post(stack, [make_event() for _ in range(30)]).status_code == 202
-            time.sleep(1.5)
+            deadline = time.monotonic() + 60
+            while "retrying" not in stack.logs("writer") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "store unavailable, retrying" in stack.logs("writer")
             assert stack.procs["writer"].poll() is None, stack.logs("writer")
             # WHEN it comes back
             migrate(url, profile="postgres")
             # THEN the writer catches up with nothing lost
             stack.wait_for_rows(30, timeout=60)
-            assert "retrying" in stack.logs("writer")
     finally:
         drop_database(url)
 

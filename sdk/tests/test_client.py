@@ -1,0 +1,369 @@
+"""Shipping: batching, retries, 4xx, counters, flush/shutdown, the queue bound, the spool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import prism_sdk
+import pytest
+from prism_sdk._config import ConfigError, Settings
+from prism_sdk._transport import parse_retry_after
+from sdk_support import FakeIngest, validate
+
+pytestmark = pytest.mark.unit
+HERE = Path(__file__).resolve().parent
+
+
+def event(**kw: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "ts_start": "2026-11-27T07:00:00.000000Z",
+        "ts_end": "2026-11-27T07:00:01.000000Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "status": "ok",
+        **kw,
+    }
+
+
+def make(ingest: FakeIngest, **kw: Any) -> prism_sdk.Prism:
+    opts: dict[str, Any] = {
+        "ingest_url": ingest.url,
+        "api_key": "k",
+        "flush_interval": 0.05,
+        "max_backoff": 0.2,
+    }
+    opts.update(kw)
+    return prism_sdk.Prism(**opts)
+
+
+def wait_for(cond: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def test_batches_respect_size_and_hand_made_events_are_completed(ingest) -> None:
+    c = make(ingest, batch_size=10)
+    for _ in range(35):
+        c.log({"ts_start": "2026-11-27T07:00:00Z", "provider": "openai", "model": "m", "status": "ok"})
+    assert c.flush(5)
+    assert len(ingest.events) == 35
+    assert max(r["n"] for r in ingest.requests) <= 10
+    for e in ingest.events:
+        validate(e)
+        assert e["schema_version"] == 1 and e["sdk"].startswith("prism-sdk/")
+    assert c.stats().sent == 35
+    c.shutdown()
+
+
+def test_retry_after_503_and_429_then_delivered_once(ingest) -> None:
+    ingest.script.extend(
+        [(503, {"error": {"code": "x", "message": "busy"}}, {}), (429, {}, {"Retry-After": "0"})]
+    )
+    c = make(ingest)
+    evs = [event() for _ in range(3)]
+    for e in evs:
+        c.log(e)
+    assert c.flush(10)
+    assert sorted(ingest.ids()) == sorted(e["id"] for e in evs)
+    s = c.stats()
+    assert s.sent == 3 and s.retried == 6 and s.dropped_total == 0
+    assert len(ingest.requests) == 3
+    c.shutdown()
+
+
+def test_retry_after_header_is_honoured(ingest) -> None:
+    ingest.script.append((429, {}, {"Retry-After": "1"}))
+    c = make(ingest)
+    t0 = time.monotonic()
+    c.log(event())
+    assert c.flush(10)
+    assert time.monotonic() - t0 >= 0.9
+    c.shutdown()
+
+
+def test_client_error_is_not_retried_and_is_logged_once(ingest, caplog) -> None:
+    import prism_sdk._client as cl
+
+    cl._warned.discard("reject-401")
+    ingest.script.extend([(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})] * 2)
+    c = make(ingest)
+    c.log(event())
+    assert c.flush(5)
+    c.log(event())
+    assert c.flush(5)
+    assert len(ingest.requests) == 2  # one request per batch: no retry
+    assert c.stats().dropped == {"http_401": 2}
+    msgs = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "401" in r.getMessage()]
+    assert len(msgs) == 1 and "bad key" in msgs[0]
+    c.shutdown()
+
+
+def test_per_event_rejections_are_counted_not_retried(ingest) -> None:
+    bad = event()
+    ingest.reject_ids.add(bad["id"])
+    c = make(ingest)
+    c.log(bad)
+    c.log(event())
+    assert c.flush(5)
+    s = c.stats()
+    assert s.sent == 1 and s.dropped == {"rejected": 1} and len(ingest.requests) == 1
+    c.shutdown()
+
+
+def test_log_never_raises_and_bad_events_are_counted(ingest) -> None:
+    c = make(ingest)
+
+    class Boom:
+        def build(self) -> dict[str, Any]:
+            raise ValueError("boom")
+
+    c.log(Boom())  # type: ignore[arg-type]
+    c.log(event(metadata={"obj": object()}))  # not JSON: stringified
+    assert c.flush(5)
+    assert c.stats().dropped == {"invalid": 1} and c.stats().sent == 1
+    c.shutdown()
+
+
+def test_queue_full_drops_are_counted_and_the_caller_is_not_slowed(ingest) -> None:
+    # GIVEN ingestion that is down (nothing listens) and a small queue, no spool
+    ingest.stop()
+    c = make(ingest, max_queue=100, timeout=0.5)
+    # WHEN far more events than the queue holds are logged
+    t0 = time.perf_counter()
+    for _ in range(5000):
+        c.log(event())
+    per_call = (time.perf_counter() - t0) / 5000
+    # THEN the overflow is dropped and counted, and log stayed cheap
+    s = c.stats()
+    assert s.dropped["queue_full"] >= 4800
+    assert s.dropped["queue_full"] + s.queued + s.sent == 5000
+    assert per_call < 200e-6
+    c.shutdown(timeout=0.5)
+    assert c.stats().dropped.get("shutdown", 0) > 0
+
+
+def test_ingestion_down_then_back_delivers_everything(ingest) -> None:
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    c = make(ingest, timeout=0.5)
+    evs = [event() for _ in range(20)]
+    t0 = time.perf_counter()
+    for e in evs:
+        c.log(e)
+    assert time.perf_counter() - t0 < 0.05  # no delay for the caller
+    time.sleep(0.5)
+    assert c.stats().retried > 0
+    back = FakeIngest(port).start()
+    try:
+        assert c.flush(10)
+        assert sorted(back.ids()) == sorted(e["id"] for e in evs)
+    finally:
+        c.shutdown()
+        back.stop()
+
+
+def test_spool_keeps_events_while_down_and_replays_when_back(ingest, tmp_path) -> None:
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    c = make(ingest, spool_dir=str(tmp_path), timeout=0.5)
+    evs = [event() for _ in range(50)]
+    for e in evs:
+        c.log(e)
+    assert c.flush(5)  # everything reached the spool
+    assert c.stats().spooled == 50
+    assert list(tmp_path.glob("*.jsonl"))
+    back = FakeIngest(port).start()
+    try:
+        wait_for(lambda: len(back.events) == 50)
+        assert sorted(back.ids()) == sorted(e["id"] for e in evs)
+        wait_for(lambda: not list(tmp_path.glob("*.jsonl*")))
+        assert c.stats().replayed == 50
+    finally:
+        c.shutdown()
+        back.stop()
+
+
+def test_burst_with_spool_loses_nothing(ingest, tmp_path) -> None:
+    c = make(ingest, spool_dir=str(tmp_path), max_queue=500, batch_size=500)
+    n = 20_000
+    ids = []
+    for _ in range(n):
+        e = event()
+        ids.append(e["id"])
+        c.log(e)
+    wait_for(lambda: len(ingest.events) == n, timeout=60)
+    assert sorted(ingest.ids()) == sorted(ids)
+    s = c.stats()
+    assert s.dropped_total == 0 and s.spooled > 0
+    c.shutdown()
+
+
+def test_spool_is_bounded_oldest_first(ingest, tmp_path) -> None:
+    ingest.stop()
+    c = make(ingest, spool_dir=str(tmp_path), spool_max_bytes=20_000, timeout=0.3, batch_size=10)
+    for _ in range(10):
+        for _ in range(10):
+            c.log(event(metadata={"pad": "x" * 200}))
+        c.flush(5)
+        time.sleep(0.02)
+    time.sleep(1.2)
+    c.flush(5)
+    c.shutdown(timeout=1)
+    s = c.stats()
+    assert s.dropped.get("spool_full", 0) > 0
+    assert sum(f.stat().st_size for f in tmp_path.glob("*.jsonl*")) <= 20_000 + 10 * 400
+
+
+def test_process_killed_with_sigkill_is_replayed_by_the_next_one_once(ingest, tmp_path) -> None:
+    # GIVEN ingestion down and a child process that logs events with a spool, then is SIGKILLed
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    child = textwrap.dedent(
+        f"""
+        import sys, time, uuid
+        import prism_sdk
+        c = prism_sdk.Prism(ingest_url="http://127.0.0.1:{port}", spool_dir={str(tmp_path)!r},
+                            flush_interval=0.05, timeout=0.5)
+        for i in range(30):
+            c.log({{"id": str(uuid.uuid4()), "ts_start": "2026-11-27T07:00:00Z", "provider": "p",
+                    "model": "m", "status": "ok"}})
+        while c.stats().spooled < 30:
+            time.sleep(0.01)
+        print("ready", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    finally:
+        proc.kill()
+        proc.wait()
+    # WHEN ingestion is back and a new process starts with the same spool
+    back = FakeIngest(port).start()
+    try:
+        c = make(back, spool_dir=str(tmp_path))
+        wait_for(lambda: len(back.events) == 30)
+        time.sleep(0.3)
+        # THEN every event arrived exactly once
+        assert len(back.ids()) == len(set(back.ids())) == 30
+        assert sum(r["n"] for r in back.requests) == 30
+        c.shutdown()
+    finally:
+        back.stop()
+
+
+def test_queue_overflow_goes_to_the_spool_before_sigkill(ingest, tmp_path) -> None:
+    ingest.stop()
+    c = make(ingest, spool_dir=str(tmp_path), max_queue=10, timeout=0.3)
+    for _ in range(200):
+        c.log(event())
+    s = c.stats()
+    assert s.dropped_total == 0 and s.spooled >= 190
+    assert list(tmp_path.glob("*.jsonl.open"))
+    c.shutdown(timeout=1)
+
+
+def test_flush_without_url_is_a_noop_and_settings_precedence(monkeypatch) -> None:
+    monkeypatch.setenv("PRISM_BATCH_SIZE", "42")
+    monkeypatch.setenv("PRISM_INGEST_URL", "http://127.0.0.1:9")
+    s = Settings.resolve(batch_size=None, max_queue=7)
+    assert (s.batch_size, s.max_queue, s.ingest_url) == (42, 7, "http://127.0.0.1:9")
+    assert Settings.resolve(batch_size=3).batch_size == 3
+    monkeypatch.setenv("PRISM_BATCH_SIZE", "900")
+    with pytest.raises(ConfigError):
+        Settings.resolve()
+    c = prism_sdk.Prism(enabled=False)
+    c.log(event())
+    assert c.flush(0.1) and c.stats().queued == 0
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("garbage") is None
+
+
+def test_lambda_handler_flushes_each_invocation(ingest) -> None:
+    c = prism_sdk.init(ingest_url=ingest.url, flush_interval=60)  # the interval would never fire
+
+    class Ctx:
+        def get_remaining_time_in_millis(self) -> int:
+            return 3000
+
+    @prism_sdk.lambda_handler
+    def handler(evt: dict[str, Any], context: Any) -> str:
+        prism_sdk.log(event())
+        return "done"
+
+    try:
+        assert handler({}, Ctx()) == "done"
+        assert len(ingest.events) == 1  # delivered before the invocation returned
+    finally:
+        c.shutdown()
+        prism_sdk.init(enabled=False)
+
+
+def test_llm_call_context_manager_and_decorator(ingest) -> None:
+    c = prism_sdk.init(ingest_url=ingest.url, flush_interval=0.05)
+    try:
+        with prism_sdk.llm_call(
+            provider="openai", model="gpt-4o-mini", messages=[{"role": "user", "content": "q"}]
+        ) as call:
+            time.sleep(0.01)
+            call.first_token()
+            call.set_output("answer", finish_reason="stop")
+            call.set_usage(10, 5)
+
+        @prism_sdk.llm_call(provider="local", model="llama-x", prism={"tags": ["deco"]})
+        def answer() -> str:
+            return "hi"
+
+        assert answer() == "hi"
+        with pytest.raises(RuntimeError), prism_sdk.llm_call(provider="local", model="llama-x"):
+            raise RuntimeError("down")
+        assert c.flush(5)
+        e1, e2, e3 = ingest.events
+        for e in (e1, e2, e3):
+            validate(e)
+        assert e1["response"]["content"] == "answer" and e1["usage"]["total_tokens"] == 15
+        assert e1["cost_usd"] > 0 and e1["ts_first_token"] is not None
+        assert e2["response"]["content"] == "hi" and e2["tags"] == ["deco"]
+        assert e2["cost_usd"] is None and e2["cost_note"]
+        assert e3["status"] == "error" and e3["error"]["type"] == "RuntimeError"
+    finally:
+        c.shutdown()
+        prism_sdk.init(enabled=False)
+
+
+def test_readme_quickstart_runs(ingest, fake) -> None:
+    # GIVEN the README's quickstart, verbatim, with OpenAI pointed at the fake server
+    readme = (HERE.parent / "README.md").read_text()
+    code = readme.split("## Quickstart", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    env = {
+        **os.environ,
+        "PRISM_INGEST_URL": ingest.url,
+        "PRISM_API_KEY": "k",
+        "OPENAI_API_KEY": "x",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_BASE": fake.base_url,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    # WHEN it runs in a fresh process
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    # THEN it prints the answer and its event reached the ingestion API
+    assert out.returncode == 0, out.stderr
+    assert "Hello from the fake model." in out.stdout
+    assert len(ingest.events) == 1 and ingest.events[0]["status"] == "ok"

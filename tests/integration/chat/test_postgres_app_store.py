@@ -1,0 +1,88 @@
+"""The app-data store on real PostgreSQL (migration 001_app.sql)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from prism.adapters.postgres_app import PostgresAppStore
+from prism.errors import ConversationNotFoundError, StoreError
+from prism.ports import MessageOutcome, StoredCredential
+
+
+@pytest.fixture
+def store(chat_db: str) -> Iterator[PostgresAppStore]:
+    s = PostgresAppStore(chat_db, max_size=2)
+    yield s
+    s.close()
+
+
+def test_conversations_page_newest_activity_first(store: PostgresAppStore) -> None:
+    ids = [store.create_conversation(uuid.uuid4(), f"c{i}").id for i in range(5)]
+    first = store.list_conversations(3)
+    assert [c.id for c in first] == ids[::-1][:3]
+    last = first[-1]
+    assert [c.id for c in store.list_conversations(3, (last.updated_at, last.id))] == ids[::-1][3:]
+    store.rename_conversation(ids[0], "renamed")
+    assert store.list_conversations(1)[0].id == ids[0]
+    assert store.rename_conversation(uuid.uuid4(), "x") is None
+
+
+def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresAppStore) -> None:
+    conv = store.create_conversation(uuid.uuid4(), "")
+    t1 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "first", "demo/prism-demo", "demo", "First")
+    assert t1.conversation.title == "First" and t1.assistant_message.status == "streaming"
+    assert [m.content for m in t1.history] == ["first"]
+    event_id = uuid.uuid4()
+    store.finish_message(
+        t1.assistant_message.id,
+        MessageOutcome(
+            "complete", "answer", 3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id
+        ),
+    )
+    t2 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "second", "openai/gpt-4o", "openai", "Second")
+    assert t2.conversation.title == "First" and t2.conversation.model == "openai/gpt-4o"
+    assert [(m.role, m.content) for m in t2.history] == [
+        ("user", "first"),
+        ("assistant", "answer"),
+        ("user", "second"),
+    ]
+    answer = t2.history[1]
+    assert (answer.total_tokens, answer.cost_usd, answer.ttft_ms, answer.inference_event_id) == (
+        7,
+        0.25,
+        3.25,
+        event_id,
+    )
+    assert store.request_cancel(conv.id) == [t2.assistant_message.id]
+    assert store.is_cancel_requested(t2.assistant_message.id)
+    assert not store.is_cancel_requested(t1.assistant_message.id)
+
+
+def test_unknown_conversation_and_cascade_delete(store: PostgresAppStore) -> None:
+    with pytest.raises(ConversationNotFoundError):
+        store.begin_turn(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t")
+    conv = store.create_conversation(uuid.uuid4(), "t")
+    store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t")
+    assert store.delete_conversation(conv.id)
+    assert store.get_messages(conv.id) == [] and store.get_conversation(conv.id) is None
+    assert not store.delete_conversation(conv.id)
+
+
+def test_credentials_upsert_and_the_status_check(store: PostgresAppStore) -> None:
+    store.put_credential(StoredCredential("openai", "gAAAA-token-1", "abcd", None, []))
+    updated = store.put_credential(StoredCredential("openai", "gAAAA-token-2", "wxyz", "http://x/v1", ["m1"]))
+    assert (updated.api_key_ciphertext, updated.models, updated.base_url) == ("gAAAA-token-2", ["m1"], "http://x/v1")
+    assert [c.provider for c in store.list_credentials()] == ["openai"]
+    with pytest.raises(StoreError):  # the table's CHECK keeps unknown providers out
+        store.put_credential(StoredCredential("acme", None, "", None, []))
+    assert store.delete_credential("openai") and store.get_credential("openai") is None
+
+
+def test_an_unreachable_database_is_a_store_error() -> None:
+    s = PostgresAppStore("postgresql://postgres@127.0.0.1:1/none", timeout=0.5)
+    with pytest.raises(StoreError):
+        s.ping()
+    s.close()
