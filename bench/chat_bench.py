@@ -18,9 +18,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,9 +31,10 @@ import httpx
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from tests.support.fake_openai import Behaviour, FakeOpenAI  # noqa: E402
+from tests.support.fake_openai import Behaviour, FakeOpenAI
 
 MODEL = "fake-model"
+TRACES: list[list[float]] = []
 
 
 @dataclass
@@ -55,7 +58,7 @@ def free_port() -> int:
 class _Sink(BaseHTTPRequestHandler):
     """Accepts prism-sdk's event batches (202) so the chat's SDK does its real work."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         body = b'{"accepted": 0}'
         self.send_response(202)
@@ -91,22 +94,66 @@ async def direct_turn(base_url: str, messages: list[dict[str, str]]) -> tuple[fl
     return ttft * 1000, total * 1000
 
 
-async def chat_turn(client: httpx.AsyncClient, cid: str, content: str) -> tuple[float, float]:
+class SSEClient:
+    """A minimal keep-alive HTTP/1.1 client for ``POST`` + SSE (chunked), so the client's own cost
+    (httpx adds about a millisecond per request) does not count as the chat API's."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[tuple[str, str]]:
+        if self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._reader, self._writer
+        assert reader is not None
+        payload = json.dumps(body).encode()
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Accept: text/event-stream\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode(errors="replace"))
+        buffer = b""
+        event = ""
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            if size == 0:
+                await reader.readline()
+                return
+            buffer += await reader.readexactly(size)
+            await reader.readline()
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.startswith(b"event: "):
+                    event = line[7:].decode()
+                elif line.startswith(b"data: "):
+                    yield event, line[6:].decode()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+async def chat_turn(client: SSEClient, cid: str, content: str) -> tuple[float, float]:
     t0 = time.perf_counter()
     ttft = None
     status = None
-    async with client.stream(
-        "POST", f"/api/conversations/{cid}/messages", json={"content": content, "model": f"openai_compatible/{MODEL}"}
-    ) as resp:
-        resp.raise_for_status()
-        event = None
-        async for line in resp.aiter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-                if event == "delta" and ttft is None:
-                    ttft = time.perf_counter() - t0
-            elif line.startswith("data: ") and event == "done":
-                status = json.loads(line[6:])["status"]
+    body = {"content": content, "model": f"openai_compatible/{MODEL}"}
+    w0 = time.time()
+    async for event, data in client.post_sse(f"/api/conversations/{cid}/messages", body):
+        if event == "delta" and ttft is None:
+            ttft = time.perf_counter() - t0
+            if "trace" in data:
+                tr = json.loads(data)["trace"]
+                now = time.time()
+                keys = ["route", "resolve0", "resolved", "db_done", "task", "opened", "first", "yield"]
+                TRACES.append([tr["route"] - w0] + [tr[keys[i + 1]] - tr[keys[i]] for i in range(len(keys) - 1)] + [now - tr["yield"]])
+        elif event == "done":
+            status = json.loads(data)["status"]
     total = time.perf_counter() - t0
     assert ttft is not None and status == "complete", status
     return ttft * 1000, total * 1000
@@ -126,7 +173,8 @@ def start_chat(db_url: str, sink_url: str, port: int) -> subprocess.Popen[bytes]
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
     cmd = [sys.executable, "-m", "uvicorn", "chat.app:app", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/chat_bench_server.log", "w"))
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -135,7 +183,8 @@ def start_chat(db_url: str, sink_url: str, port: int) -> subprocess.Popen[bytes]
         except httpx.HTTPError:
             time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"chat API exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"chat API exited: {log.read().decode(errors='replace')[-2000:]}")
     proc.terminate()
     raise RuntimeError("chat API did not start")
 
@@ -145,6 +194,7 @@ async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str) -> tupl
 
     litellm.suppress_debug_info = True
     direct, chat = Samples(), Samples()
+    sse = SSEClient("127.0.0.1", int(chat_url.rsplit(":", 1)[1]))
     async with httpx.AsyncClient(base_url=chat_url, timeout=30) as client:
         resp = await client.put(
             "/api/settings/providers/openai_compatible", json={"base_url": fake.base_url, "models": [MODEL]}
@@ -158,14 +208,17 @@ async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str) -> tupl
                 history = []
             content = f"question {i}: how fast is this?"
             history.append({"role": "user", "content": content})
+            await asyncio.sleep(args.pause_ms / 1000)
             d = await direct_turn(fake.base_url, history)
-            c = await chat_turn(client, cid, content)
+            await asyncio.sleep(args.pause_ms / 1000)
+            c = await chat_turn(sse, cid, content)
             history.append({"role": "assistant", "content": fake.behaviour.text})
             if i >= args.warmup:
                 direct.ttft.append(d[0])
                 direct.total.append(d[1])
                 chat.ttft.append(c[0])
                 chat.total.append(c[1])
+    await sse.close()
     return direct, chat
 
 
@@ -177,6 +230,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10)
     parser.add_argument("--gap-ms", type=float, default=2.0)
     parser.add_argument("--turns-per-conversation", type=int, default=10)
+    parser.add_argument(
+        "--pause-ms", type=float, default=50.0, help="idle time before each turn (a user reading the reply)"
+    )
     args = parser.parse_args()
 
     from prism.adapters.postgres import drop_database, migrate
@@ -212,12 +268,16 @@ def main() -> None:
             f"| {pct(s.total, 50):9.2f} | {pct(s.total, 99):9.2f} |"
         )
 
+    names = ["client->route", "route->resolve", "resolve", "db", "task start", "litellm open", "first chunk", "->yield", "yield->client"]
+    for i, n in enumerate(names):
+        print(n, "%.2f" % (statistics.median(t[i] for t in TRACES[10:]) * 1000))
     added_ttft = [c - d for c, d in zip(chat.ttft, direct.ttft, strict=True)]
     added_total = [c - d for c, d in zip(chat.total, direct.total, strict=True)]
     print(
-        f"\nChat bench: {args.turns} turns per path (after {args.warmup} warm-up), fake provider: first token "
-        f"{args.first_token_ms:g} ms, {args.chunks} chunks {args.gap_ms:g} ms apart; times in ms\n"
+        f"\nChat bench: {args.turns} turns per path (after {args.warmup} warm-up), fake provider: "
+        f"first token {args.first_token_ms:g} ms, {args.chunks} chunks {args.gap_ms:g} ms apart; times in ms"
     )
+    print()
     print("| path                     | TTFT p50 | TTFT p99 | total p50 | total p99 |")
     print("|--------------------------|---------:|---------:|----------:|----------:|")
     print(row("LiteLLM direct", direct))

@@ -12,6 +12,7 @@ fake gateway.
 from __future__ import annotations
 
 import contextlib
+import time
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -302,7 +303,11 @@ class LiteLLMGateway:
         outcome = CallOutcome()
         if self._sdk:
 
+            _T0 = [time.perf_counter()]
+
             def on_event(event: dict[str, Any]) -> None:
+                import time as _t, sys as _s
+                _s.stderr.write("ONEVENT %.3f\n" % ((_t.perf_counter() - _T0[0]) * 1000))
                 with contextlib.suppress(Exception):
                     outcome.inference_event_id = UUID(str(event["id"]))
                     cost = event.get("cost_usd")
@@ -313,7 +318,7 @@ class LiteLLMGateway:
                 "conversation_id": call.conversation_id,
                 "message_id": call.message_id,
                 "tags": ["chat"],
-                "on_event": on_event,
+                **({} if os.environ.get("NO_ON_EVENT") else {"on_event": on_event}),
             }
         try:
             response = await self._acompletion(**kwargs)

@@ -118,10 +118,10 @@ class ChatService:
     async def start_turn(self, conversation_id: UUID, content: str, model_id: str) -> Turn:
         """Check the model (422) and the conversation (404), store the user message and an
         assistant message in ``streaming``, and start the model call."""
-        import time as _t, sys as _s
-        _a = _t.perf_counter()
+        import time as _t
+        _t0 = _t.time()
         resolved = await self.providers.resolve(model_id)
-        _b = _t.perf_counter()
+        _t1 = _t.time()
         start = await run_in_threadpool(
             self.store.begin_turn,
             conversation_id,
@@ -132,8 +132,7 @@ class ChatService:
             resolved.provider,
             title_from(content),
         )
-        _c = _t.perf_counter()
-        self._trace = (_a, _b, _c)
+        _t2 = _t.time()
         call = ModelCall(
             provider=resolved.provider,
             model=resolved.model,
@@ -154,7 +153,7 @@ class ChatService:
             on_finished=self._forget,
         )
         self._active.setdefault(conversation_id, set()).add(turn)
-        turn.trace = [_a, _b, _c]
+        turn.trace = {"resolve0": _t0, "resolved": _t1, "db_done": _t2}
         turn.begin()
         return turn
 

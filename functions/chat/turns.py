@@ -97,16 +97,13 @@ class Turn:
             if self.cancel_reason is not None:
                 raise asyncio.CancelledError
             async with asyncio.timeout(self._total_timeout_s):
-                self.trace.append(time.perf_counter())
+                self.trace["task"] = time.time()
                 stream = await self._gateway.stream(self.call)
-                self.trace.append(time.perf_counter())
+                self.trace["opened"] = time.time()
                 async for text in stream:
                     if first_token is None:
                         first_token = time.perf_counter()
-                        self.trace.append(first_token)
-                        import sys
-                        t = self.trace
-                        print("TRACE resolve %.2f begin %.2f task %.2f open %.2f first %.2f" % tuple((t[i+1]-t[i])*1000 for i in range(5)), file=sys.stderr)
+                        self.trace["first"] = time.time()
                     parts.append(text)
                     self.queue.put_nowait(("delta", {"content": text}))
         except asyncio.CancelledError:
@@ -208,8 +205,13 @@ class Turn:
                 "title": s.conversation.title,
             },
         )
+        first = True
         while True:
             kind, data = await self.queue.get()
+            if kind == "delta" and first:
+                first = False
+                import sys
+                data = {**data, "trace": {**self.trace, "yield": time.time()}}
             yield sse(kind, data)
             if kind in TERMINAL:
                 return

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from prism.adapters.redis_streams import RedisStreamsReader
+from prism.adapters.redis_streams import RedisStreamsReader, entry_of
 from prism.config import Settings, get_settings
 from prism.errors import UnavailableError
 from prism.ports import BusMessage
@@ -95,18 +95,31 @@ class StreamConsumer:
                 if self.stop.wait(delay):
                     return  # not acked: another consumer (or the next start) reclaims them
                 delay = min(delay * 2, 5.0)
-        ok = [m.id for m in messages if m.id not in outcome.failed]
-        self._until_ok(lambda: self.reader.ack(ok))
+        # An entry (one published batch) is acked once every record in it is written or
+        # dead-lettered; a record that may still succeed keeps its whole entry pending (the
+        # re-delivered good records are duplicates the store ignores).
+        entries: dict[str, list[BusMessage]] = {}
         for message in messages:
-            reason = outcome.failed.get(message.id)
-            if reason is None:
-                continue
-            if message.deliveries >= self.max_deliveries:
-                log.error("dead-lettering %s after %d deliveries: %s", message.id, message.deliveries, reason)
-                self._until_ok(lambda m=message, r=reason: self.reader.dead_letter(m, r))  # type: ignore[misc]
-                self.stats.dead_lettered += 1
+            entries.setdefault(entry_of(message.id), []).append(message)
+        ack: list[str] = []
+        dead: list[tuple[BusMessage, str]] = []
+        for entry, members in entries.items():
+            failed = [(m, outcome.failed[m.id]) for m in members if m.id in outcome.failed]
+            if not failed:
+                ack.append(entry)
+            elif all(m.deliveries >= self.max_deliveries for m, _ in failed):
+                for m, reason in failed:
+                    log.error("dead-lettering %s after %d deliveries: %s", m.id, m.deliveries, reason)
+                dead.extend(failed)
+                ack.append(entry)
             else:
-                log.warning("record %s failed (delivery %d): %s", message.id, message.deliveries, reason)
+                for m, reason in failed:
+                    log.warning("record %s failed (delivery %d): %s", m.id, m.deliveries, reason)
+        if dead:
+            self._until_ok(lambda: self.reader.dead_letter(dead, ack))
+            self.stats.dead_lettered += len(dead)
+        else:
+            self._until_ok(lambda: self.reader.ack(ack))
         self.stats.batches += 1
         self.stats.written += outcome.written
         self.stats.duplicates += outcome.duplicates

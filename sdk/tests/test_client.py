@@ -284,6 +284,11 @@ def test_flush_without_url_is_a_noop_and_settings_precedence(monkeypatch) -> Non
     monkeypatch.setenv("PRISM_BATCH_SIZE", "900")
     with pytest.raises(ConfigError):
         Settings.resolve()
+    with pytest.raises(ConfigError):
+        prism_sdk.Prism()  # an explicit client fails fast
+    monkeypatch.setattr(prism_sdk, "_default", None)
+    assert not prism_sdk.get_client().active  # the lazy default client degrades to a no-op instead
+    monkeypatch.delenv("PRISM_BATCH_SIZE")
     c = prism_sdk.Prism(enabled=False)
     c.log(event())
     assert c.flush(0.1) and c.stats().queued == 0
@@ -317,6 +322,8 @@ def test_lambda_handler_flushes_each_invocation(ingest) -> None:
 
 
 def test_llm_call_context_manager_and_decorator(ingest) -> None:
+    import litellm  # noqa: F401 - loaded: its price map prices the call (the SDK never imports it for this)
+
     c = prism_sdk.init(ingest_url=ingest.url, flush_interval=0.05)
     try:
         with prism_sdk.llm_call(

@@ -53,9 +53,10 @@ class Stack:
         self.want_writer = writer
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start_ingestion(self) -> None:
-        service = Service("ingestion", [sys.executable, "-m", "uvicorn", "ingestion.app:app", "--host", "127.0.0.1",
-                                        "--port", str(self.port), "--no-access-log"])
+    def start_ingestion(self, workers: int = 1) -> None:
+        argv = [sys.executable, "-m", "uvicorn", "ingestion.app:app", "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-access-log", "--log-level", "warning"]
+        service = Service("ingestion", argv + (["--workers", str(workers)] if workers > 1 else []))
         self.procs["ingestion"] = spawn(service, self.env, self.log_dir)
         wait_healthy(self.ingest_url + "/healthz", self.procs["ingestion"], timeout=60)
 

@@ -71,7 +71,10 @@ async def send_message(conversation_id: UUID, body: SendMessage, service: Servic
     (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream cancels
     the model call.
     """
+    import time as _t
+    t_route = _t.time()
     turn = await service.start_turn(conversation_id, body.content, body.model)
+    turn.trace = {"route": t_route, **getattr(turn, "trace", {})}
     return TurnStreamResponse(turn)
 
 

@@ -283,11 +283,13 @@ class PostgresLogStore:
                 raise BadRecordError(str(exc)) from exc
             self.maintain()  # a row for a day with no partition yet: create it and retry once
             return self._write(rows)
-        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise BadRecordError(f"{type(exc).__name__}: {exc}") from exc
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
+            # Connection lost, schema missing or half-migrated, server shutting down: not the
+            # rows' fault. Nothing is acked; the batch is retried until the database is back.
             self.close()
-            raise StoreError(f"PostgreSQL: {exc}") from exc
+            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}") from exc
 
     def _write(self, rows: Sequence[LogRow]) -> int:
         conn = self._connection()

@@ -58,6 +58,38 @@ _CREDENTIAL = _columns(
     "provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at"
 )
 
+_M = (
+    "id, conversation_id, role, content, status, created_at, model, provider, prompt_tokens, "
+    "completion_tokens, total_tokens, cost_usd, latency_ms, ttft_ms, error_code, error_message, "
+    "inference_event_id, seq"
+)
+_BEGIN_TURN = sql.SQL(
+    """
+WITH conv AS (
+    UPDATE conversations
+    SET updated_at = now(), model = %(model)s, title = CASE WHEN title = '' THEN %(title)s ELSE title END
+    WHERE id = %(cid)s
+    RETURNING id, title, model, created_at, updated_at
+), added AS (
+    INSERT INTO messages (id, conversation_id, role, content, status, model, provider)
+    SELECT v.id, conv.id, v.role, v.content, v.status, v.model, v.provider
+    FROM conv CROSS JOIN (VALUES
+        (%(uid)s::uuid, 'user', %(content)s::text, 'complete', NULL::text, NULL::text),
+        (%(aid)s::uuid, 'assistant', '', 'streaming', %(model)s::text, %(provider)s::text)
+    ) AS v (id, role, content, status, model, provider)
+    RETURNING {m}
+), turn AS (
+    SELECT {m} FROM messages WHERE conversation_id = %(cid)s
+    UNION ALL
+    SELECT {m} FROM added
+)
+SELECT turn.*, conv.id AS conv_id, conv.title AS conv_title, conv.model AS conv_model,
+       conv.created_at AS conv_created_at, conv.updated_at AS conv_updated_at
+FROM turn CROSS JOIN conv
+ORDER BY turn.seq
+"""
+).format(m=sql.SQL(_M))
+
 
 def _conversation(row: dict[str, Any]) -> Conversation:
     return Conversation(**row)
@@ -71,6 +103,13 @@ def _credential(row: dict[str, Any]) -> StoredCredential:
     return StoredCredential(**{**row, "models": list(row["models"] or [])})
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # App-data writes sit on the chat's critical path (before the first token, before `done`):
+    # commits do not wait for the WAL flush. A database crash may lose the last few hundred
+    # milliseconds of writes, never corrupt them (see docs/performance.md, "Chat").
+    conn.execute("SET synchronous_commit = off")
+
+
 class PostgresAppStore:
     """Implements ``ConversationStore`` and ``CredentialStore``."""
 
@@ -82,6 +121,7 @@ class PostgresAppStore:
             timeout=timeout,
             open=False,
             kwargs={"row_factory": dict_row, "autocommit": True},
+            configure=_configure,
             name="prism-app",
         )
         self._opened = False
@@ -100,16 +140,12 @@ class PostgresAppStore:
             self._opened = False
 
     @contextmanager
-    def _conn(self, *, transaction: bool = False) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A pooled connection in autocommit (one statement, one round trip), or in a transaction."""
+    def _conn(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection in autocommit: every method is one statement, one round trip."""
         self.open()
         try:
             with self._pool.connection() as conn:
-                if transaction:
-                    with conn.transaction():
-                        yield conn  # type: ignore[misc]
-                else:
-                    yield conn  # type: ignore[misc]
+                yield conn
         except (NotFoundError, StoreError):
             raise
         except psycopg.Error as exc:
@@ -117,16 +153,14 @@ class PostgresAppStore:
         except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
             raise StoreError("app database unreachable: no connection available") from exc
 
-    _tx = _conn
-
     def ping(self) -> None:
-        with self._tx() as conn:
+        with self._conn() as conn:
             conn.execute("SELECT 1")
 
     # --- conversations ------------------------------------------------------------------------
 
     def create_conversation(self, conversation_id: UUID, title: str) -> Conversation:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 sql.SQL("INSERT INTO conversations (id, title) VALUES (%s, %s) RETURNING {cols}").format(
                     cols=_CONVERSATION
@@ -137,7 +171,7 @@ class PostgresAppStore:
         return _conversation(row)
 
     def list_conversations(self, limit: int, before: tuple[Any, UUID] | None = None) -> list[Conversation]:
-        with self._tx() as conn:
+        with self._conn() as conn:
             if before is None:
                 rows = conn.execute(
                     sql.SQL(
@@ -156,7 +190,7 @@ class PostgresAppStore:
         return [_conversation(r) for r in rows]
 
     def get_conversation(self, conversation_id: UUID) -> Conversation | None:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 sql.SQL("SELECT {cols} FROM conversations WHERE id = %s").format(cols=_CONVERSATION),
                 (conversation_id,),
@@ -164,7 +198,7 @@ class PostgresAppStore:
         return None if row is None else _conversation(row)
 
     def get_messages(self, conversation_id: UUID) -> list[ChatMessage]:
-        with self._tx() as conn:
+        with self._conn() as conn:
             rows = conn.execute(
                 sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
                     cols=_MESSAGE
@@ -174,7 +208,7 @@ class PostgresAppStore:
         return [_message(r) for r in rows]
 
     def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 sql.SQL(
                     "UPDATE conversations SET title = %s, updated_at = now() WHERE id = %s RETURNING {cols}"
@@ -184,7 +218,7 @@ class PostgresAppStore:
         return None if row is None else _conversation(row)
 
     def delete_conversation(self, conversation_id: UUID) -> bool:
-        with self._tx() as conn:
+        with self._conn() as conn:
             cur = conn.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
             return cur.rowcount > 0
 
@@ -198,52 +232,46 @@ class PostgresAppStore:
         provider: str,
         title_if_untitled: str,
     ) -> TurnStart:
-        # One transaction, pipelined: the four statements cost one round trip, not six.
-        try:
-            with self._conn() as conn, conn.pipeline(), conn.transaction():
-                conv_cur = conn.execute(
-                    sql.SQL(
-                        "UPDATE conversations SET updated_at = now(), model = %s,"
-                        " title = CASE WHEN title = '' THEN %s ELSE title END"
-                        " WHERE id = %s RETURNING {cols}"
-                    ).format(cols=_CONVERSATION),
-                    (model, title_if_untitled, conversation_id),
-                )
-                conn.execute(
-                    "INSERT INTO messages (id, conversation_id, role, content, status) "
-                    "VALUES (%s, %s, 'user', %s, 'complete')",
-                    (user_message_id, conversation_id, content),
-                )
-                conn.execute(
-                    "INSERT INTO messages (id, conversation_id, role, content, status, model, provider) "
-                    "VALUES (%s, %s, 'assistant', '', 'streaming', %s, %s)",
-                    (assistant_message_id, conversation_id, model, provider),
-                )
-                rows_cur = conn.execute(
-                    sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
-                        cols=_MESSAGE
-                    ),
-                    (conversation_id,),
-                )
-            conv = conv_cur.fetchone()
-            rows = rows_cur.fetchall()
-        except StoreError as exc:
-            if isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
-                raise ConversationNotFoundError(f"conversation {conversation_id} not found") from None
-            raise
-        if conv is None:
+        # One statement, one round trip (it is on the turn's critical path, before the first
+        # token): bump and title the conversation, insert both messages, return the history. The
+        # SELECT of existing messages sees the snapshot before the inserts; the new rows come
+        # from RETURNING.
+        with self._conn() as conn:
+            rows = conn.execute(
+                _BEGIN_TURN,
+                {
+                    "cid": conversation_id,
+                    "uid": user_message_id,
+                    "aid": assistant_message_id,
+                    "content": content,
+                    "model": model,
+                    "provider": provider,
+                    "title": title_if_untitled,
+                },
+            ).fetchall()
+        if not rows:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
-        messages = [_message(r) for r in rows]
+        first = rows[0]
+        conversation = Conversation(
+            first["conv_id"],
+            first["conv_title"],
+            first["conv_model"],
+            first["conv_created_at"],
+            first["conv_updated_at"],
+        )
+        messages = [
+            _message({k: v for k, v in r.items() if not k.startswith("conv_") and k != "seq"}) for r in rows
+        ]
         by_id = {m.id: m for m in messages}
         return TurnStart(
-            conversation=_conversation(conv),
+            conversation=conversation,
             user_message=by_id[user_message_id],
             assistant_message=by_id[assistant_message_id],
             history=[m for m in messages if m.id != assistant_message_id],
         )
 
     def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None:
-        with self._tx() as conn:
+        with self._conn() as conn:
             conn.execute(
                 "UPDATE messages SET status = %s, content = %s, prompt_tokens = %s, completion_tokens = %s, "
                 "total_tokens = %s, cost_usd = %s, latency_ms = %s, ttft_ms = %s, error_code = %s, "
@@ -265,7 +293,7 @@ class PostgresAppStore:
             )
 
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:
-        with self._tx() as conn:
+        with self._conn() as conn:
             rows = conn.execute(
                 "UPDATE messages SET cancel_requested = true "
                 "WHERE conversation_id = %s AND status = 'streaming' RETURNING id",
@@ -274,7 +302,7 @@ class PostgresAppStore:
         return [r["id"] for r in rows]
 
     def is_cancel_requested(self, message_id: UUID) -> bool:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 "SELECT cancel_requested FROM messages WHERE id = %s", (message_id,)
             ).fetchone()
@@ -283,14 +311,14 @@ class PostgresAppStore:
     # --- provider credentials -----------------------------------------------------------------
 
     def list_credentials(self) -> list[StoredCredential]:
-        with self._tx() as conn:
+        with self._conn() as conn:
             rows = conn.execute(
                 sql.SQL("SELECT {cols} FROM provider_credentials ORDER BY provider").format(cols=_CREDENTIAL)
             ).fetchall()
         return [_credential(r) for r in rows]
 
     def get_credential(self, provider: str) -> StoredCredential | None:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 sql.SQL("SELECT {cols} FROM provider_credentials WHERE provider = %s").format(
                     cols=_CREDENTIAL
@@ -300,7 +328,7 @@ class PostgresAppStore:
         return None if row is None else _credential(row)
 
     def put_credential(self, credential: StoredCredential) -> StoredCredential:
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 sql.SQL(
                     "INSERT INTO provider_credentials"
@@ -322,6 +350,6 @@ class PostgresAppStore:
         return _credential(row)
 
     def delete_credential(self, provider: str) -> bool:
-        with self._tx() as conn:
+        with self._conn() as conn:
             cur = conn.execute("DELETE FROM provider_credentials WHERE provider = %s", (provider,))
             return cur.rowcount > 0

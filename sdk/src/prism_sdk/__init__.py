@@ -20,6 +20,7 @@ without LiteLLM), :func:`lambda_handler` (AWS Lambda), :func:`log`, :func:`flush
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,11 @@ def get_client() -> Prism:
     if client is None:
         with _default_lock:
             if _default is None:
-                _default = Prism()
+                try:
+                    _default = Prism()
+                except ConfigError as exc:  # never break the caller's LLM call over telemetry settings
+                    logging.getLogger("prism_sdk").error("prism-sdk disabled: %s", exc)
+                    _default = Prism(enabled=False)
             client = _default
     return client
 

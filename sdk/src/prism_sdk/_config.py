@@ -113,7 +113,8 @@ class Settings:
                 except ValueError as exc:
                     raise ConfigError(f"{var}={raw!r} is not a valid {f.type}") from exc
         s = replace(cls(), **values)
-        s._check()
+        if s.enabled:
+            s._check()
         return s
 
     def _check(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sys
 import threading
 import time
 import uuid
@@ -305,19 +306,13 @@ class CallRecord:
             p = getattr(self.error, "llm_provider", None)
         if not p:
             p = self.kwargs.get("custom_llm_provider")
-        if not p and "/" in self.model:
+        litellm = sys.modules.get("litellm")
+        if not p and "/" in self.model and litellm is not None:
             prefix = self.model.split("/", 1)[0]
+            if prefix in getattr(litellm, "provider_list", ()):
+                p = prefix
+        if not p and litellm is not None:
             try:
-                import litellm
-
-                if prefix in litellm.provider_list:
-                    p = prefix
-            except Exception:  # noqa: S110
-                pass
-        if not p:
-            try:
-                import litellm
-
                 p = litellm.get_llm_provider(self.model)[1]
             except Exception:
                 p = None
@@ -378,10 +373,9 @@ class CallRecord:
             cost = _get(usage_obj, "cost")
         if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
             return float(cost), None
-        try:
-            import litellm
-        except Exception:
-            return None, "no price: litellm is not installed"
+        litellm = sys.modules.get("litellm")  # never import it here: seconds of CPU in the worker
+        if litellm is None:
+            return None, "no price: set_cost() was not called and LiteLLM (its price map) is not loaded"
         model = self._model_name(provider)
         try:
             prompt, completion = litellm.cost_per_token(

@@ -17,11 +17,11 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from chat.app import create_app
+from chat.settings import ChatSettings
 from cryptography.fernet import Fernet
 from fastapi import FastAPI, Request, Response
 
-from chat.app import create_app
-from chat.settings import ChatSettings
 from tests.support.fake_openai import FakeOpenAI
 
 CREDS_KEY = Fernet.generate_key().decode()

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from prism.adapters.postgres_app import PostgresAppStore
 from prism.errors import ConversationNotFoundError, StoreError
 from prism.ports import MessageOutcome, StoredCredential
@@ -74,7 +73,11 @@ def test_unknown_conversation_and_cascade_delete(store: PostgresAppStore) -> Non
 def test_credentials_upsert_and_the_status_check(store: PostgresAppStore) -> None:
     store.put_credential(StoredCredential("openai", "gAAAA-token-1", "abcd", None, []))
     updated = store.put_credential(StoredCredential("openai", "gAAAA-token-2", "wxyz", "http://x/v1", ["m1"]))
-    assert (updated.api_key_ciphertext, updated.models, updated.base_url) == ("gAAAA-token-2", ["m1"], "http://x/v1")
+    assert (updated.api_key_ciphertext, updated.models, updated.base_url) == (
+        "gAAAA-token-2",
+        ["m1"],
+        "http://x/v1",
+    )
     assert [c.provider for c in store.list_credentials()] == ["openai"]
     with pytest.raises(StoreError):  # the table's CHECK keeps unknown providers out
         store.put_credential(StoredCredential("acme", None, "", None, []))

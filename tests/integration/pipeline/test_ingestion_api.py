@@ -141,5 +141,5 @@ def test_body_events_survive_orjson_roundtrip(client: TestClient, redis_url: str
     event = make_event()
     assert client.post("/v1/events", headers=AUTH, json={"events": [event]}).status_code == 202
     entries = redis.Redis.from_url(redis_url).xrange(stream_name)
-    record = orjson.loads(entries[-1][1][b"d"])
-    assert record["event"]["id"] == event["id"] and "jane.doe" not in entries[-1][1][b"d"].decode()
+    record = orjson.loads(entries[-1][1][b"b"])
+    assert record["event"]["id"] == event["id"] and "jane.doe" not in entries[-1][1][b"b"].decode()

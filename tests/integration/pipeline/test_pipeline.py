@@ -88,10 +88,10 @@ def test_writer_killed_between_read_and_ack_loses_nothing(
                     pending = client.xpending(stream_name, "cg-writer")["pending"]
                 except redis.ResponseError:  # group not created yet
                     pending = 0
-                if pending == 200:
+                if pending == 1:  # the one entry holding the 200 events of the POST
                     break
                 time.sleep(0.05)
-            assert pending == 200, stack.logs("writer-1")
+            assert pending == 1, stack.logs("writer-1")
             # WHEN the writer dies with SIGKILL mid-batch
             stack.procs["writer-1"].send_signal(signal.SIGKILL)
             stack.procs["writer-1"].wait()
@@ -122,6 +122,30 @@ def test_poison_entry_goes_to_dead_letters_with_reason(
     assert len(dead) == 1
     fields = dead[0][1]
     assert fields[b"d"] == b"{not json" and b"not JSON" in fields[b"reason"] and fields[b"deliveries"] == b"2"
+    assert client.xpending(stream_name, "cg-writer")["pending"] == 0
+    client.close()
+
+
+def test_poison_record_inside_a_batch_entry_is_dead_lettered_alone(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from prism.records import encode_record
+
+    good = [encode_record(make_event(), datetime.now(UTC), {}, None) for _ in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    env = {"PRISM_WRITER_MAX_DELIVERIES": "2", "PRISM_WRITER_CLAIM_IDLE_MS": "300"}
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env=env) as stack:
+        client.xadd(stream_name, {b"b": b"\n".join([good[0], b'{"v": 1}', good[1], good[2]])})
+        stack.wait_for_rows(3)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and client.xlen(f"{stream_name}:dead") == 0:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        dead = client.xrange(f"{stream_name}:dead")
+        assert stack.count_rows() == 3
+    assert len(dead) == 1 and dead[0][1][b"d"] == b'{"v": 1}' and dead[0][1][b"id"].endswith(b"#1")
     assert client.xpending(stream_name, "cg-writer")["pending"] == 0
     client.close()
 

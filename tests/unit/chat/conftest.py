@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
 from chat.app import create_app
 from chat.gateway import CallOutcome, ModelCall, ModelStream
 from chat.memory import InMemoryAppStore
 from chat.settings import ChatSettings
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from prism.errors import ProviderCallError
 
 
@@ -101,7 +100,11 @@ def gateway() -> FakeGateway:
 @pytest.fixture
 def app(store: InMemoryAppStore, gateway: FakeGateway) -> FastAPI:
     return create_app(
-        make_settings(), store=store, credential_store=store, gateway=gateway, demo=FakeDemo()  # type: ignore[arg-type]
+        make_settings(),
+        store=store,
+        credential_store=store,
+        gateway=gateway,
+        demo=FakeDemo(),  # type: ignore[arg-type]
     )
 
 

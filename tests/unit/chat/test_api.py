@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
-
 from chat.app import create_app
 from chat.memory import InMemoryAppStore
+from fastapi.testclient import TestClient
 from prism.errors import ProviderCallError
+
 from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, parse_sse
 
 KEY = "sk-unit-TOPSECRET-abcdefghijklmnop-1234"
@@ -57,14 +57,20 @@ def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
 ) -> None:
     store = InMemoryAppStore()
     app = create_app(
-        make_settings(**overrides), store=store, credential_store=store, gateway=FakeGateway(), demo=FakeDemo()  # type: ignore[arg-type]
+        make_settings(**overrides),
+        store=store,
+        credential_store=store,
+        gateway=FakeGateway(),
+        demo=FakeDemo(),  # type: ignore[arg-type]
     )
     with TestClient(app) as client:
         groups = client.get("/api/models").json()["providers"]
         assert any(g["provider"] == "demo" for g in groups) is offered
         assert client.get("/api/settings/providers").json()["demo_model"] is offered
         cid = client.post("/api/conversations").json()["id"]
-        resp = client.post(f"/api/conversations/{cid}/messages", json={"content": "x", "model": "demo/prism-demo"})
+        resp = client.post(
+            f"/api/conversations/{cid}/messages", json={"content": "x", "model": "demo/prism-demo"}
+        )
         assert resp.status_code == (200 if offered else 422)
 
 
@@ -135,7 +141,13 @@ def test_malformed_json_is_a_422(client: TestClient) -> None:
 
 def test_storing_a_key_without_PRISM_CREDS_KEY_is_a_503_that_says_so() -> None:
     store = InMemoryAppStore()
-    app = create_app(make_settings(creds_key=""), store=store, credential_store=store, gateway=FakeGateway(), demo=FakeDemo())  # type: ignore[arg-type]
+    app = create_app(
+        make_settings(creds_key=""),
+        store=store,
+        credential_store=store,
+        gateway=FakeGateway(),
+        demo=FakeDemo(),
+    )  # type: ignore[arg-type]
     with TestClient(app) as client:
         err = _error(client.put("/api/settings/providers/openai", json={"api_key": KEY}), 503)
         assert "PRISM_CREDS_KEY" in err["message"]
@@ -190,7 +202,12 @@ def test_conversation_crud_and_pagination(client: TestClient) -> None:
         ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "openai/gpt-4o"}, 422),
         ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "acme/x"}, 422),
         ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "demo/other"}, 422),
-        ("post", f"/api/conversations/{uuid.uuid4()}/messages", {"content": "hi", "model": "demo/prism-demo"}, 404),
+        (
+            "post",
+            f"/api/conversations/{uuid.uuid4()}/messages",
+            {"content": "hi", "model": "demo/prism-demo"},
+            404,
+        ),
         ("put", "/api/conversations/{cid}", {"title": "x"}, 405),
         ("get", "/api/nothing-here", None, 404),
     ],
@@ -227,7 +244,11 @@ def test_a_turn_streams_start_deltas_done_and_stores_both_messages(
     conv = client.get(f"/api/conversations/{cid}").json()
     assert conv["title"] == "What is Prism, in one line?" and conv["model"] == "demo/prism-demo"
     user, assistant = conv["messages"]
-    assert (user["role"], user["content"], user["status"]) == ("user", "What is Prism, in one line?", "complete")
+    assert (user["role"], user["content"], user["status"]) == (
+        "user",
+        "What is Prism, in one line?",
+        "complete",
+    )
     assert assistant["id"] == start["message_id"] and assistant["content"] == "Hello!"
     assert assistant["status"] == "complete" and assistant["usage"]["total_tokens"] == 8
     assert assistant["inference_event_id"] == done["inference_event_id"]
@@ -260,12 +281,16 @@ def test_a_provider_failure_is_an_error_event_and_an_error_message(
         Script(fail_on_open=ProviderCallError("rate limited, wait", code="provider_rate_limited"))
     )
     gateway.scripts.append(
-        Script(chunks=["a", "b", "c"], fail_after=(2, ProviderCallError("cut off", code="provider_unreachable")))
+        Script(
+            chunks=["a", "b", "c"], fail_after=(2, ProviderCallError("cut off", code="provider_unreachable"))
+        )
     )
     cid = client.post("/api/conversations").json()["id"]
     events = _turn(client, cid)
     assert [k for k, _ in events] == ["start", "error"]
-    assert events[-1][1]["code"] == "provider_rate_limited" and events[-1][1]["message"] == "rate limited, wait"
+    assert (
+        events[-1][1]["code"] == "provider_rate_limited" and events[-1][1]["message"] == "rate limited, wait"
+    )
     events = _turn(client, cid)
     assert [k for k, _ in events] == ["start", "delta", "delta", "error"]
     messages = client.get(f"/api/conversations/{cid}").json()["messages"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
-
 from prism.credentials import (
     CredentialCipher,
     CredentialDecryptError,

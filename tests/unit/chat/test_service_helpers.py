@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from chat.gateway import ModelCall, provider_error
 from chat.service import decode_cursor, encode_cursor, history_for_model, title_from
 from prism.errors import ValidationFailedError

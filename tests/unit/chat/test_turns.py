@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cryptography.fernet import Fernet
-
+from chat.memory import InMemoryAppStore
 from chat.provider_settings import ProviderSettings
 from chat.service import ChatService
 from chat.turns import Turn
-from chat.memory import InMemoryAppStore
+from cryptography.fernet import Fernet
 from prism.credentials import CredentialCipher
 from prism.ports import StoredCredential
+
 from tests.unit.chat.conftest import FakeGateway, Script
 
 pytestmark = pytest.mark.anyio
@@ -29,9 +29,7 @@ def _service(
     providers = ProviderSettings(
         store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1"
     )
-    return ChatService(
-        store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll
-    )
+    return ChatService(store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll)
 
 
 async def _deltas(turn: Turn, n: int) -> list[str]:
@@ -85,7 +83,11 @@ async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
     events = [turn.queue.get_nowait() for _ in range(turn.queue.qsize())]
     assert events[-1][0] == "error" and events[-1][1]["code"] == "provider_timeout"
     _, messages = await service.get_conversation(conv.id)
-    assert (messages[1].status, messages[1].content, messages[1].error_code) == ("error", "a", "provider_timeout")
+    assert (messages[1].status, messages[1].content, messages[1].error_code) == (
+        "error",
+        "a",
+        "provider_timeout",
+    )
 
 
 async def test_deleting_a_conversation_stops_its_reply() -> None:
@@ -106,7 +108,9 @@ async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> Non
     store.put_credential(
         StoredCredential("openai", CredentialCipher(old).encrypt("sk-old-key-123456"), "3456", None, [])
     )
-    providers = ProviderSettings(store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None)
+    providers = ProviderSettings(
+        store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None
+    )
     resolved = await providers.resolve("openai/gpt-4o-mini")
     assert resolved.api_key == "sk-old-key-123456"
     token = store.credentials["openai"].api_key_ciphertext

@@ -1,0 +1,201 @@
+"""prism-sdk → the real ingestion function → PostgreSQL, with LiteLLM's real HTTP path to a fake provider."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import prism_sdk
+import psycopg
+import pytest
+
+from tests.support.fake_openai import Behaviour, FakeOpenAI
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+MSGS = [{"role": "user", "content": "Say hello"}]
+
+
+def kw(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "openai/gpt-4o-mini",
+        "api_base": fake.base_url,
+        "api_key": "x",
+        "messages": MSGS,
+        **extra,
+    }
+
+
+def rows(stack: Stack, where: str = "TRUE", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    with psycopg.connect(stack.database_url) as conn:
+        cur = conn.execute(f"SELECT * FROM inference_logs WHERE {where} ORDER BY ts_start", params)  # noqa: S608
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+@pytest.fixture
+def sdk(stack: Stack) -> Any:
+    client = prism_sdk.init(
+        ingest_url=stack.ingest_url, api_key=stack.api_key, flush_interval=0.05, timeout=2
+    )
+    yield client
+    client.shutdown(timeout=2)
+    prism_sdk.init(enabled=False)
+
+
+def test_streamed_call_lands_with_ttft_and_latency_of_the_provider(
+    stack: Stack, sdk: Any, fake: FakeOpenAI
+) -> None:
+    # GIVEN a provider whose first token comes after 300 ms and the whole answer after 450 ms
+    fake.behaviour = Behaviour(
+        chunks=["Hel", "lo", " there", "!"], first_token_delay=0.3, inter_token_delay=0.05
+    )
+
+    async def run() -> Any:
+        stream = await prism_sdk.acompletion(**kw(fake), stream=True, prism={"conversation_id": "c-int"})
+        async for _ in stream:
+            pass
+        return stream
+
+    # WHEN the wrapped call streams to the end
+    stream = asyncio.run(run())
+    assert sdk.flush(10)
+    stack.wait_for_rows(1)
+    (row,) = rows(stack)
+    # THEN the stored row has the provider's timings, usage and cost
+    assert row["id"].hex == prism_sdk.event_of(stream)["id"].replace("-", "")
+    assert row["status"] == "ok" and row["provider"] == "openai" and row["model"] == "gpt-4o-mini"
+    assert row["ttft_ms"] == pytest.approx(300, abs=50)
+    assert row["latency_ms"] == pytest.approx(450, abs=80)
+    assert row["completion_tokens"] == 4 and row["total_tokens"] > 4
+    assert row["cost_usd"] > 0 and row["cost_note"] is None
+    assert row["conversation_id"] == "c-int" and row["sdk"].startswith("prism-sdk/")
+
+
+def test_cancelled_stream_and_provider_error_land_with_their_status(
+    stack: Stack, sdk: Any, fake: FakeOpenAI
+) -> None:
+    import litellm
+
+    fake.behaviour = Behaviour(chunks=["part", "ial", "never"], inter_token_delay=0.3)
+
+    async def cancel() -> Any:
+        stream = await prism_sdk.acompletion(**kw(fake), stream=True)
+        async for c in stream:
+            if c.choices[0].delta.content:
+                break
+        await stream.aclose()
+        return stream
+
+    stream = asyncio.run(cancel())
+    assert prism_sdk.event_of(stream)["response"]["content"] == "part"
+    fake.behaviour = Behaviour(error_status=500, error_body={"error": {"message": "upstream exploded"}})
+    with pytest.raises(litellm.InternalServerError):
+        prism_sdk.completion(**kw(fake), num_retries=0, max_retries=0)
+    assert sdk.flush(10)
+    stack.wait_for_rows(2)
+    by_status = {r["status"]: r for r in rows(stack)}
+    assert set(by_status) == {"cancelled", "error"}
+    assert by_status["cancelled"]["cost_usd"] is None and "cancelled" in by_status["cancelled"]["cost_note"]
+    assert by_status["error"]["error_type"] == "InternalServerError"
+    assert "upstream exploded" in by_status["error"]["error_message"]
+
+
+def test_ingestion_down_costs_the_caller_nothing_and_events_arrive_when_back(
+    stack: Stack, sdk: Any, fake: FakeOpenAI
+) -> None:
+    # GIVEN the ingestion API is down
+    stack.stop("ingestion")
+    # WHEN calls are made
+    t0 = time.perf_counter()
+    for _ in range(5):
+        prism_sdk.completion(**kw(fake))
+    elapsed = time.perf_counter() - t0
+    # THEN the caller sees no exception and no delay (5 local calls, well under a second)
+    assert elapsed < 2.0
+    time.sleep(0.5)
+    assert sdk.stats().retried > 0 and sdk.stats().sent == 0
+    # AND once ingestion is back every event arrives, once
+    stack.start_ingestion()
+    assert sdk.flush(30)
+    stack.wait_for_rows(5)
+    time.sleep(0.5)
+    assert len(rows(stack)) == 5
+
+
+def test_sigkilled_process_events_are_delivered_by_the_next_process_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # GIVEN ingestion down, and a process that logs 40 events with a spool and is then SIGKILLed
+    stack.stop("ingestion")
+    spool = str(tmp_path / "spool")
+    env = {
+        **os.environ,
+        "PRISM_INGEST_URL": stack.ingest_url,
+        "PRISM_API_KEY": stack.api_key,
+        "PRISM_SPOOL_DIR": spool,
+        "PRISM_FLUSH_INTERVAL": "0.05",
+        "PRISM_TIMEOUT": "1",
+    }
+    child = textwrap.dedent(
+        """
+        import time
+        import prism_sdk
+        for i in range(40):
+            with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini") as call:
+                call.set_output(f"answer {i}")
+                call.set_usage(10, 2)
+                call.set_cost(0.0001)
+        while prism_sdk.stats().spooled < 40:
+            time.sleep(0.01)
+        print("spooled", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "spooled"
+    finally:
+        proc.kill()
+        proc.wait()
+    # WHEN ingestion is back and the next process starts with the same spool directory
+    stack.start_ingestion()
+    nxt = textwrap.dedent(
+        """
+        import prism_sdk
+        c = prism_sdk.get_client()
+        import time
+        deadline = time.time() + 30
+        while c.stats().replayed < 40 and time.time() < deadline:
+            time.sleep(0.05)
+        print(c.stats().replayed, flush=True)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", nxt], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "40", out.stderr
+    # THEN all 40 are stored, each once
+    stack.wait_for_rows(40)
+    time.sleep(0.5)
+    stored = rows(stack)
+    assert len(stored) == len({r["id"] for r in stored}) == 40
+    assert not list(Path(spool).glob("*.jsonl*"))
+
+
+def test_queue_full_drops_are_counted_and_the_caller_is_unaffected(stack: Stack, fake: FakeOpenAI) -> None:
+    stack.stop("ingestion")
+    client = prism_sdk.init(ingest_url=stack.ingest_url, api_key=stack.api_key, max_queue=3, timeout=1)
+    try:
+        for _ in range(10):
+            assert prism_sdk.completion(**kw(fake)).choices[0].message.content
+        s = client.stats()
+        assert s.dropped["queue_full"] >= 6 and s.dropped["queue_full"] + s.queued == 10
+    finally:
+        client.shutdown(timeout=0.5)
+        prism_sdk.init(enabled=False)
