@@ -34,7 +34,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from tests.support.fake_openai import Behaviour, FakeOpenAI
 
 MODEL = "fake-model"
-TRACES: list[list[float]] = []
 
 
 @dataclass
@@ -143,15 +142,9 @@ async def chat_turn(client: SSEClient, cid: str, content: str) -> tuple[float, f
     ttft = None
     status = None
     body = {"content": content, "model": f"openai_compatible/{MODEL}"}
-    w0 = time.time()
     async for event, data in client.post_sse(f"/api/conversations/{cid}/messages", body):
         if event == "delta" and ttft is None:
             ttft = time.perf_counter() - t0
-            if "trace" in data:
-                tr = json.loads(data)["trace"]
-                now = time.time()
-                keys = ["route", "resolve0", "resolved", "db_done", "task", "opened", "first", "yield"]
-                TRACES.append([tr["route"] - w0] + [tr[keys[i + 1]] - tr[keys[i]] for i in range(len(keys) - 1)] + [now - tr["yield"]])
         elif event == "done":
             status = json.loads(data)["status"]
     total = time.perf_counter() - t0
@@ -268,9 +261,6 @@ def main() -> None:
             f"| {pct(s.total, 50):9.2f} | {pct(s.total, 99):9.2f} |"
         )
 
-    names = ["client->route", "route->resolve", "resolve", "db", "task start", "litellm open", "first chunk", "->yield", "yield->client"]
-    for i, n in enumerate(names):
-        print(n, "%.2f" % (statistics.median(t[i] for t in TRACES[10:]) * 1000))
     added_ttft = [c - d for c, d in zip(chat.ttft, direct.ttft, strict=True)]
     added_total = [c - d for c, d in zip(chat.total, direct.total, strict=True)]
     print(

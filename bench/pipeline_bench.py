@@ -49,7 +49,10 @@ def template(pii: bool) -> str:
         "usage": {"prompt_tokens": 180, "completion_tokens": 64, "total_tokens": 244},
         "cost_usd": 0.0000654,
         "request": {
-            "messages": [{"role": "system", "content": "You are a concise analyst."}, {"role": "user", "content": user}],
+            "messages": [
+                {"role": "system", "content": "You are a concise analyst."},
+                {"role": "user", "content": user},
+            ],
             "params": {"temperature": 0.2, "max_tokens": 300},
         },
         "response": {"model": "gpt-4o-mini-2024-07-18", "content": ANSWER, "finish_reason": "stop"},
@@ -83,7 +86,10 @@ class Load:
             ids.append(eid)
             tpl = self.templates[1 if i % self.pii_every == 0 else 0]
             parts.append(
-                tpl.replace("@ID@", eid).replace("@T0@", t0).replace("@T1@", t1).replace("@T2@", t2)
+                tpl.replace("@ID@", eid)
+                .replace("@T0@", t0)
+                .replace("@T1@", t1)
+                .replace("@T2@", t2)
                 .replace("@CONV@", ids[0])
             )
         return ('{"events":[' + ",".join(parts) + "]}").encode(), ids
@@ -135,6 +141,7 @@ def pct(values: list[float], p: int) -> float:
 
 def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int) -> dict[str, Any]:
     from prism.adapters.postgres import drop_database
+
     from tests.conftest import fresh_database
     from tests.support.stack import Stack
 
@@ -142,8 +149,13 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
     stream = f"prism-bench:{uuid.uuid4().hex[:8]}:inference.logged"
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
-        stack = Stack(database_url, "redis://127.0.0.1:6379/0", stream, writer=False,
-                      env={"PRISM_WRITER_BLOCK_MS": "20", "PRISM_WRITER_BATCH": "2000"})
+        stack = Stack(
+            database_url,
+            "redis://127.0.0.1:6379/0",
+            stream,
+            writer=False,
+            env={"PRISM_WRITER_BLOCK_MS": "20", "PRISM_WRITER_BATCH": "2000"},
+        )
         stack.start_ingestion_workers = workers  # type: ignore[attr-defined]
         with stack:
             if workers > 1:
@@ -197,13 +209,16 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'ingestion workers':>17} {'writers':>7} {'accepted':>9} {'lost':>5} {'dup':>4} "
-            f"{'ingest ev/s':>11} {'end-to-end ev/s':>15} {'fresh p50 ms':>12} {'fresh p99 ms':>12}")
+    head = (
+        f"{'ingestion workers':>17} {'writers':>7} {'accepted':>9} {'lost':>5} {'dup':>4} "
+        f"{'ingest ev/s':>11} {'end-to-end ev/s':>15} {'fresh p50 ms':>12} {'fresh p99 ms':>12}"
+    )
     lines = ["Pipeline: HTTP in -> Redis Streams -> writer -> PostgreSQL (rows committed)", head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r['ingestion_workers']:>17} {r['writers']:>7} {r['accepted']:>9} {r['lost']:>5} {r['duplicated']:>4} "
-            f"{r['ingest_eps']:>11,.0f} {r['end_to_end_eps']:>15,.0f} {r['fresh_p50_ms']:>12.0f} {r['fresh_p99_ms']:>12.0f}"
+            f"{r['ingest_eps']:>11,.0f} {r['end_to_end_eps']:>15,.0f} "
+            f"{r['fresh_p50_ms']:>12.0f} {r['fresh_p99_ms']:>12.0f}"
         )
     return "\n".join(lines)
 
@@ -220,7 +235,8 @@ def main() -> None:
     print(table(results))
     for r in results:
         ok = r["lost"] == 0 and r["duplicated"] == 0 and r["rollup_requests"] == r["rows"]
-        print(f"  workers={r['ingestion_workers']}: {'zero lost, zero duplicated' if ok else 'LOSS OR DUPLICATES: ' + str(r)}")
+        verdict = "zero lost, zero duplicated" if ok else f"LOSS OR DUPLICATES: {r}"
+        print(f"  workers={r['ingestion_workers']}: {verdict}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ API on 8100. Pids in ``.prism/run/``, logs in ``.prism/logs/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".prism"
+STATE = Path(os.environ.get("PRISM_STATE_DIR", ROOT / ".prism"))
 RUN = STATE / "run"
 LOGS = STATE / "logs"
 
@@ -34,17 +35,37 @@ def services(env: dict[str, str]) -> list[Service]:
     py = sys.executable
     emulator_port = env.get("PRISM_EMULATOR_PORT", "4566")
     out = [
-        Service("emulator", [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", emulator_port],
-                f"http://127.0.0.1:{emulator_port}/moto-api/"),
-        Service("ingestion", [py, "-m", "uvicorn", "ingestion.app:app", "--host", "127.0.0.1", "--port",
-                              env.get("PRISM_INGESTION_PORT", "8101"), "--no-access-log"],
-                f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}/readyz"),
+        Service(
+            "emulator",
+            [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", emulator_port],
+            f"http://127.0.0.1:{emulator_port}/moto-api/",
+        ),
+        Service(
+            "ingestion",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "ingestion.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                env.get("PRISM_INGESTION_PORT", "8101"),
+                "--no-access-log",
+            ],
+            f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}/readyz",
+        ),
         Service("writer", [py, "-m", "writer.consumer"]),
     ]
     if _importable("chat.app"):
         port = env.get("PRISM_CHAT_PORT", "8100")
-        out.append(Service("chat", [py, "-m", "uvicorn", "chat.app:app", "--host", "127.0.0.1", "--port", port,
-                                    "--no-access-log"], f"http://127.0.0.1:{port}/healthz"))
+        out.append(
+            Service(
+                "chat",
+                [py, "-m", "uvicorn", "chat.app:app", "--host", "127.0.0.1", "--port", port, "--no-access-log"],
+                f"http://127.0.0.1:{port}/healthz",
+            )
+        )
     return out
 
 
@@ -84,7 +105,11 @@ def spawn(service: Service, env: dict[str, str], log_dir: Path) -> subprocess.Po
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{service.name}.log", "ab")  # noqa: SIM115 - the child owns it
     return subprocess.Popen(
-        service.argv, env={**env, **service.env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        service.argv,
+        env={**env, **service.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
         start_new_session=True,
     )
 
@@ -129,15 +154,15 @@ def up() -> None:
         return
     RUN.mkdir(parents=True, exist_ok=True)
     for service in services(env):
-        if service.name in ("ingestion", "writer"):
-            subprocess.run([sys.executable, "-m", "prism.migrate"], env=env, cwd=ROOT, check=True)  # noqa: S603
+        if service.name == "ingestion":
+            subprocess.run([sys.executable, "-m", "prism.migrate"], env=env, cwd=ROOT, check=True)
         proc = spawn(service, env, LOGS)
         (RUN / f"{service.name}.pid").write_text(str(proc.pid))
         if service.health:
             try:
                 wait_healthy(service.health, proc)
             except (RuntimeError, TimeoutError) as exc:
-                print(f"{service.name} failed to start: {exc}; see .prism/logs/{service.name}.log")
+                print(f"{service.name} failed to start: {exc}; see {LOGS / service.name}.log")
                 print((LOGS / f"{service.name}.log").read_text()[-3000:])
                 down()
                 sys.exit(1)
@@ -167,10 +192,8 @@ def _alive(pidfile: Path) -> bool:
 def down() -> None:
     pidfiles = sorted(RUN.glob("*.pid")) if RUN.exists() else []
     for pidfile in pidfiles:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             os.killpg(int(pidfile.read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
     deadline = time.monotonic() + 10
     for pidfile in pidfiles:
         while _alive(pidfile) and time.monotonic() < deadline:

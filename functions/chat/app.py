@@ -8,6 +8,7 @@ streaming route (see ``docs/architecture.md``). OpenAPI at ``/docs``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -58,6 +59,8 @@ def create_app(
         demo_base_url=(lambda: demo_server.base_url) if demo_server is not None else None,
     )
     gateway = gateway or LiteLLMGateway()
+    # On Lambda the environment freezes once a response ends: flush the SDK after each reply.
+    flush = getattr(gateway, "flush", None) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
     service = ChatService(
         store,
         providers,
@@ -65,6 +68,7 @@ def create_app(
         total_timeout_s=settings.chat_timeout_s,
         read_timeout_s=settings.chat_read_timeout_s,
         cancel_poll_s=settings.chat_cancel_poll_s if shared_store else None,
+        after_reply=flush,
     )
 
     @asynccontextmanager

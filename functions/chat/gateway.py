@@ -12,7 +12,6 @@ fake gateway.
 from __future__ import annotations
 
 import contextlib
-import time
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -277,6 +276,14 @@ class LiteLLMGateway:
                     self._acompletion = litellm.acompletion
                 self._litellm = litellm
 
+    async def flush(self) -> None:
+        """Ship the SDK's queued events now, waiting at most 3 s (a Lambda environment may freeze
+        once the response ends)."""
+        if self._sdk:
+            import prism_sdk
+
+            await run_in_threadpool(prism_sdk.flush, 3.0)
+
     def warm_in_background(self) -> None:
         if self._litellm is None:
             threading.Thread(target=self.warm, name="prism-chat-warm", daemon=True).start()
@@ -303,11 +310,7 @@ class LiteLLMGateway:
         outcome = CallOutcome()
         if self._sdk:
 
-            _T0 = [time.perf_counter()]
-
             def on_event(event: dict[str, Any]) -> None:
-                import time as _t, sys as _s
-                _s.stderr.write("ONEVENT %.3f\n" % ((_t.perf_counter() - _T0[0]) * 1000))
                 with contextlib.suppress(Exception):
                     outcome.inference_event_id = UUID(str(event["id"]))
                     cost = event.get("cost_usd")
@@ -318,7 +321,7 @@ class LiteLLMGateway:
                 "conversation_id": call.conversation_id,
                 "message_id": call.message_id,
                 "tags": ["chat"],
-                **({} if os.environ.get("NO_ON_EVENT") else {"on_event": on_event}),
+                "on_event": on_event,
             }
         try:
             response = await self._acompletion(**kwargs)

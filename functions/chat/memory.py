@@ -46,9 +46,7 @@ class InMemoryAppStore:
             self._messages[conversation_id] = []
             return replace(conv)
 
-    def list_conversations(
-        self, limit: int, before: tuple[datetime, UUID] | None = None
-    ) -> list[Conversation]:
+    def list_conversations(self, limit: int, before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
         with self._lock:
             items = sorted(self._conversations.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
             if before is not None:

@@ -116,9 +116,7 @@ class ProviderSettings:
                     try:
                         cred.api_key_ciphertext = self._cipher.rotate(token)
                     except PrismError:
-                        log.warning(
-                            "provider %s: stored key cannot be decrypted with PRISM_CREDS_KEY", cred.provider
-                        )
+                        log.warning("provider %s: stored key cannot be decrypted with PRISM_CREDS_KEY", cred.provider)
                         continue
                     await run_in_threadpool(self._store.put_credential, cred)
                     log.info("provider %s: key re-encrypted under the newest PRISM_CREDS_KEY", cred.provider)
@@ -233,17 +231,14 @@ class ProviderSettings:
         cred = creds.get(provider)
         if cred is None:
             raise UnknownModelError(
-                f"provider '{provider}' is not configured: add it in Settings "
-                f"(PUT /api/settings/providers/{provider})"
+                f"provider '{provider}' is not configured: add it in Settings (PUT /api/settings/providers/{provider})"
             )
         api_key = self._decrypt(cred)
         allowed: list[str] | None
         if cred.models:
             allowed = list(cred.models)
         elif provider == "openai_compatible" and cred.base_url:
-            allowed, _ = await self._discover(
-                cred.base_url, api_key
-            )  # None: unknown, let the endpoint decide
+            allowed, _ = await self._discover(cred.base_url, api_key)  # None: unknown, let the endpoint decide
         else:
             allowed = list(CATALOG[provider].default_models)
         if allowed is not None and model not in allowed:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -72,6 +73,7 @@ class ChatService:
         total_timeout_s: float,
         read_timeout_s: float,
         cancel_poll_s: float | None,
+        after_reply: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.providers = providers
@@ -79,13 +81,12 @@ class ChatService:
         self._total_timeout_s = total_timeout_s
         self._read_timeout_s = read_timeout_s
         self._cancel_poll_s = cancel_poll_s
+        self._after_reply = after_reply
         self._active: dict[UUID, set[Turn]] = {}
 
     # --- conversations --------------------------------------------------------------------------
 
-    async def list_conversations(
-        self, limit: int, cursor: str | None
-    ) -> tuple[list[Conversation], str | None]:
+    async def list_conversations(self, limit: int, cursor: str | None) -> tuple[list[Conversation], str | None]:
         before = decode_cursor(cursor) if cursor else None
         items = await run_in_threadpool(self.store.list_conversations, limit + 1, before)
         more = len(items) > limit
@@ -118,10 +119,7 @@ class ChatService:
     async def start_turn(self, conversation_id: UUID, content: str, model_id: str) -> Turn:
         """Check the model (422) and the conversation (404), store the user message and an
         assistant message in ``streaming``, and start the model call."""
-        import time as _t
-        _t0 = _t.time()
         resolved = await self.providers.resolve(model_id)
-        _t1 = _t.time()
         start = await run_in_threadpool(
             self.store.begin_turn,
             conversation_id,
@@ -132,7 +130,6 @@ class ChatService:
             resolved.provider,
             title_from(content),
         )
-        _t2 = _t.time()
         call = ModelCall(
             provider=resolved.provider,
             model=resolved.model,
@@ -151,9 +148,9 @@ class ChatService:
             total_timeout_s=self._total_timeout_s,
             cancel_poll_s=self._cancel_poll_s,
             on_finished=self._forget,
+            after_reply=self._after_reply,
         )
         self._active.setdefault(conversation_id, set()).add(turn)
-        turn.trace = {"resolve0": _t0, "resolved": _t1, "db_done": _t2}
         turn.begin()
         return turn
 
@@ -169,9 +166,7 @@ class ChatService:
         conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
-        stopped = [
-            t.message_id for t in list(self._active.get(conversation_id, ())) if t.cancel("cancel_requested")
-        ]
+        stopped = [t.message_id for t in list(self._active.get(conversation_id, ())) if t.cancel("cancel_requested")]
         flagged = await run_in_threadpool(self.store.request_cancel, conversation_id)
         return list(dict.fromkeys([*stopped, *flagged]))
 

@@ -42,7 +42,5 @@ def get_chat_settings() -> ChatSettings:
     try:
         return ChatSettings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"PRISM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"PRISM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +43,7 @@ class Turn:
         total_timeout_s: float,
         cancel_poll_s: float | None,
         on_finished: Callable[[Turn], None] | None = None,
+        after_reply: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.start_info = start
         self.call = call
@@ -53,6 +54,7 @@ class Turn:
         self._total_timeout_s = total_timeout_s
         self._cancel_poll_s = cancel_poll_s
         self._on_finished = on_finished
+        self._after_reply = after_reply
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.cancel_reason: str | None = None
         self.outcome: MessageOutcome | None = None
@@ -97,13 +99,10 @@ class Turn:
             if self.cancel_reason is not None:
                 raise asyncio.CancelledError
             async with asyncio.timeout(self._total_timeout_s):
-                self.trace["task"] = time.time()
                 stream = await self._gateway.stream(self.call)
-                self.trace["opened"] = time.time()
                 async for text in stream:
                     if first_token is None:
                         first_token = time.perf_counter()
-                        self.trace["first"] = time.time()
                     parts.append(text)
                     self.queue.put_nowait(("delta", {"content": text}))
         except asyncio.CancelledError:
@@ -205,13 +204,15 @@ class Turn:
                 "title": s.conversation.title,
             },
         )
-        first = True
         while True:
             kind, data = await self.queue.get()
-            if kind == "delta" and first:
-                first = False
-                import sys
-                data = {**data, "trace": {**self.trace, "yield": time.time()}}
             yield sse(kind, data)
             if kind in TERMINAL:
+                # The client has its `done`/`error`; the response ends after this (on Lambda the
+                # environment may freeze then, so e.g. the SDK's queue is flushed here).
+                if self._after_reply is not None:
+                    try:
+                        await self._after_reply()
+                    except Exception:
+                        log.warning("chat turn %s: after-reply hook failed", self.message_id, exc_info=True)
                 return

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import FastAPI, Header, Request
-
 from prism.config import Settings, get_settings
 from prism.errors import (
     BadRequestError,

@@ -98,7 +98,7 @@ class ToolInvocation(_Model):
 class InferenceEvent(_Model):
     """One LLM call. ``id`` is made by the client and is the idempotency key."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: UUID
     ts_start: AwareDatetime
     ts_first_token: AwareDatetime | None = None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-import orjson
-from starlette.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
 
 from prism.errors import PrismError
 
@@ -36,10 +36,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONBody:
-        details = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
-        message = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)  # type: ignore[arg-type]
+        details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        message = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
         return JSONBody(error_body("validation_error", message, details=details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

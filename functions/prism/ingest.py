@@ -104,13 +104,13 @@ class Ingestor:
 
         messages: list[tuple[str, bytes]] = []
         for eid, data, counts, _full in prepared:
-            uri = uris.get(eid)
+            found: str | None = uris.get(eid)
             body: dict[str, Any] | None = data
-            if uri is not None:
+            if found is not None:
                 body = {k: v for k, v in data.items() if k not in PAYLOAD_KEYS}
                 if len(orjson.dumps(body)) > self.max_payload_bytes:
                     body = None  # the writer reads the whole event from the store
-            messages.append((eid, encode_record(body, created_at, counts, uri)))
+            messages.append((eid, encode_record(body, created_at, counts, found)))
         if messages:
             self.bus.publish(messages)
         result.accepted = len(messages)

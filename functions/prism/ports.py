@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from prism.records import LogRow
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,9 @@ class Redactor(Protocol):
 class LogStore(Protocol):
     """Where the writer puts inference rows. ``write`` is idempotent on event id."""
 
-    def write(self, records: Sequence[dict[str, Any]]) -> int:
-        """Write records in one transaction; returns how many new rows were inserted."""
+    def write(self, rows: Sequence[LogRow]) -> int:
+        """Write rows in one transaction; returns how many new rows were inserted. Raises
+        BadRecordError when the rows' data is refused, StoreError when the store is unavailable."""
         ...
 
     def ping(self) -> None: ...
@@ -154,9 +158,7 @@ class StoredCredential:
 class ConversationStore(Protocol):
     def create_conversation(self, conversation_id: UUID, title: str) -> Conversation: ...
 
-    def list_conversations(
-        self, limit: int, before: tuple[datetime, UUID] | None = None
-    ) -> list[Conversation]:
+    def list_conversations(self, limit: int, before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
         """Newest activity first; ``before`` is the (updated_at, id) of the last item of a page."""
         ...
 

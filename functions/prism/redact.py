@@ -53,7 +53,10 @@ _NUMBERS: list[tuple[str, str]] = [
         r"|\+\d{10,14}"
         r")(?!\w|\.\d)",
     ),
-    ("IP_ADDRESS", r"(?<!\w)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"),
+    (
+        "IP_ADDRESS",
+        r"(?<!\w)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)",
+    ),
 ]
 
 ENTITY_TYPES = ("SECRET", "EMAIL", "IBAN", "CREDIT_CARD", "US_SSN", "PHONE", "IP_ADDRESS")
@@ -243,14 +246,28 @@ def make_redactor(name: str) -> Redactor:
 
 # Fields of an event that are structure, not content: never rewritten.
 _STRUCTURAL = frozenset(
-    {"schema_version", "id", "ts_start", "ts_first_token", "ts_end", "provider", "model", "status",
-     "usage", "cost_usd", "cost_note", "sdk", "span_id"}
+    {
+        "schema_version",
+        "id",
+        "ts_start",
+        "ts_first_token",
+        "ts_end",
+        "provider",
+        "model",
+        "status",
+        "usage",
+        "cost_usd",
+        "cost_note",
+        "sdk",
+        "span_id",
+    }
 )
 
 
 # Keys that are structure wherever they appear (message roles, tool timestamps, ...).
-_NESTED_STRUCTURAL = frozenset({"role", "type", "ts_start", "ts_end", "status", "finish_reason", "model", "id",
-                                "tool_call_id"})
+_NESTED_STRUCTURAL = frozenset(
+    {"role", "type", "ts_start", "ts_end", "status", "finish_reason", "model", "id", "tool_call_id"}
+)
 
 
 _SEP = "\x1e"  # ASCII record separator: no pattern matches across it (checked after each pass)

@@ -12,7 +12,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-
 from prism.config import get_settings
 from prism.ports import BusMessage
 from prism.records import BadRecordError
@@ -32,9 +31,7 @@ def get_writer() -> RecordWriter:
 
 def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> dict[str, Any]:
     records = event.get("Records") or []
-    messages = [
-        BusMessage(r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"])) for r in records
-    ]
+    messages = [BusMessage(r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"])) for r in records]
     failed = writer.handle(messages).failed
 
     def record_handler(record: KinesisStreamRecord) -> None:
@@ -43,7 +40,10 @@ def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> 
             raise BadRecordError(reason)
 
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

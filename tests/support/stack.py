@@ -1,8 +1,8 @@
 """Start the real ingestion API and writer as processes for a test, on their own stream.
 
-    with Stack(database_url, redis_url, stream, aws_endpoint) as stack:
-        httpx.post(stack.ingest_url + "/v1/events", headers=stack.headers, json={...})
-        stack.wait_for_rows(10)
+with Stack(database_url, redis_url, stream, aws_endpoint) as stack:
+    httpx.post(stack.ingest_url + "/v1/events", headers=stack.headers, json={...})
+    stack.wait_for_rows(10)
 """
 
 from __future__ import annotations
@@ -54,8 +54,19 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start_ingestion(self, workers: int = 1) -> None:
-        argv = [sys.executable, "-m", "uvicorn", "ingestion.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-                "--no-access-log", "--log-level", "warning"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ingestion.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         service = Service("ingestion", argv + (["--workers", str(workers)] if workers > 1 else []))
         self.procs["ingestion"] = spawn(service, self.env, self.log_dir)
         wait_healthy(self.ingest_url + "/healthz", self.procs["ingestion"], timeout=60)

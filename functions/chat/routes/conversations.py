@@ -45,15 +45,11 @@ async def create_conversation(
 async def get_conversation(conversation_id: UUID, service: ServiceDep) -> ConversationDetail:
     """One conversation with its messages in order."""
     conv, messages = await service.get_conversation(conversation_id)
-    return ConversationDetail(
-        **ConversationOut.of(conv).model_dump(), messages=[MessageOut.of(m) for m in messages]
-    )
+    return ConversationDetail(**ConversationOut.of(conv).model_dump(), messages=[MessageOut.of(m) for m in messages])
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
-async def rename_conversation(
-    conversation_id: UUID, body: RenameConversation, service: ServiceDep
-) -> ConversationOut:
+async def rename_conversation(conversation_id: UUID, body: RenameConversation, service: ServiceDep) -> ConversationOut:
     return ConversationOut.of(await service.rename_conversation(conversation_id, body.title))
 
 
@@ -71,10 +67,7 @@ async def send_message(conversation_id: UUID, body: SendMessage, service: Servic
     (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream cancels
     the model call.
     """
-    import time as _t
-    t_route = _t.time()
     turn = await service.start_turn(conversation_id, body.content, body.model)
-    turn.trace = {"route": t_route, **getattr(turn, "trace", {})}
     return TurnStreamResponse(turn)
 
 

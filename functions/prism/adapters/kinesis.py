@@ -22,7 +22,8 @@ MAX_BYTES = 5 * 1024 * 1024  # PutRecords limit per request
 
 def kinesis_client(endpoint_url: str | None = None) -> Any:
     return boto3.client(
-        "kinesis", endpoint_url=endpoint_url,
+        "kinesis",
+        endpoint_url=endpoint_url,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10),
     )
 

@@ -47,9 +47,7 @@ def drop_database(dsn: str) -> None:
     info = psycopg.conninfo.conninfo_to_dict(dsn)
     admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
     with connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(info["dbname"])))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(info["dbname"]))))
 
 
 def _detect_profile(conn: psycopg.Connection[Any], wanted: str) -> Profile:
@@ -164,12 +162,8 @@ def drop_expired_partitions(conn: psycopg.Connection[Any], today: date, retentio
     return dropped
 
 
-_COPY_LOGS = sql.SQL("COPY _batch_logs ({}) FROM STDIN").format(
-    sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
-)
-_COPY_TOOLS = sql.SQL("COPY _batch_tools ({}) FROM STDIN").format(
-    sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
-)
+_COPY_LOGS = sql.SQL("COPY _batch_logs ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS)))
+_COPY_TOOLS = sql.SQL("COPY _batch_tools ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS)))
 _LOG_COLS = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
 _TOOL_COLS = sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
 
@@ -240,12 +234,10 @@ class PostgresLogStore:
             try:
                 self.profile = profile_of(conn)
                 conn.execute(
-                    "CREATE TEMP TABLE _batch_logs (LIKE inference_logs INCLUDING DEFAULTS) "
-                    "ON COMMIT DELETE ROWS"
+                    "CREATE TEMP TABLE _batch_logs (LIKE inference_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
                 conn.execute(
-                    "CREATE TEMP TABLE _batch_tools (LIKE tool_invocations INCLUDING DEFAULTS) "
-                    "ON COMMIT DELETE ROWS"
+                    "CREATE TEMP TABLE _batch_tools (LIKE tool_invocations INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
                 conn.commit()
             except BaseException:

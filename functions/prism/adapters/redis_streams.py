@@ -84,9 +84,7 @@ class RedisStreamsReader:
 
     def read(self, count: int, block_ms: int) -> list[BusMessage]:
         try:
-            reply = self._redis.xreadgroup(
-                self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
-            )
+            reply = self._redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms)
         except redis.ResponseError as exc:
             if "NOGROUP" in str(exc):
                 self.ensure_group()
@@ -94,14 +92,19 @@ class RedisStreamsReader:
             raise BusError(f"Redis: {exc}") from exc
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
-        return [m for _s, entries in reply or [] for mid, fields in entries for m in _unpack(_id(mid), fields, 1)]
+        batches: Any = reply or []
+        return [m for _s, entries in batches for mid, fields in entries for m in _unpack(_id(mid), fields, 1)]
 
     def reclaim(self, min_idle_ms: int, count: int) -> list[BusMessage]:
         """Take over entries another (dead) consumer left pending for longer than ``min_idle_ms``."""
         try:
             reply: Any = self._redis.xautoclaim(
-                self.stream, self.group, self.consumer, min_idle_time=min_idle_ms,
-                start_id=self._claim_cursor, count=count,
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=min_idle_ms,
+                start_id=self._claim_cursor,
+                count=count,
             )
             cursor, entries = reply[0], reply[1]
             self._claim_cursor = _id(cursor)
@@ -133,8 +136,12 @@ class RedisStreamsReader:
             for message, reason in messages:
                 pipe.xadd(
                     self.dead_letters,
-                    {DATA: message.data, b"id": message.id, b"reason": reason[:2000],
-                     b"deliveries": str(message.deliveries)},
+                    {
+                        DATA: message.data,
+                        b"id": message.id,
+                        b"reason": reason[:2000],
+                        b"deliveries": str(message.deliveries),
+                    },
                 )
             if ack:
                 pipe.xack(self.stream, self.group, *ack)

@@ -15,9 +15,11 @@ from prism.errors import RawPayloadNotFoundError, StoreError
 
 def s3_client(endpoint_url: str | None = None) -> Any:
     return boto3.client(
-        "s3", endpoint_url=endpoint_url,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=15,
-                      max_pool_connections=32),
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(
+            retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=15, max_pool_connections=32
+        ),
     )
 
 

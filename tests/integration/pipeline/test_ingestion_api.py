@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from ingestion.app import create_app
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.redis_streams import RedisStreamsBus
 from prism.config import Settings
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
+
 from tests.integration.pipeline.conftest import make_event
 
 KEY = "test-key-1"
@@ -40,7 +40,11 @@ def error_of(response: object) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("headers", "code"),
-    [({}, "unauthorized"), ({"Authorization": "Bearer wrong"}, "unauthorized"), ({"Authorization": "Basic x"}, "unauthorized")],
+    [
+        ({}, "unauthorized"),
+        ({"Authorization": "Bearer wrong"}, "unauthorized"),
+        ({"Authorization": "Basic x"}, "unauthorized"),
+    ],
 )
 def test_unauthorised(client: TestClient, headers: dict[str, str], code: str) -> None:
     response = client.post("/v1/events", json={"events": [make_event()]}, headers=headers)
@@ -83,8 +87,19 @@ def test_rotated_key_still_accepted(client: TestClient) -> None:
             "payload_too_large",
         ),
     ],
-    ids=["media-type", "not-json", "not-object", "empty", "not-list", "all-invalid", "too-many", "too-big",
-         "bad-gzip", "brotli", "gzip-bomb"],
+    ids=[
+        "media-type",
+        "not-json",
+        "not-object",
+        "empty",
+        "not-list",
+        "all-invalid",
+        "too-many",
+        "too-big",
+        "bad-gzip",
+        "brotli",
+        "gzip-bomb",
+    ],
 )
 def test_bad_requests(client: TestClient, kwargs: dict[str, object], status: int, code: str) -> None:
     headers = {**AUTH, **kwargs.pop("headers", {})}  # type: ignore[dict-item]

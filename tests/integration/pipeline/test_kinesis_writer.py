@@ -9,15 +9,15 @@ from typing import Any
 
 import boto3
 import psycopg
-
 from prism.adapters.kinesis import KinesisBus
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres import PostgresLogStore
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
 from prism.write import RecordWriter
-from tests.integration.pipeline.conftest import make_event
 from writer.handler import handle
+
+from tests.integration.pipeline.conftest import make_event
 
 
 def lambda_event(client: Any, stream: str, extra: list[bytes]) -> dict[str, Any]:
@@ -89,13 +89,15 @@ def test_kinesis_resends_only_failed_records() -> None:
         def __init__(self) -> None:
             self.calls: list[list[bytes]] = []
 
-        def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
             self.calls.append([r["Data"] for r in Records])
             first = len(self.calls) == 1
             return {
                 "FailedRecordCount": 1 if first else 0,
                 "Records": [
-                    {"ErrorCode": "ProvisionedThroughputExceededException"} if first and i == 1 else {"SequenceNumber": "1"}
+                    {"ErrorCode": "ProvisionedThroughputExceededException"}
+                    if first and i == 1
+                    else {"SequenceNumber": "1"}
                     for i in range(len(Records))
                 ],
             }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import psycopg
-
 from prism.adapters.postgres import PostgresLogStore, partitions
 
 

@@ -12,8 +12,8 @@ import boto3
 import httpx
 import psycopg
 import redis
-
 from prism.adapters.postgres import drop_database, migrate
+
 from tests.integration.pipeline.conftest import make_event
 from tests.support.stack import Stack
 
@@ -63,7 +63,7 @@ def test_resent_batch_adds_no_rows(clean_database: str, redis_url: str, stream_n
         stack.wait_for_rows(50)
         # The client retries (timeout, spool replay): same ids, a new created_at at ingestion.
         assert post(stack, events).status_code == 202
-        assert post(stack, events[:10] + [make_event()]).status_code == 202
+        assert post(stack, [*events[:10], make_event()]).status_code == 202
         stack.wait_for_rows(51)
         time.sleep(1.0)
         assert stack.count_rows() == 51
@@ -175,7 +175,8 @@ def test_gzip_body_is_accepted(clean_database: str, redis_url: str, stream_name:
     body = gzip.compress(orjson.dumps({"events": [make_event() for _ in range(5)]}))
     with Stack(clean_database, redis_url, stream_name, aws_endpoint) as stack:
         response = httpx.post(
-            stack.ingest_url + "/v1/events", content=body,
+            stack.ingest_url + "/v1/events",
+            content=body,
             headers={**stack.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
         )
         assert response.status_code == 202, response.text

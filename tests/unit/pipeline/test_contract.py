@@ -7,9 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
-
 from prism.events import InferenceEvent, json_schema
+from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "tests" / "events"

@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from prism.adapters.memory import MemoryBus, MemoryLogStore, MemoryRawPayloadStore
 from prism.errors import BusError
 from prism.ingest import Ingestor
@@ -30,7 +29,11 @@ def event(**changes: Any) -> dict[str, Any]:
 
 def make(keep_raw: bool = False, max_payload: int = 256 * 1024) -> tuple[Ingestor, MemoryBus, MemoryRawPayloadStore]:
     bus, raw = MemoryBus(), MemoryRawPayloadStore()
-    return Ingestor(bus, RegexRedactor(), raw, keep_raw=keep_raw, max_payload_bytes=max_payload, clock=lambda: NOW), bus, raw
+    return (
+        Ingestor(bus, RegexRedactor(), raw, keep_raw=keep_raw, max_payload_bytes=max_payload, clock=lambda: NOW),
+        bus,
+        raw,
+    )
 
 
 def messages(bus: MemoryBus) -> list[BusMessage]:
@@ -98,7 +101,7 @@ def test_writer_is_idempotent_and_isolates_poison() -> None:
     ingestor.ingest([event(), event(model="poison"), event()])
     store = MemoryLogStore(poison={"poison"})
     writer = RecordWriter(store, raw)
-    batch = messages(bus) + [BusMessage("junk", b"not json")]
+    batch = [*messages(bus), BusMessage("junk", b"not json")]
     outcome = writer.handle(batch)
     assert outcome.written == 2
     assert set(outcome.failed) == {"1", "junk"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from prism.redact import RegexRedactor, iban_ok, luhn_ok, redact_event
 
 R = RegexRedactor()

@@ -1,0 +1,80 @@
+"""`make up` without Docker, as a user runs it: GIVEN the local stack started by scripts.dev
+WHEN an event is posted to the ingestion API THEN it lands in PostgreSQL; `down` stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from prism.adapters.postgres import drop_database
+
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    db = f"postgresql://postgres@127.0.0.1:5432/prism_e2e_{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "PRISM_STATE_DIR": str(tmp_path / "state"),
+        "PRISM_DATABASE_URL": db,
+        "PRISM_REDIS_URL": redis_url,
+        "PRISM_STREAM": f"prism-test:{uuid.uuid4().hex[:8]}:inference.logged",
+        "PRISM_API_KEY": "e2e-key",
+        "PRISM_EMULATOR_PORT": str(free_port()),
+        "PRISM_INGESTION_PORT": str(free_port()),
+        "PRISM_CHAT_PORT": str(free_port()),
+        "PRISM_CREDS_KEY": "x" * 43 + "=",
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    yield env
+    subprocess.run([sys.executable, "-m", "scripts.dev", "down"], env=env, cwd=ROOT, timeout=60, check=False)
+    drop_database(db)
+
+
+def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_env: dict[str, str]) -> None:
+    up = subprocess.run(
+        [sys.executable, "-m", "scripts.dev", "up"],
+        env=local_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "Ingestion API" in up.stdout and "/docs" in up.stdout
+
+    base = f"http://127.0.0.1:{local_env['PRISM_INGESTION_PORT']}"
+    assert httpx.get(base + "/readyz").json()["status"] == "ok"
+    event = json.loads((ROOT / "tests" / "events" / "minimal.json").read_text())
+    response = httpx.post(base + "/v1/events", json={"events": [event]}, headers={"Authorization": "Bearer e2e-key"})
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 30
+    count = 0
+    while time.monotonic() < deadline and count == 0:
+        with psycopg.connect(local_env["PRISM_DATABASE_URL"]) as conn:
+            count = conn.execute("SELECT count(*) FROM inference_logs WHERE id = %s", (event["id"],)).fetchone()[0]  # type: ignore[index]
+        time.sleep(0.2)
+    assert count == 1
+
+    down = subprocess.run(
+        [sys.executable, "-m", "scripts.dev", "down"],
+        env=local_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 0 and "stopped" in down.stdout
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(base + "/healthz", timeout=2)
