@@ -90,6 +90,7 @@ def create_app(
     app.state.chat = service
     app.state.providers = providers
     app.state.settings = settings
+    app.state.demo = demo_server
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

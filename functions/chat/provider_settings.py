@@ -187,7 +187,11 @@ class ProviderSettings:
         if cred.models:
             names = list(cred.models)
         elif cred.provider == "openai_compatible" and cred.base_url:
-            discovered, error = await self._discover(cred.base_url, self._decrypt(cred))
+            try:
+                key = self._decrypt(cred)
+            except PrismError as exc:
+                return ModelGroup(cred.provider, info.label, [], exc.message)
+            discovered, error = await self._discover(cred.base_url, key)
             names = discovered or []
         else:
             names = list(info.default_models)

@@ -7,12 +7,12 @@ import binascii
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import orjson
 from prism.errors import ConversationNotFoundError, ValidationFailedError
-from prism.ports import ChatMessage, Conversation, ConversationStore
+from prism.ports import ChatMessage, Conversation, ConversationStore, MessageOutcome
 from starlette.concurrency import run_in_threadpool
 
 from chat.gateway import ModelCall, ModelGateway
@@ -22,6 +22,7 @@ from chat.turns import Turn
 log = logging.getLogger(__name__)
 
 TITLE_MAX = 60
+STALE_GRACE_S = 60.0
 
 
 def title_from(content: str) -> str:
@@ -100,7 +101,26 @@ class ChatService:
         conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
-        return conv, await run_in_threadpool(self.store.get_messages, conversation_id)
+        messages = await run_in_threadpool(self.store.get_messages, conversation_id)
+        return conv, [await self._settle_stale(m) for m in messages]
+
+    async def _settle_stale(self, message: ChatMessage) -> ChatMessage:
+        """A reply still ``streaming`` long after any turn could have ended was cut off by a process
+        that stopped (a crash, a frozen or killed instance): store it as an ``error``."""
+        if message.status != "streaming":
+            return message
+        limit = timedelta(seconds=self._total_timeout_s + STALE_GRACE_S)
+        if datetime.now(UTC) - message.created_at < limit:
+            return message
+        outcome = MessageOutcome(
+            status="error",
+            content=message.content,
+            error_code="interrupted",
+            error_message="The reply was interrupted: the server stopped while streaming it. Send the message again.",
+        )
+        await run_in_threadpool(self.store.finish_message, message.id, outcome)
+        message.status, message.error_code, message.error_message = "error", outcome.error_code, outcome.error_message
+        return message
 
     async def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation:
         conv = await run_in_threadpool(self.store.rename_conversation, conversation_id, title.strip())

@@ -27,7 +27,7 @@ class CredentialDecryptError(PrismError):
     """A stored key was encrypted under a key that is no longer in ``PRISM_CREDS_KEY``."""
 
     code = "credential_undecryptable"
-    status = 500
+    status = 503  # the provider is unusable until its key is re-entered or the old key restored
 
 
 def parse_keys(raw: str) -> list[str]:
@@ -60,8 +60,7 @@ class CredentialCipher:
                 fernets.append(Fernet(key.encode("ascii")))
             except (ValueError, UnicodeEncodeError) as exc:
                 raise ConfigError(
-                    f"PRISM_CREDS_KEY: key #{index + 1} is not a valid Fernet key "
-                    "(32 url-safe base64-encoded bytes)"
+                    f"PRISM_CREDS_KEY: key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
                 ) from exc
         self._primary = fernets[0]
         self._multi = MultiFernet(fernets)

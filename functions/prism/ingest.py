@@ -103,14 +103,17 @@ class Ingestor:
                 uris[eid] = uri
 
         messages: list[tuple[str, bytes]] = []
-        for eid, data, counts, _full in prepared:
+        for eid, data, counts, full in prepared:
             found: str | None = uris.get(eid)
             body: dict[str, Any] | None = data
             if found is not None:
                 body = {k: v for k, v in data.items() if k not in PAYLOAD_KEYS}
                 if len(orjson.dumps(body)) > self.max_payload_bytes:
                     body = None  # the writer reads the whole event from the store
-            messages.append((eid, encode_record(body, created_at, counts, found)))
+            if body is data:  # the common case: reuse the bytes already made for the size check
+                messages.append((eid, encode_record(None, created_at, counts, None, event_json=full)))
+            else:
+                messages.append((eid, encode_record(body, created_at, counts, found)))
         if messages:
             self.bus.publish(messages)
         result.accepted = len(messages)

@@ -32,16 +32,14 @@ def encode_record(
     created_at: datetime,
     redactions: dict[str, int],
     raw_payload_uri: str | None,
+    *,
+    event_json: bytes | None = None,
 ) -> bytes:
-    return orjson.dumps(
-        {
-            "v": RECORD_VERSION,
-            "created_at": created_at,
-            "redactions": redactions,
-            "raw_payload_uri": raw_payload_uri,
-            "event": event,
-        }
+    """The record's JSON. ``event_json``, when given, is the event already serialised."""
+    head = orjson.dumps(
+        {"v": RECORD_VERSION, "created_at": created_at, "redactions": redactions, "raw_payload_uri": raw_payload_uri}
     )
+    return head[:-1] + b',"event":' + (event_json if event_json is not None else orjson.dumps(event)) + b"}"
 
 
 def decode_record(data: bytes) -> dict[str, Any]:

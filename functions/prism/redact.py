@@ -25,7 +25,7 @@ _SECRETS: list[tuple[tuple[str, ...], str]] = [
     (("sk_", "rk_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
     (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),  # Google API key
     (("AKIA", "ASIA", "ABIA", "ACCA"), r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),  # AWS access key id
-    (("gh", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}"),  # GitHub
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}"),
     (("xox",), r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
     (("hf_",), r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face
     (("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
@@ -153,9 +153,14 @@ class RegexRedactor:
             counts[kind] += 1
             return f"[{kind}]"
 
+        underscore, dash = "_" in text, "-" in text
         for hints, pattern in self._secrets:
-            if any(h in text for h in hints):
+            for hint in hints:
+                # Most hints contain "_" or "-": one test of that character rules them all out.
+                if (("_" in hint and not underscore) or ("-" in hint and not dash)) or hint not in text:
+                    continue
                 text = pattern.sub(secret, text)
+                break
         if "@" in text:
             text = self._email.sub(fixed("EMAIL"), text)
         if "::" in text or text.count(":") >= 2:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import astuple
+from operator import attrgetter
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
@@ -164,6 +164,8 @@ def drop_expired_partitions(conn: psycopg.Connection[Any], today: date, retentio
 
 _COPY_LOGS = sql.SQL("COPY _batch_logs ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS)))
 _COPY_TOOLS = sql.SQL("COPY _batch_tools ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS)))
+_log_values = attrgetter(*LOG_COLUMNS)  # a row's values in column order, in C
+_tool_values = attrgetter(*TOOL_COLUMNS)
 _LOG_COLS = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
 _TOOL_COLS = sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
 
@@ -290,11 +292,12 @@ class PostgresLogStore:
             with conn.cursor() as cur:
                 with cur.copy(_COPY_LOGS) as copy:
                     for row in rows:
-                        copy.write_row(astuple(row)[: len(LOG_COLUMNS)])
-                with cur.copy(_COPY_TOOLS) as copy:
-                    for row in rows:
-                        for tool in row.tools:
-                            copy.write_row(astuple(tool))
+                        copy.write_row(_log_values(row))
+                if any(row.tools for row in rows):
+                    with cur.copy(_COPY_TOOLS) as copy:
+                        for row in rows:
+                            for tool in row.tools:
+                                copy.write_row(_tool_values(tool))
                 cur.execute(self._statement)
                 result = cur.fetchone()
             conn.commit()

@@ -54,9 +54,7 @@ _MESSAGE = _columns(
     "error_message",
     "inference_event_id",
 )
-_CREDENTIAL = _columns(
-    "provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at"
-)
+_CREDENTIAL = _columns("provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at")
 
 _M = (
     "id, conversation_id, role, content, status, created_at, model, provider, prompt_tokens, "
@@ -174,9 +172,9 @@ class PostgresAppStore:
         with self._conn() as conn:
             if before is None:
                 rows = conn.execute(
-                    sql.SQL(
-                        "SELECT {cols} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT %s"
-                    ).format(cols=_CONVERSATION),
+                    sql.SQL("SELECT {cols} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT %s").format(
+                        cols=_CONVERSATION
+                    ),
                     (limit,),
                 ).fetchall()
             else:
@@ -200,9 +198,7 @@ class PostgresAppStore:
     def get_messages(self, conversation_id: UUID) -> list[ChatMessage]:
         with self._conn() as conn:
             rows = conn.execute(
-                sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(
-                    cols=_MESSAGE
-                ),
+                sql.SQL("SELECT {cols} FROM messages WHERE conversation_id = %s ORDER BY seq").format(cols=_MESSAGE),
                 (conversation_id,),
             ).fetchall()
         return [_message(r) for r in rows]
@@ -259,9 +255,7 @@ class PostgresAppStore:
             first["conv_created_at"],
             first["conv_updated_at"],
         )
-        messages = [
-            _message({k: v for k, v in r.items() if not k.startswith("conv_") and k != "seq"}) for r in rows
-        ]
+        messages = [_message({k: v for k, v in r.items() if not k.startswith("conv_") and k != "seq"}) for r in rows]
         by_id = {m.id: m for m in messages}
         return TurnStart(
             conversation=conversation,
@@ -303,9 +297,7 @@ class PostgresAppStore:
 
     def is_cancel_requested(self, message_id: UUID) -> bool:
         with self._conn() as conn:
-            row = conn.execute(
-                "SELECT cancel_requested FROM messages WHERE id = %s", (message_id,)
-            ).fetchone()
+            row = conn.execute("SELECT cancel_requested FROM messages WHERE id = %s", (message_id,)).fetchone()
         return bool(row and row["cancel_requested"])
 
     # --- provider credentials -----------------------------------------------------------------
@@ -320,9 +312,7 @@ class PostgresAppStore:
     def get_credential(self, provider: str) -> StoredCredential | None:
         with self._conn() as conn:
             row = conn.execute(
-                sql.SQL("SELECT {cols} FROM provider_credentials WHERE provider = %s").format(
-                    cols=_CREDENTIAL
-                ),
+                sql.SQL("SELECT {cols} FROM provider_credentials WHERE provider = %s").format(cols=_CREDENTIAL),
                 (provider,),
             ).fetchone()
         return None if row is None else _credential(row)

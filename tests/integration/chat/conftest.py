@@ -78,7 +78,7 @@ class Ingest:
         raise AssertionError(f"no matching event among {len(self.events)}: {self.events[-3:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ingest() -> Iterator[Ingest]:
     import prism_sdk
 
@@ -100,7 +100,7 @@ def ingest() -> Iterator[Ingest]:
         prism_sdk.init(ingest_url=server.url, api_key="ingest-test-key", flush_interval=0.05)
         yield state
         prism_sdk.flush()
-        prism_sdk.init(enabled=False)
+        prism_sdk.init()  # back to the default client from the environment
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +172,8 @@ def make_chat(chat_db: str, ingest: Ingest) -> Iterator[Any]:
         client.close()
         server.__exit__()
         app.state.chat.store.close()
+        if app.state.demo is not None:
+            app.state.demo.stop()
 
 
 @pytest.fixture

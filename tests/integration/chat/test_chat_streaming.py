@@ -105,9 +105,7 @@ def test_the_cancel_route_stops_a_reply_for_a_client_that_cannot_abort(
     assert event["status"] == "cancelled"
 
 
-def test_a_second_turn_sends_the_first_turns_messages(
-    chat: ChatApi, fake: FakeOpenAI, ingest: Ingest
-) -> None:
+def test_a_second_turn_sends_the_first_turns_messages(chat: ChatApi, fake: FakeOpenAI, ingest: Ingest) -> None:
     chat.configure_fake(fake)
     cid = chat.new_conversation()
     fake.enqueue(Behaviour(text="Paris is the capital."), Behaviour(text="About 2.1 million."))

@@ -37,9 +37,7 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresApp
     event_id = uuid.uuid4()
     store.finish_message(
         t1.assistant_message.id,
-        MessageOutcome(
-            "complete", "answer", 3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id
-        ),
+        MessageOutcome("complete", "answer", 3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id),
     )
     t2 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "second", "openai/gpt-4o", "openai", "Second")
     assert t2.conversation.title == "First" and t2.conversation.model == "openai/gpt-4o"
@@ -89,3 +87,29 @@ def test_an_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         s.ping()
     s.close()
+
+
+def test_the_rotation_command_re_encrypts_stored_keys(
+    chat_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chat import rotate_creds
+    from chat.settings import get_chat_settings
+    from cryptography.fernet import Fernet
+    from prism.credentials import CredentialCipher
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    store = PostgresAppStore(chat_db, max_size=1)
+    store.put_credential(
+        StoredCredential("anthropic", CredentialCipher(old).encrypt("sk-ant-123456"), "3456", None, [])
+    )
+    monkeypatch.setenv("PRISM_DATABASE_URL", chat_db)
+    monkeypatch.setenv("PRISM_CREDS_KEY", f"{new},{old}")
+    get_chat_settings.cache_clear()
+    try:
+        rotate_creds.main()
+    finally:
+        get_chat_settings.cache_clear()
+    assert "1 provider key(s)" in capsys.readouterr().out
+    stored = store.get_credential("anthropic")
+    assert stored is not None and CredentialCipher(new).decrypt(stored.api_key_ciphertext or "") == "sk-ant-123456"
+    store.close()

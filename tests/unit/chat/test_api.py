@@ -68,9 +68,7 @@ def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
         assert any(g["provider"] == "demo" for g in groups) is offered
         assert client.get("/api/settings/providers").json()["demo_model"] is offered
         cid = client.post("/api/conversations").json()["id"]
-        resp = client.post(
-            f"/api/conversations/{cid}/messages", json={"content": "x", "model": "demo/prism-demo"}
-        )
+        resp = client.post(f"/api/conversations/{cid}/messages", json={"content": "x", "model": "demo/prism-demo"})
         assert resp.status_code == (200 if offered else 422)
 
 
@@ -133,9 +131,7 @@ def test_bad_provider_settings_get_their_4xx(
 
 
 def test_malformed_json_is_a_422(client: TestClient) -> None:
-    resp = client.put(
-        "/api/settings/providers/openai", content=b"{nope", headers={"content-type": "application/json"}
-    )
+    resp = client.put("/api/settings/providers/openai", content=b"{nope", headers={"content-type": "application/json"})
     _error(resp, 422)
 
 
@@ -223,9 +219,7 @@ def test_every_route_answers_bad_input_with_its_4xx(
 # --- turns ---------------------------------------------------------------------------------------
 
 
-def test_a_turn_streams_start_deltas_done_and_stores_both_messages(
-    client: TestClient, gateway: FakeGateway
-) -> None:
+def test_a_turn_streams_start_deltas_done_and_stores_both_messages(client: TestClient, gateway: FakeGateway) -> None:
     cid = client.post("/api/conversations").json()["id"]
     events = _turn(client, cid, "What is Prism, in one line?")
     kinds = [k for k, _ in events]
@@ -274,23 +268,15 @@ def test_a_later_turn_sends_the_history_with_whichever_model_is_picked(
     assert conv["title"] == "first question" and conv["model"] == "openai_compatible/fake-model"
 
 
-def test_a_provider_failure_is_an_error_event_and_an_error_message(
-    client: TestClient, gateway: FakeGateway
-) -> None:
+def test_a_provider_failure_is_an_error_event_and_an_error_message(client: TestClient, gateway: FakeGateway) -> None:
+    gateway.scripts.append(Script(fail_on_open=ProviderCallError("rate limited, wait", code="provider_rate_limited")))
     gateway.scripts.append(
-        Script(fail_on_open=ProviderCallError("rate limited, wait", code="provider_rate_limited"))
-    )
-    gateway.scripts.append(
-        Script(
-            chunks=["a", "b", "c"], fail_after=(2, ProviderCallError("cut off", code="provider_unreachable"))
-        )
+        Script(chunks=["a", "b", "c"], fail_after=(2, ProviderCallError("cut off", code="provider_unreachable")))
     )
     cid = client.post("/api/conversations").json()["id"]
     events = _turn(client, cid)
     assert [k for k, _ in events] == ["start", "error"]
-    assert (
-        events[-1][1]["code"] == "provider_rate_limited" and events[-1][1]["message"] == "rate limited, wait"
-    )
+    assert events[-1][1]["code"] == "provider_rate_limited" and events[-1][1]["message"] == "rate limited, wait"
     events = _turn(client, cid)
     assert [k for k, _ in events] == ["start", "delta", "delta", "error"]
     messages = client.get(f"/api/conversations/{cid}").json()["messages"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from chat.memory import InMemoryAppStore
@@ -26,9 +27,7 @@ def anyio_backend() -> str:
 def _service(
     store: InMemoryAppStore, gateway: FakeGateway, *, total: float = 30, poll: float | None = None
 ) -> ChatService:
-    providers = ProviderSettings(
-        store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1"
-    )
+    providers = ProviderSettings(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
     return ChatService(store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll)
 
 
@@ -108,11 +107,64 @@ async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> Non
     store.put_credential(
         StoredCredential("openai", CredentialCipher(old).encrypt("sk-old-key-123456"), "3456", None, [])
     )
-    providers = ProviderSettings(
-        store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None
-    )
+    providers = ProviderSettings(store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None)
     resolved = await providers.resolve("openai/gpt-4o-mini")
     assert resolved.api_key == "sk-old-key-123456"
     token = store.credentials["openai"].api_key_ciphertext
     assert token is not None and CredentialCipher(new).decrypt(token) == "sk-old-key-123456"
     assert await providers.rotate_all() == 0
+
+
+async def test_the_after_reply_hook_runs_once_the_client_has_its_last_event() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    calls: list[str] = []
+
+    async def after() -> None:
+        calls.append("flushed")
+
+    providers = ProviderSettings(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
+    service = ChatService(
+        store, providers, gateway, total_timeout_s=5, read_timeout_s=5, cancel_poll_s=None, after_reply=after
+    )
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    seen: list[bytes] = []
+    async for chunk in turn.events():
+        assert calls == []  # not before the terminal event reached the client
+        seen.append(chunk)
+    assert seen[-1].startswith(b"event: done") and calls == ["flushed"]
+
+
+async def test_a_reply_left_streaming_by_a_stopped_process_is_settled_as_interrupted() -> None:
+    from datetime import timedelta
+
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    service = _service(store, gateway, total=1)
+    conv = await service.create_conversation(None)
+    start = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "hi", "demo/prism-demo", "demo", "hi")
+    _, messages = await service.get_conversation(conv.id)
+    assert messages[1].status == "streaming"  # recent: may still be streaming elsewhere
+    for m in store._messages[conv.id]:
+        m.created_at -= timedelta(minutes=5)
+    _, messages = await service.get_conversation(conv.id)
+    assert (messages[1].status, messages[1].error_code) == ("error", "interrupted")
+    assert store.get_messages(conv.id)[1].status == "error"
+    assert messages[1].id == start.assistant_message.id
+
+
+async def test_an_undecryptable_key_is_reported_not_a_crash() -> None:
+    store = InMemoryAppStore()
+    lost_key = CredentialCipher(Fernet.generate_key().decode())
+    store.put_credential(
+        StoredCredential("openai_compatible", lost_key.encrypt("sk-x-123456789"), "6789", "http://h/v1", [])
+    )
+    providers = ProviderSettings(
+        store, CredentialCipher(Fernet.generate_key().decode()), demo_enabled=False, demo_base_url=None
+    )
+    groups = await providers.model_groups()
+    assert groups[0].models == [] and groups[0].error is not None and "PRISM_CREDS_KEY" in groups[0].error
+    from prism.credentials import CredentialDecryptError
+
+    with pytest.raises(CredentialDecryptError) as err:
+        await providers.resolve("openai_compatible/m")
+    assert err.value.status == 503

@@ -1,0 +1,33 @@
+"""``python -m chat.rotate_creds``: re-encrypt every stored provider key under the newest key.
+
+Rotating ``PRISM_CREDS_KEY``: put the new key first (``PRISM_CREDS_KEY=new,old``) and restart; keys are
+re-encrypted when next read, or all at once with this command; then drop the old key
+(``PRISM_CREDS_KEY=new``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prism.adapters.postgres_app import PostgresAppStore
+from prism.credentials import CredentialCipher, CredentialsKeyMissingError
+
+from chat.provider_settings import ProviderSettings
+from chat.settings import get_chat_settings
+
+
+def main() -> None:
+    settings = get_chat_settings()
+    cipher = CredentialCipher.from_setting(settings.creds_key)
+    if cipher is None:
+        raise CredentialsKeyMissingError("PRISM_CREDS_KEY is not set")
+    store = PostgresAppStore(settings.database_dsn, max_size=1)
+    try:
+        changed = asyncio.run(ProviderSettings(store, cipher, demo_enabled=False, demo_base_url=None).rotate_all())
+    finally:
+        store.close()
+    print(f"{changed} provider key(s) re-encrypted under the first PRISM_CREDS_KEY")
+
+
+if __name__ == "__main__":
+    main()
