@@ -25,7 +25,10 @@ _SECRETS: list[tuple[tuple[str, ...], str]] = [
     (("sk_", "rk_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
     (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),  # Google API key
     (("AKIA", "ASIA", "ABIA", "ACCA"), r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),  # AWS access key id
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}"),
+    (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}",
+    ),
     (("xox",), r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
     (("hf_",), r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face
     (("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT

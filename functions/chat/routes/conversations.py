@@ -59,7 +59,7 @@ async def delete_conversation(conversation_id: UUID, service: ServiceDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/{conversation_id}/messages", response_class=TurnStreamResponse, responses=sse_doc())
+@router.post("/{conversation_id}/messages", response_class=TurnStreamResponse, status_code=200, responses=sse_doc())
 async def send_message(conversation_id: UUID, body: SendMessage, service: ServiceDep) -> TurnStreamResponse:
     """Send a message and stream the reply as server-sent events.
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from operator import attrgetter
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
+from operator import attrgetter
 from typing import Any, Literal
 
 import psycopg

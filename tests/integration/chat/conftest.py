@@ -157,7 +157,7 @@ class ChatApi:
 
 
 @pytest.fixture
-def make_chat(chat_db: str, ingest: Ingest) -> Iterator[Any]:
+def make_chat(chat_db: str) -> Iterator[Any]:
     started: list[tuple[ThreadServer, FastAPI, httpx.Client]] = []
 
     def make(**overrides: Any) -> ChatApi:

@@ -15,6 +15,8 @@ from tests.support.fake_openai import Behaviour, FakeOpenAI
 
 MODEL = "openai_compatible/fake-model"
 
+pytestmark = pytest.mark.usefixtures("ingest")  # prism-sdk ships to the capture server
+
 
 def _wait(pred: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout

@@ -24,7 +24,12 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 def test_ingestion_handler_serves_an_http_api_event(redis_url: str, stream_name: str) -> None:
     body = base64.b64encode(gzip.compress(orjson.dumps({"events": [make_event(), make_event()]}))).decode()
-    event = (EVENTS / "lambda" / "apigw_http_post_events.json").read_text().replace("@KEY@", "lambda-key").replace("@BODY@", body)
+    event = (
+        (EVENTS / "lambda" / "apigw_http_post_events.json")
+        .read_text()
+        .replace("@KEY@", "lambda-key")
+        .replace("@BODY@", body)
+    )
     bad = json.loads(event)
     bad["headers"]["authorization"] = "Bearer nope"
     code = (
@@ -33,8 +38,13 @@ def test_ingestion_handler_serves_an_http_api_event(redis_url: str, stream_name:
     )
     env = {**os.environ, "PRISM_API_KEY": "lambda-key", "PRISM_REDIS_URL": redis_url, "PRISM_STREAM": stream_name}
     out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps([json.loads(event), bad]), capture_output=True, text=True,
-        env=env, check=True, timeout=60,
+        [sys.executable, "-c", code],
+        input=json.dumps([json.loads(event), bad]),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
     )
     ok, refused = json.loads(out.stdout.strip().splitlines()[-1])
     assert ok["statusCode"] == 202 and json.loads(ok["body"]) == {"accepted": 2}

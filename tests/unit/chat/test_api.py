@@ -130,6 +130,38 @@ def test_bad_provider_settings_get_their_4xx(
     assert KEY not in resp.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("delete", "/api/settings/providers/mistral", 404),
+        ("delete", "/api/settings/providers/openai", 404),
+        ("delete", "/api/settings/providers/" + "x" * 65, 422),
+        ("put", "/api/settings/providers/" + "x" * 65, 422),
+        ("post", "/api/settings/providers/openai", 405),
+    ],
+)
+def test_bad_provider_routes_get_their_4xx(client: TestClient, method: str, path: str, status: int) -> None:
+    _error(client.request(method, path, json={"api_key": KEY} if method == "put" else None), status)
+
+
+def test_openapi_documents_the_stream_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/api/conversations/{conversation_id}/messages"]["post"]
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_cors_allows_the_web_ui_origin(client: TestClient) -> None:
+    resp = client.options(
+        "/api/conversations",
+        headers={"Origin": "http://localhost:3001", "Access-Control-Request-Method": "POST"},
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "http://localhost:3001"
+    other = client.get("/api/conversations", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
 def test_malformed_json_is_a_422(client: TestClient) -> None:
     resp = client.put("/api/settings/providers/openai", content=b"{nope", headers={"content-type": "application/json"})
     _error(resp, 422)
