@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from prism.errors import BusError, StoreError
 from prism.events import InferenceEvent
 from prism.ports import Bus, RawPayloadStore, Redactor
 from prism.records import PAYLOAD_KEYS, encode_record
@@ -95,8 +96,6 @@ class Ingestor:
         uris: dict[str, str] = {}
         if offload:
             if self.raw_store is None:
-                from prism.errors import StoreError
-
                 raise StoreError("an event needs the raw payload store but none is configured")
             keys = [(raw_key(eid, created_at), full) for eid, _, _, full in offload]
             for (eid, *_), uri in zip(offload, self.raw_store.put_many(keys), strict=True):
@@ -115,7 +114,11 @@ class Ingestor:
             else:
                 messages.append((eid, encode_record(body, created_at, counts, found)))
         if messages:
-            self.bus.publish(messages)
+            published = self.bus.publish(messages)
+            if published.failed:
+                # Some records never reached the bus: refuse the batch so the client retries all
+                # of it (event ids make the retry safe for the ones that did get through).
+                raise BusError(f"{len(published.failed)} of {len(messages)} events could not be published")
         result.accepted = len(messages)
         result.offloaded = len(uris)
         result.redactions = totals

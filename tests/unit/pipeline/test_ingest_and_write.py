@@ -96,6 +96,18 @@ def test_bus_down_accepts_nothing() -> None:
         ingestor.ingest([event()])
 
 
+def test_a_partly_failed_publish_refuses_the_batch() -> None:
+    from prism.ports import PublishResult
+
+    class HalfBus(MemoryBus):
+        def publish(self, messages):  # type: ignore[no-untyped-def]
+            return PublishResult(published=1, failed=[1])
+
+    ingestor = Ingestor(HalfBus(), RegexRedactor(), MemoryRawPayloadStore())
+    with pytest.raises(BusError, match="1 of 2 events could not be published"):
+        ingestor.ingest([event(), event()])
+
+
 def test_writer_is_idempotent_and_isolates_poison() -> None:
     ingestor, bus, raw = make()
     ingestor.ingest([event(), event(model="poison"), event()])
