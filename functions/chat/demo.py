@@ -17,13 +17,15 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chat.providers import DEMO_MODEL
+
+if TYPE_CHECKING:
+    import uvicorn
 
 WORD_DELAY_S = 0.02
 
@@ -164,6 +166,8 @@ class DemoServer:
         with self._lock:
             if self.running:
                 return
+            import uvicorn  # only when the demo model is first used
+
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
 from prism.credentials import CredentialCipher, CredentialsKeyMissingError, last4
 from prism.errors import (
     PrismError,
@@ -162,6 +161,8 @@ class ProviderSettings:
         hit = self._discovered.get(cache_key)
         if hit is not None and time.monotonic() - hit[0] < self._discovery_ttl_s:
             return hit[1], hit[2]
+        import httpx  # only for endpoints that list their own models
+
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         models: list[str] | None = None
         error: str | None = None

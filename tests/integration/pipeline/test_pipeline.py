@@ -181,3 +181,26 @@ def test_gzip_body_is_accepted(clean_database: str, redis_url: str, stream_name:
         )
         assert response.status_code == 202, response.text
         stack.wait_for_rows(5)
+
+
+def test_event_too_big_for_the_bus_travels_through_s3(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str, s3_bucket: str
+) -> None:
+    big = make_event(metadata={"blob": "lorem ipsum " * 2000, "contact": "jane.doe@example.com"})
+    env = {"PRISM_BUS_MAX_PAYLOAD_BYTES": "8192", "PRISM_RAW_BUCKET": s3_bucket}
+    client = redis.Redis.from_url(redis_url)
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env=env) as stack:
+        assert post(stack, [big, make_event()]).status_code == 202
+        stack.wait_for_rows(2)
+        entry = client.xrange(stream_name)[-1][1][b"b"]
+    assert len(entry) < 8192 * 2  # the big event's body is not on the bus
+    with psycopg.connect(clean_database) as conn:
+        uri, inline, prompt_tokens, metadata = conn.execute(
+            "SELECT raw_payload_uri, raw_payload_jsonb, prompt_tokens, metadata FROM inference_logs WHERE id = %s",
+            (big["id"],),
+        ).fetchone()  # type: ignore[misc]
+    assert uri.startswith(f"s3://{s3_bucket}/") and inline is None and prompt_tokens == 42
+    assert metadata["contact"] == "[EMAIL]"
+    body = boto3.client("s3", endpoint_url=aws_endpoint).get_object(Bucket=s3_bucket, Key=uri.split("/", 3)[3])
+    assert b"jane.doe@example.com" not in body["Body"].read()
+    client.close()
