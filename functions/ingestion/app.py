@@ -26,6 +26,7 @@ from prism.errors import (
 from prism.events import EventBatch, InferenceEvent
 from prism.http import JSONBody, error_body, install_error_handlers
 from prism.ingest import Ingestor
+from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger("prism.ingestion")
 
@@ -45,6 +46,10 @@ def _read_limit(body: bytes, encoding: str, limit: int) -> bytes:
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLargeError(f"decompressed body is larger than {limit} bytes")
     return out
+
+
+class ValidBatch(BaseModel):
+    events: list[InferenceEvent]
 
 
 def create_app(settings: Settings | None = None, ingestor: Ingestor | None = None) -> FastAPI:
@@ -118,6 +123,15 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
                 raise PayloadTooLargeError(f"body is larger than {limit} bytes")
             chunks.append(chunk)
         raw = _read_limit(b"".join(chunks), (content_encoding or "").strip().lower(), limit)
+        # Fast path: the whole body parsed and validated in one go (pydantic-core, no Python
+        # dicts). Any problem falls through to the path that judges each event on its own.
+        try:
+            whole = ValidBatch.model_validate_json(raw)
+        except ValidationError:
+            whole = None
+        if whole is not None and 0 < len(whole.events) <= max_events:
+            accepted = ingestor.ingest_valid(whole.events).accepted
+            return JSONBody({"accepted": accepted}, status_code=202)
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

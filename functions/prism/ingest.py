@@ -70,22 +70,29 @@ class Ingestor:
         self.clock = clock
 
     def ingest(self, events: Sequence[Any]) -> IngestResult:
-        """Accept the valid events of a batch. Raises UnavailableError (nothing accepted) if the
-        bus or the raw store fails: the client retries and event ids make the retry safe."""
+        """Accept the valid events of a batch (each validated on its own; the others are
+        rejected with their reasons). Raises UnavailableError, with nothing accepted, if the bus
+        or the raw store fails: the client retries and event ids make the retry safe."""
         result = IngestResult()
-        created_at = self.clock()
-        totals: dict[str, int] = {}
-        prepared: list[tuple[str, dict[str, Any], dict[str, int], bytes]] = []
+        valid: list[InferenceEvent] = []
         for index, obj in enumerate(events):
             if not isinstance(obj, dict):
                 result.rejected.append(Rejection(index, None, ["event must be a JSON object"]))
                 continue
             try:
-                event = InferenceEvent.model_validate(obj)
+                valid.append(InferenceEvent.model_validate(obj))
             except ValidationError as exc:
                 eid = obj.get("id")
                 result.rejected.append(Rejection(index, eid if isinstance(eid, str) else None, describe(exc)))
-                continue
+        return self.ingest_valid(valid, result)
+
+    def ingest_valid(self, events: Sequence[InferenceEvent], result: IngestResult | None = None) -> IngestResult:
+        """Accept events already validated (the fast path: the whole body validated at once)."""
+        result = result or IngestResult()
+        created_at = self.clock()
+        totals: dict[str, int] = {}
+        prepared: list[tuple[str, dict[str, Any], dict[str, int], bytes]] = []
+        for event in events:
             data = event.model_dump(mode="json", exclude_none=True)
             counts = redact_event(data, self.redactor)
             for kind, n in counts.items():
