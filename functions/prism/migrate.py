@@ -16,6 +16,7 @@ def main() -> None:
         settings.database_dsn,
         profile=os.environ.get("PRISM_STORAGE_PROFILE", "auto"),
         partitions_ahead_days=settings.partitions_ahead_days,
+        retention_days=settings.retention_days,
     )
     print(f"migrations applied ({profile} profile)")
 

@@ -257,6 +257,9 @@ _STRUCTURAL = frozenset(
     {
         "schema_version",
         "id",
+        "conversation_id",
+        "message_id",
+        "trace_id",
         "ts_start",
         "ts_first_token",
         "ts_end",

@@ -49,6 +49,9 @@ class StreamConsumer:
         self.reader = reader
         self.writer = writer
         self.batch = batch
+        # Stream entries hold one ingested request each (up to 500 events): read about ``batch``
+        # events' worth, assuming half-full entries, so one transaction stays a few thousand rows.
+        self.entries_per_read = max(1, batch // 250)
         self.block_ms = block_ms
         self.max_deliveries = max_deliveries
         self.claim_idle_ms = claim_idle_ms
@@ -66,11 +69,11 @@ class StreamConsumer:
             messages: list[BusMessage] = []
             try:
                 if now >= next_claim:
-                    messages = self.reader.reclaim(self.claim_idle_ms, self.batch)
+                    messages = self.reader.reclaim(self.claim_idle_ms, self.entries_per_read)
                     if not messages:
                         next_claim = now + max(self.claim_idle_ms / 4000.0, 0.5)
                 if not messages:
-                    messages = self.reader.read(self.batch, self.block_ms)
+                    messages = self.reader.read(self.entries_per_read, self.block_ms)
             except UnavailableError as exc:
                 log.warning("bus unavailable: %s", exc.message)
                 self.stop.wait(1.0)

@@ -137,6 +137,53 @@ def test_stream_abandoned_with_break_is_cancelled_with_partial_output(client, in
     assert ev["cost_usd"] is None and "cancelled" in ev["cost_note"]
 
 
+def test_sync_stream_broken_out_of_and_dropped_without_close_is_cancelled(client, ingest, fake) -> None:
+    import gc
+    import weakref
+
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    # GIVEN a slow stream (LiteLLM's own stream object sits in a reference cycle)
+    fake.behaviour = Behaviour(chunks=["one", " two", " three", " four"], inter_token_delay=0.2)
+    seen: list[dict[str, Any]] = []
+    stream = prism_sdk.completion(**call_kw(fake), stream=True, prism={"on_event": seen.append})
+    assert isinstance(stream, CustomStreamWrapper) and stream.custom_llm_provider == "openai"
+    inner = weakref.ref(stream.logging_obj.model_call_details["original_response"])
+    # WHEN the caller breaks out after two content chunks and just drops the stream (no close)
+    got = []
+    for c in stream:
+        if c.choices[0].delta.content:
+            got.append(c.choices[0].delta.content)
+        if len(got) == 2:
+            break
+    del stream, c
+    if not seen:  # CPython frees the handle at once; other runtimes need a collection
+        gc.collect()
+    # THEN a cancelled event with the partial output is logged, and the upstream request is closed
+    assert [e["status"] for e in seen] == ["cancelled"]
+    (ev,) = sent(client, ingest)
+    assert ev == seen[0]
+    assert ev["response"]["content"] == "one two"
+    assert ev["cost_usd"] is None and "cancelled" in ev["cost_note"]
+    req = fake.chat_requests[-1]
+    assert req.wait_done(3) and req.disconnected and not req.completed
+    gc.collect()
+    assert inner() is None or inner()._closed
+
+
+def test_stream_handle_forwards_to_litellms_stream(client, ingest, fake) -> None:
+    stream = prism_sdk.completion(**call_kw(fake), stream=True)
+    inner = stream.logging_obj.model_call_details["original_response"]
+    assert inner is not stream and type(inner).__name__ == type(stream).__name__ == "CustomStreamWrapper"
+    stream.my_flag = 1  # writes land on LiteLLM's stream
+    assert inner.my_flag == 1 and stream.__dict__ is inner.__dict__
+    assert iter(stream) is stream and stream.hidden_params is inner.hidden_params
+    chunks = list(stream)
+    assert chunks and prism_sdk.event_of(stream)["status"] == "ok"
+    stream.close()  # after the end: still ok, not cancelled
+    assert prism_sdk.event_of(stream)["status"] == "ok"
+
+
 def test_async_stream_aclose_is_cancelled_and_closes_the_upstream_request(client, ingest, fake) -> None:
     fake.behaviour = Behaviour(chunks=["x", "y", "z"], inter_token_delay=0.2)
     seen: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 import psycopg
+import sqlparse
 from psycopg import errors as pgerrors
 from psycopg import sql
 
@@ -64,7 +65,7 @@ def _detect_profile(conn: psycopg.Connection[Any], wanted: str) -> Profile:
     return "timescale"
 
 
-def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3) -> Profile:
+def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3, retention_days: int = 30) -> Profile:
     """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run."""
     ensure_database(dsn)
     with connect(dsn, autocommit=True) as conn:
@@ -86,7 +87,11 @@ def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3) 
                 text = entry.read_text()
                 log.info("applying migration %s", entry.name)
                 if text.startswith("-- prism:no-transaction"):
-                    conn.execute(text.encode())
+                    # One statement at a time: TimescaleDB refuses to create a continuous
+                    # aggregate inside a transaction block, and a multi-statement string is one.
+                    for statement in sqlparse.split(text):
+                        if sqlparse.format(statement, strip_comments=True).strip():
+                            conn.execute(statement.encode())
                     conn.execute(
                         "INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)",
                         (m["key"], entry.name, chosen),
@@ -100,9 +105,15 @@ def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3) 
                         )
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
-    if chosen == "postgres":
-        with connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
+        if chosen == "postgres":
             ensure_partitions(conn, datetime.now(UTC).date(), partitions_ahead_days)
+        else:  # the retention policy follows PRISM_RETENTION_DAYS on every migrate
+            for table in PARTITIONED:
+                conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
+                conn.execute(
+                    "SELECT add_retention_policy(%s, make_interval(days => %s))", (table, retention_days)
+                )
     return chosen
 
 
@@ -271,12 +282,16 @@ class PostgresLogStore:
         if not rows:
             return 0
         try:
-            return self._write(rows)
-        except pgerrors.CheckViolation as exc:
-            if "no partition" not in str(exc):
-                raise BadRecordError(str(exc)) from exc
-            self.maintain()  # a row for a day with no partition yet: create it and retry once
-            return self._write(rows)
+            try:
+                return self._write(rows)
+            except pgerrors.CheckViolation as exc:
+                if "no partition" not in str(exc):
+                    raise
+                # A row for a day with no partition (the writer was down for days, or a clock
+                # jumped): create the partitions of the batch's days still inside retention and
+                # retry once. Rows older than retention fail again and are dead-lettered.
+                self._partitions_for(rows)
+                return self._write(rows)
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise BadRecordError(f"{type(exc).__name__}: {exc}") from exc
         except psycopg.Error as exc:
@@ -306,6 +321,18 @@ class PostgresLogStore:
                 conn.rollback()
             raise
         return int(result[0]) if result else 0
+
+    def _partitions_for(self, rows: Sequence[LogRow]) -> None:
+        today = datetime.now(UTC).date()
+        oldest = today - timedelta(days=self._retention)
+        days = sorted({r.created_at.astimezone(UTC).date() for r in rows} | {today})
+        with connect(self._dsn, autocommit=True) as conn:
+            if profile_of(conn) != "postgres":
+                return
+            for day in days:
+                if oldest <= day:
+                    ensure_partitions(conn, day, 0, back=0)
+            ensure_partitions(conn, today, self._ahead)
 
     def maintain(self, today: date | None = None) -> dict[str, Any]:
         """Create partitions ahead and drop expired ones (plain profile); prune old idempotency ids."""

@@ -177,13 +177,39 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | GeneratorExit | SystemExit)
 
 
+_build_lock = threading.Lock()  # builds are rare and short; one lock instead of one per record
+
+
 class CallRecord:
-    """One LLM call in progress, then finished. ``build()`` turns it into an event dict (once)."""
+    """One LLM call in progress, then finished. ``build()`` turns it into an event dict (once).
+
+    The constructor is on the caller's path: it stores references and two timestamps, nothing more.
+    Fields that most calls never set are class-level defaults, so they cost nothing until written.
+    """
+
+    # set by the wrappers / ``finish``:
+    t_first: int | None = None
+    t_end: int | None = None
+    provider: str | None = None
+    status: str | None = None
+    response: Any = None
+    error: BaseException | None = None
+    injected = False  # the wrapper added stream_options={"include_usage": True}: not logged
+    # filled by hand (non-LiteLLM calls) or by the LiteLLM callback:
+    output: str | None = None
+    response_model: str | None = None
+    finish_reason: str | None = None
+    tool_calls: list[Any] | None = None
+    usage: Any = None
+    cost_usd: float | None = None
+    cost_note: str | None = None
+    extra: dict[str, Any] | None = None
+    _event: dict[str, Any] | None = None
 
     def __init__(
         self,
         client: Prism | None,
-        model: str,
+        model: Any,
         messages: Any,
         kwargs: Mapping[str, Any],
         ctx: Mapping[str, Any] | None,
@@ -192,30 +218,17 @@ class CallRecord:
     ) -> None:
         self.t0_wall = time.time_ns()
         self.t0 = time.perf_counter_ns()
-        self.t_first: int | None = None
-        self.t_end: int | None = None
         self.client = client
         self.model = model
-        self.messages = list(messages) if isinstance(messages, list | tuple) else []
+        # a shallow copy (C speed): callers often append the answer to their list right after the call
+        t = type(messages)
+        self.messages = messages[:] if t is list else list(messages) if t is tuple else []
         self.kwargs = kwargs
         self.ctx = ctx
         self.stream = stream
-        self.provider = provider
-        self.status: str | None = None
-        self.response: Any = None
         self.chunks: list[Any] = []
-        self.error: BaseException | None = None
-        # Filled by hand (non-LiteLLM calls) or by the LiteLLM callback:
-        self.output: str | None = None
-        self.response_model: str | None = None
-        self.finish_reason: str | None = None
-        self.tool_calls: list[Any] | None = None
-        self.usage: Any = None
-        self.cost_usd: float | None = None
-        self.cost_note: str | None = None
-        self.extra: dict[str, Any] = {}
-        self._event: dict[str, Any] | None = None
-        self._lock = threading.Lock()
+        if provider:
+            self.provider = provider
 
     # ---------------------------------------------------------------- life cycle
     @property
@@ -251,10 +264,13 @@ class CallRecord:
 
     # ---------------------------------------------------------------- building
     def build(self) -> dict[str, Any]:
-        with self._lock:
-            if self._event is None:
-                self._event = self._build()
-            return self._event
+        ev = self._event
+        if ev is None:
+            with _build_lock:
+                ev = self._event
+                if ev is None:
+                    ev = self._event = self._build()
+        return ev
 
     def _wall(self, t: int | None) -> str | None:
         return None if t is None else rfc3339_ns(self.t0_wall + (t - self.t0))
@@ -307,13 +323,14 @@ class CallRecord:
         if not p:
             p = self.kwargs.get("custom_llm_provider")
         litellm = sys.modules.get("litellm")
-        if not p and "/" in self.model and litellm is not None:
-            prefix = self.model.split("/", 1)[0]
+        model = str(self.model or "")
+        if not p and "/" in model and litellm is not None:
+            prefix = model.split("/", 1)[0]
             if prefix in getattr(litellm, "provider_list", ()):
                 p = prefix
         if not p and litellm is not None:
             try:
-                p = litellm.get_llm_provider(self.model)[1]
+                p = litellm.get_llm_provider(model)[1]
             except Exception:
                 p = None
         return str(p or "unknown")
@@ -326,6 +343,8 @@ class CallRecord:
 
     def _request(self, capture: bool) -> dict[str, Any]:
         params = {k: v for k, v in self.kwargs.items() if k in LOGGED_PARAMS and v is not None}
+        if self.injected:
+            params.pop("stream_options", None)
         if self.stream and "stream" not in params:
             params["stream"] = True
         req: dict[str, Any] = {

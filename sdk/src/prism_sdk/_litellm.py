@@ -5,9 +5,11 @@ LiteLLM is imported lazily, the first time a wrapper or the callback is used.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -17,13 +19,15 @@ from ._event import CallRecord
 
 _lock = threading.Lock()
 _litellm: Any = None
-_stream_cls: Any = None
+_stream_cls: Any = None  # the caller's stream handle class (a CustomStreamWrapper subclass)
+_csw_cls: Any = ()  # LiteLLM's CustomStreamWrapper, once imported
+_state: Any = None  # PrismStream._prism.__get__
 _usage_support: dict[tuple[str, str | None, str | None], bool] = {}
 
 
 def import_litellm() -> Any:
     """Import LiteLLM once, with its local price map (no download at import)."""
-    global _litellm, _stream_cls
+    global _litellm, _stream_cls, _csw_cls, _state
     if _litellm is None:
         with _lock:
             if _litellm is None:
@@ -34,15 +38,22 @@ def import_litellm() -> Any:
                     raise ImportError(
                         "prism_sdk's LiteLLM wrappers need litellm: pip install 'prism-sdk[litellm]'"
                     ) from exc
-                _stream_cls = _make_stream_class()
+                _stream_cls, _csw_cls = _make_stream_class()
+                _state = _stream_cls._prism.__get__  # the slot's getter: C speed, no __getattribute__
                 _litellm = litellm
     return _litellm
 
 
-def _client() -> Any:
-    from . import get_client
+_get_client: Any = None
 
-    return get_client()
+
+def _client() -> Any:
+    global _get_client
+    if _get_client is None:
+        from . import get_client
+
+        _get_client = get_client
+    return _get_client()
 
 
 def _asks_usage(model: str, kwargs: Mapping[str, Any]) -> bool:
@@ -68,30 +79,28 @@ def _asks_usage(model: str, kwargs: Mapping[str, Any]) -> bool:
 
 def _prepare(
     args: tuple[Any, ...], kwargs: dict[str, Any], prism: PrismOptions | Mapping[str, Any] | None
-) -> tuple[CallRecord, bool]:
+) -> CallRecord:
+    """The caller-path part before LiteLLM is called: O(1), references and timestamps only.
+
+    ``kwargs`` is this call's own dict (``**kwargs``): the record keeps it as is, no copy; LiteLLM
+    gets its own copy when it is called with ``**kwargs``.
+    """
     model = kwargs.get("model", args[0] if args else "")
     messages = kwargs.get("messages", args[1] if len(args) > 1 else None)
+    ctx = current()
+    if prism:
+        ctx = merge(ctx, prism)
     stream = bool(kwargs.get("stream"))
-    ctx = merge(current(), prism)
-    rec = CallRecord(_client(), str(model), messages, dict(kwargs), ctx, stream=stream)
-    injected = False
+    rec = CallRecord(_client(), model, messages, kwargs, ctx, stream)
     if stream and kwargs.get("stream_options") is None and _asks_usage(str(model), kwargs):
         kwargs["stream_options"] = {"include_usage": True}  # the caller does not see the usage chunk
-        injected = True
-    return rec, injected
+        rec.injected = True  # and the event does not show it in request.params
+    return rec
 
 
-def _finish_response(rec: CallRecord, resp: Any, injected: bool) -> Any:
-    if _stream_cls is not None and isinstance(resp, _stream_cls.__bases__[0]):
-        provider = getattr(resp, "custom_llm_provider", None)
-        if provider and not rec.provider:
-            rec.provider = str(provider)
-        try:
-            resp.__class__ = _stream_cls
-            resp._prism = _StreamState(rec, injected)
-        except TypeError:  # pragma: no cover - a LiteLLM that forbids it: log without stream details
-            rec.finish("ok", resp)
-        return resp
+def _finish_response(rec: CallRecord, resp: Any, is_async: bool) -> Any:
+    if isinstance(resp, _csw_cls):
+        return _stream_cls(_StreamState(rec, resp, is_async))
     hidden = getattr(resp, "_hidden_params", None)
     if isinstance(hidden, dict):
         hidden["prism_record"] = rec
@@ -102,44 +111,59 @@ def _finish_response(rec: CallRecord, resp: Any, injected: bool) -> Any:
 def completion(*args: Any, prism: PrismOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """``litellm.completion`` with the same arguments and result, logged to Prism.
 
-    ``prism=`` takes per-call options (:class:`prism_sdk.PrismOptions`); streams are returned as
-    LiteLLM's own stream object (``CustomStreamWrapper``), instrumented in place.
+    ``prism=`` takes per-call options (:class:`prism_sdk.PrismOptions`). A stream comes back as a thin
+    handle over LiteLLM's own stream: an instance of ``CustomStreamWrapper`` (a subclass) whose
+    attributes and methods are LiteLLM's stream's; see ``sdk/README.md``.
     """
-    litellm = import_litellm()
-    rec, injected = _prepare(args, kwargs, prism)
+    litellm = _litellm if _litellm is not None else import_litellm()
+    rec = _prepare(args, kwargs, prism)
     try:
         resp = litellm.completion(*args, **kwargs)
     except BaseException as exc:
         rec.finish_exception(exc)
         raise
-    return _finish_response(rec, resp, injected)
+    return _finish_response(rec, resp, False)
 
 
 async def acompletion(
     *args: Any, prism: PrismOptions | Mapping[str, Any] | None = None, **kwargs: Any
 ) -> Any:
     """``litellm.acompletion`` with the same arguments and result, logged to Prism."""
-    litellm = import_litellm()
-    rec, injected = _prepare(args, kwargs, prism)
+    litellm = _litellm if _litellm is not None else import_litellm()
+    rec = _prepare(args, kwargs, prism)
     try:
         resp = await litellm.acompletion(*args, **kwargs)
     except BaseException as exc:
         rec.finish_exception(exc)
         raise
-    return _finish_response(rec, resp, injected)
+    return _finish_response(rec, resp, True)
+
+
+# ---------------------------------------------------------------------------- streams
+#
+# LiteLLM's stream object sits in a reference cycle (``stream.logging_obj.model_call_details
+# ["original_response"] is stream``; its per-chunk logging also queues bound methods on a thread
+# pool), so it is freed only by the cyclic garbage collector: a stream merely dropped after a
+# ``break`` could go unseen for a long time. The caller therefore gets a small handle instead, which
+# nothing else references: when the caller drops it, CPython frees it at once and ``__del__`` logs
+# the call as ``cancelled`` (and closes LiteLLM's stream, so the provider stops generating).
 
 
 class _StreamState:
-    __slots__ = ("busy", "injected", "rec")
+    """What the caller's stream handle holds: the record and LiteLLM's stream (never the handle)."""
 
-    def __init__(self, rec: CallRecord, injected: bool) -> None:
+    __slots__ = ("injected", "inner", "is_async", "next", "rec")
+
+    def __init__(self, rec: CallRecord, inner: Any, is_async: bool) -> None:
         self.rec = rec
-        self.injected = injected
-        self.busy = False  # inside LiteLLM's __next__: its own close() calls are not the caller's
-
-    def closed_by_caller(self) -> None:
-        if not self.busy:
-            self.rec.finish("cancelled")
+        self.inner = inner
+        self.injected = rec.injected
+        self.is_async = is_async
+        self.next: Any = None  # LiteLLM's bound __next__ / __anext__, looked up once
+        if not rec.provider:
+            provider = getattr(inner, "custom_llm_provider", None)
+            if provider:
+                rec.provider = str(provider)
 
     def observe(self, chunk: Any) -> bool:
         """Record a chunk; False when it is the usage chunk we asked for and the caller did not."""
@@ -154,78 +178,162 @@ class _StreamState:
                     or getattr(delta, "tool_calls", None)
                     or getattr(delta, "reasoning_content", None)
                 ):
-                    rec.first_token()
+                    rec.t_first = time.perf_counter_ns()
             return True
         return not (self.injected and getattr(chunk, "usage", None) is not None)
 
+    def dropped(self) -> None:
+        """The caller let go of the handle: log ``cancelled`` (if still open), close LiteLLM's stream."""
+        rec = self.rec
+        if rec.status is not None:
+            return
+        rec.finish("cancelled")
+        inner = self.inner
+        if getattr(inner, "_closed", False):
+            return
+        if self.is_async:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop in this thread: LiteLLM's stream is closed when Python collects it
+            task = loop.create_task(inner.aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+        else:
+            inner.close()
 
-def _make_stream_class() -> Any:
+
+_closing: set[Any] = set()  # aclose() tasks of dropped async streams, kept alive until done
+# names the handle answers itself (explicit calls such as ``stream.close()`` or ``stream.__next__()``
+# go through ``__getattribute__``); everything else is LiteLLM's stream's
+_OWN = frozenset(
+    {
+        "_prism",
+        "__class__",
+        "__iter__",
+        "__aiter__",
+        "__next__",
+        "__anext__",
+        "__enter__",
+        "__exit__",
+        "__aenter__",
+        "__aexit__",
+        "close",
+        "aclose",
+        "__del__",
+        "__repr__",
+        "__getattribute__",
+        "__setattr__",
+        "__delattr__",
+    }
+)
+
+
+def _make_stream_class() -> tuple[Any, Any]:
     from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 
     class PrismStream(CustomStreamWrapper):
-        """LiteLLM's stream, observed: first content chunk, output, usage, end or abandonment."""
+        """The caller's handle on LiteLLM's stream: forwards everything, observes the chunks.
 
+        ``isinstance(handle, CustomStreamWrapper)`` holds; every attribute read, write and method call
+        other than iteration and closing goes to LiteLLM's stream object.
+        """
+
+        __slots__ = ("_prism",)
         _prism: _StreamState
 
+        def __init__(self, state: _StreamState) -> None:  # LiteLLM's __init__ is not run
+            object.__setattr__(self, "_prism", state)
+
+        def __getattribute__(self, name: str) -> Any:
+            if name in _OWN:
+                return object.__getattribute__(self, name)
+            return getattr(_state(self).inner, name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            setattr(_state(self).inner, name, value)
+
+        def __delattr__(self, name: str) -> None:
+            delattr(_state(self).inner, name)
+
+        def __iter__(self) -> Any:
+            return self
+
+        def __aiter__(self) -> Any:
+            return self
+
         def __next__(self) -> Any:
-            st = self._prism
+            st = _state(self)
+            nxt = st.next
+            if nxt is None:
+                nxt = st.next = st.inner.__next__
             while True:
-                st.busy = True
                 try:
-                    chunk = super().__next__()
+                    chunk = nxt()
                 except StopIteration:
                     st.rec.finish("ok")
                     raise
                 except BaseException as exc:
                     st.rec.finish_exception(exc)
                     raise
-                finally:
-                    st.busy = False
                 if st.observe(chunk):
                     return chunk
 
         async def __anext__(self) -> Any:
-            st = self._prism
+            st = _state(self)
+            nxt = st.next
+            if nxt is None:
+                nxt = st.next = st.inner.__anext__
             while True:
-                st.busy = True
                 try:
-                    chunk = await super().__anext__()
+                    chunk = await nxt()
                 except StopAsyncIteration:
                     st.rec.finish("ok")
                     raise
                 except BaseException as exc:
                     st.rec.finish_exception(exc)
                     raise
-                finally:
-                    st.busy = False
                 if st.observe(chunk):
                     return chunk
 
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.close()
+
+        async def __aenter__(self) -> Any:
+            return self
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            await self.aclose()
+
         def close(self) -> None:
-            st = self.__dict__.get("_prism")
-            if st is not None:
-                st.closed_by_caller()
-            super().close()
+            st = _state(self)
+            st.rec.finish("cancelled")  # no-op when the stream already ended
+            st.inner.close()
 
         async def aclose(self) -> None:
-            st = self.__dict__.get("_prism")
-            if st is not None:
-                st.closed_by_caller()
-            await super().aclose()  # type: ignore[no-untyped-call]
+            st = _state(self)
+            st.rec.finish("cancelled")
+            await st.inner.aclose()
 
         def __del__(self) -> None:
-            st = self.__dict__.get("_prism")
-            if st is not None:
-                st.rec.finish("cancelled")
-            super().__del__()
+            with contextlib.suppress(Exception):  # never raise from a finaliser
+                _state(self).dropped()
+
+        def __repr__(self) -> str:
+            return f"<prism_sdk stream handle of {_state(self).inner!r}>"
 
     PrismStream.__name__ = PrismStream.__qualname__ = "CustomStreamWrapper"
-    return PrismStream
+    return PrismStream, CustomStreamWrapper
 
 
 def record_of(obj: Any) -> CallRecord | None:
-    st = getattr(obj, "__dict__", {}).get("_prism") if obj is not None else None
-    if isinstance(st, _StreamState):
+    if obj is None:
+        return None
+    if _stream_cls is not None and type(obj) is _stream_cls:
+        st: _StreamState = _state(obj)
         return st.rec
     hidden = getattr(obj, "_hidden_params", None)
     if isinstance(hidden, dict):

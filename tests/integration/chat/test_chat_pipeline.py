@@ -44,7 +44,8 @@ def test_complete_and_cancelled_turns_land_in_inference_logs_linked_to_their_mes
     with chat.client.stream(
         "POST", f"/api/conversations/{cid}/messages", json={"content": "first", "model": MODEL}
     ) as resp:
-        assert list(read_sse(resp.iter_lines()))[-1][1]["status"] == "complete"
+        last = list(read_sse(resp.iter_lines()))[-1][1]
+        assert last["status"] == "complete", last
     with chat.client.stream(
         "POST", f"/api/conversations/{cid}/messages", json={"content": "second", "model": MODEL}
     ) as resp:
@@ -63,4 +64,4 @@ def test_complete_and_cancelled_turns_land_in_inference_logs_linked_to_their_mes
     assistants = [m for m in chat.messages(cid) if m["role"] == "assistant"]
     assert [m["status"] for m in assistants] == ["complete", "cancelled"]
     for message, expected in zip(assistants, ["ok", "cancelled"], strict=True):
-        assert logged[message["id"]] == (message["inference_event_id"], expected)
+        assert logged.get(message["id"]) == (message["inference_event_id"], expected), (rows, assistants)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+import pytest
 from prism.adapters.postgres import PostgresLogStore, partitions
+from prism.records import BadRecordError, LogRow
 
 
 def test_partitions_are_created_ahead_and_expired_ones_dropped(database_url: str) -> None:
@@ -37,3 +39,34 @@ def test_migrations_are_tracked_and_rerunnable(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         keys = [r[0] for r in conn.execute("SELECT key FROM schema_migrations ORDER BY key")]
     assert keys[:3] == ["001_app", "002_logs", "003_event_ids"]
+
+
+def _row(created_at: datetime) -> LogRow:
+    import uuid
+
+    from prism.records import to_row
+
+    record = {"created_at": created_at.isoformat(), "redactions": {}, "raw_payload_uri": None}
+    event = {
+        "id": str(uuid.uuid4()),
+        "ts_start": created_at.isoformat(),
+        "ts_end": created_at.isoformat(),
+        "provider": "openai",
+        "model": "m",
+        "status": "ok",
+    }
+    return to_row(record, event)
+
+
+def test_rows_for_days_without_a_partition_get_one_or_are_refused(database_url: str) -> None:
+    # GIVEN a writer that was down for 10 days: its backlog's days have no partition
+    store = PostgresLogStore(database_url, partitions_ahead_days=3, retention_days=30)
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert ten_days_ago.date() not in partitions(conn, "inference_logs")
+    # WHEN it writes them THEN the partition is made and the rows land
+    assert store.write([_row(ten_days_ago)]) == 1
+    # and rows older than retention are refused as bad records (dead letters), not a crash
+    with pytest.raises(BadRecordError):
+        store.write([_row(datetime.now(UTC) - timedelta(days=45))])
+    store.close()

@@ -83,3 +83,9 @@ def test_redact_event_walks_content_and_keeps_structure() -> None:
     assert event["tool_invocations"][0]["ts_start"] == "2026-11-27T07:00:00.300000Z"
     assert event["metadata"] == {"nested": ["call [PHONE]"]}
     assert event["user_id"] == "[EMAIL]"
+
+
+def test_reference_ids_are_structure_not_content() -> None:
+    event = {"trace_id": "4111111111111111111", "conversation_id": "415-555-0199", "user_id": "a@b.io"}
+    assert redact_event(event, R) == {"EMAIL": 1}
+    assert event["trace_id"] == "4111111111111111111" and event["conversation_id"] == "415-555-0199"
