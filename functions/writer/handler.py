@@ -48,3 +48,22 @@ def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, get_writer(), context)
+
+
+def maintenance(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled (hourly) and after each deploy: apply pending migrations (idempotent, under an
+    advisory lock), create partitions ahead, drop expired ones, prune old idempotency ids."""
+    from prism.adapters.postgres import PostgresLogStore, migrate
+
+    settings = get_settings()
+    profile = migrate(
+        settings.database_dsn,
+        partitions_ahead_days=settings.partitions_ahead_days,
+        retention_days=settings.retention_days,
+    )
+    store = PostgresLogStore(
+        settings.database_dsn,
+        partitions_ahead_days=settings.partitions_ahead_days,
+        retention_days=settings.retention_days,
+    )
+    return {"profile": profile, **store.maintain()}

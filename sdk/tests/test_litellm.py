@@ -171,6 +171,30 @@ def test_sync_stream_broken_out_of_and_dropped_without_close_is_cancelled(client
     assert inner() is None or inner()._closed
 
 
+def test_async_stream_broken_out_of_and_dropped_is_cancelled_and_closed(client, ingest, fake) -> None:
+    fake.behaviour = Behaviour(chunks=["x", "y", "z"], inter_token_delay=0.2)
+    seen: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        stream = await prism_sdk.acompletion(**call_kw(fake), stream=True, prism={"on_event": seen.append})
+        async for c in stream:
+            if c.choices[0].delta.content:
+                break
+        del stream
+        await asyncio.sleep(0)  # the handle's finaliser schedules LiteLLM's aclose() on this loop
+        for _ in range(100):
+            if fake.chat_requests[-1]._done.is_set():
+                break
+            await asyncio.sleep(0.02)
+
+    asyncio.run(run())
+    assert [e["status"] for e in seen] == ["cancelled"] and seen[0]["response"]["content"] == "x"
+    (ev,) = sent(client, ingest)
+    assert ev["status"] == "cancelled"
+    req = fake.chat_requests[-1]
+    assert req.wait_done(3) and req.disconnected and not req.completed
+
+
 def test_stream_handle_forwards_to_litellms_stream(client, ingest, fake) -> None:
     stream = prism_sdk.completion(**call_kw(fake), stream=True)
     inner = stream.logging_obj.model_call_details["original_response"]

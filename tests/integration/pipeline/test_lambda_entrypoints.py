@@ -69,3 +69,26 @@ def test_writer_stops_cleanly_on_sigterm(clean_database: str, redis_url: str, st
         assert time.monotonic() - started < 10
         assert "writer stopped" in stack.logs("writer")
         stack.procs.pop("writer")
+
+
+def test_maintenance_handler_migrates_and_maintains(monkeypatch: object) -> None:
+    import uuid
+
+    import psycopg
+    from prism.adapters.postgres import drop_database
+    from prism.config import get_settings
+
+    url = f"postgresql://postgres@127.0.0.1:5432/prism_maint_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("PRISM_DATABASE_URL", url)  # type: ignore[attr-defined]
+    get_settings.cache_clear()
+    try:
+        from writer.handler import maintenance
+
+        result = maintenance({"source": "aws.events"}, None)
+        assert result["profile"] == "postgres" and result["partitions_dropped"] == []
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 3  # type: ignore[index]
+        assert maintenance({}, None)["partitions_created"] == 0  # idempotent
+    finally:
+        get_settings.cache_clear()
+        drop_database(url)
