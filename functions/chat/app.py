@@ -36,18 +36,21 @@ def create_app(
     credential_store: CredentialStore | None = None,
     gateway: ModelGateway | None = None,
     demo: DemoServer | None = None,
+    shared_store: bool | None = None,
 ) -> FastAPI:
-    """Build the app. Defaults are the real adapters from settings; tests pass others."""
+    """Build the app. Defaults are the real adapters from settings; tests pass others.
+
+    ``shared_store``: whether other instances see the same store, so a cancel requested through one
+    must be polled for by the one streaming (default: True for the PostgreSQL store built here).
+    """
     settings = settings or get_chat_settings()
-    shared_store = True
     if store is None or credential_store is None:
         from prism.adapters.postgres_app import PostgresAppStore
 
         pg = PostgresAppStore(settings.database_dsn)
         store = store or pg
         credential_store = credential_store or pg
-    else:
-        shared_store = not type(store).__name__.startswith("InMemory")
+        shared_store = True if shared_store is None else shared_store
     cipher = CredentialCipher.from_setting(settings.creds_key)
     if demo is None and settings.demo_enabled:
         demo = DemoServer()

@@ -115,6 +115,15 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
+def _retry_after(exc: BaseException) -> str | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    try:
+        value = headers.get("retry-after") if headers is not None else None
+    except Exception:
+        return None
+    return value if isinstance(value, str) and value.strip().isdigit() else None
+
+
 def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
     """Map a LiteLLM/httpx failure onto a message a person can act on (never containing the key)."""
     name = type(exc).__name__
@@ -138,8 +147,10 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
             upstream_status=403,
         )
     if name in ("RateLimitError", "CallerCredentialRateLimitError") or status == 429:
+        retry_after = _retry_after(exc)
+        wait = f"Wait {retry_after} s" if retry_after else "Wait a moment"
         return ProviderCallError(
-            f"{who} is rate-limiting requests (429). Wait a moment and try again, or pick another model.",
+            f"{who} is rate-limiting requests (429). {wait} and try again, or pick another model.",
             code="provider_rate_limited",
             upstream_status=429,
         )

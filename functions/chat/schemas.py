@@ -61,6 +61,15 @@ class PutProvider(_In):
         description="The models to offer; default: the provider's usual models, or what the endpoint lists",
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _not_link_local(cls, v: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # No model server lives on a link-local address; the cloud's instance-metadata service does.
+        host = (v.host or "").strip("[]").lower() if v is not None else ""
+        if host.startswith("169.254.") or host.startswith("fe80:") or host == "fd00:ec2::254":
+            raise ValueError("base_url must not point at a link-local address")
+        return v
+
     @field_validator("api_key")
     @classmethod
     def _key_shape(cls, v: SecretStr | None) -> SecretStr | None:
@@ -193,14 +202,25 @@ class ProvidersOut(BaseModel):
     creds_key_configured: bool = Field(description="Whether PRISM_CREDS_KEY is set (needed to store keys)")
 
 
+SSE_DESCRIPTION = """Server-sent events, in this order:
+
+- `start`: `{conversation_id, user_message_id, message_id, assistant_message_id, model, provider, title}`
+  (`message_id` is the assistant message being streamed; both messages are already stored)
+- `delta`: `{content}`, one per chunk, as the provider sends them
+- then exactly one of
+  - `done`: `{conversation_id, message_id, status, model, usage: {prompt_tokens, completion_tokens,
+    total_tokens}, cost_usd, latency_ms, ttft_ms, finish_reason, inference_event_id}` with `status`
+    `complete`, or `cancelled` (plus `cancel_reason`) when stopped through `POST .../cancel`;
+  - `error`: the same fields plus `{code, message}` (`provider_auth_failed`, `provider_rate_limited`,
+    `provider_timeout`, `provider_unreachable`, `model_not_found`, `context_too_long`,
+    `provider_unavailable`, `provider_error`), `status` `error`.
+
+Closing the stream cancels the model call; the reply is stored as `cancelled` with its partial text."""
+
+
 def sse_doc() -> dict[int | str, dict[str, Any]]:
     return {
-        200: {
-            "description": "Server-sent events: `start` (message ids), `delta` (`{content}`) as the "
-            "provider sends tokens, then `done` (status, usage, cost_usd, latency_ms, ttft_ms, "
-            "inference_event_id) or `error` (code, message).",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
+        200: {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         404: {"description": "Unknown conversation"},
         422: {"description": "Unknown model, or missing/blank content"},
     }

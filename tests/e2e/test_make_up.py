@@ -31,12 +31,17 @@ def local_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "PRISM_REDIS_URL": redis_url,
         "PRISM_STREAM": f"prism-test:{uuid.uuid4().hex[:8]}:inference.logged",
         "PRISM_API_KEY": "e2e-key",
-        "PRISM_EMULATOR_PORT": str(free_port()),
-        "PRISM_INGESTION_PORT": str(free_port()),
         "PRISM_CHAT_PORT": str(free_port()),
         "PRISM_CREDS_KEY": "x" * 43 + "=",
     }
-    env.pop("AWS_ENDPOINT_URL", None)
+    # Our own ports everywhere, whatever a developer's .env says (scripts.dev reads it as defaults).
+    emulator, ingestion = free_port(), free_port()
+    env.update(
+        PRISM_EMULATOR_PORT=str(emulator),
+        PRISM_INGESTION_PORT=str(ingestion),
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{emulator}",
+        PRISM_INGEST_URL=f"http://127.0.0.1:{ingestion}",
+    )
     yield env
     subprocess.run([sys.executable, "-m", "scripts.dev", "down"], env=env, cwd=ROOT, timeout=60, check=False)
     drop_database(db)

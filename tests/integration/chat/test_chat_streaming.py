@@ -168,6 +168,8 @@ def test_provider_failures_reach_the_client_as_an_error_event(
     kind, data = events[-1]
     assert (kind, data["code"]) == ("error", code), data
     assert len(data["message"]) > 20
+    if code == "provider_rate_limited":
+        assert "Wait 1 s" in data["message"]
     assistant = chat.messages(cid)[1]
     assert assistant["status"] == "error" and assistant["error"]["code"] == code
     event = ingest.wait_for(lambda e: e.get("message_id") == data["message_id"])
@@ -240,3 +242,25 @@ def test_provider_keys_never_leave_the_server_in_clear(
     ingest.wait_for(lambda e: e.get("conversation_id") == cid and e.get("status") == "error")
     for raw in ingest.bodies:
         assert b"Bearer " + secret.encode() not in raw
+
+
+def test_a_cancel_sent_to_another_instance_stops_the_stream(make_chat: Any, fake: FakeOpenAI) -> None:
+    # GIVEN two instances on one database (on AWS: the streaming function and the Mangum one)
+    streaming: ChatApi = make_chat()
+    other: ChatApi = make_chat()
+    fake.behaviour = Behaviour(chunks=["a", "b", "c", "d", "e"], inter_token_delay=0.5)
+    streaming.configure_fake(fake)
+    cid = streaming.new_conversation()
+    with streaming.client.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "hi", "model": MODEL}
+    ) as resp:
+        events = read_sse(resp.iter_lines())
+        _, start = next(events)
+        assert next(events)[0] == "delta"
+        # WHEN the cancel reaches the other instance
+        assert other.client.post(f"/api/conversations/{cid}/cancel").json()["message_ids"] == [start["message_id"]]
+        rest = list(events)
+    # THEN the streaming instance picks it up from the database and stops upstream
+    assert rest[-1][0] == "done" and rest[-1][1]["status"] == "cancelled"
+    assert rest[-1][1]["cancel_reason"] == "cancel_requested"
+    assert fake.chat_requests[-1].wait_done(10) and fake.chat_requests[-1].disconnected

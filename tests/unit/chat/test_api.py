@@ -114,6 +114,7 @@ def test_delete_a_provider(client: TestClient) -> None:
         ("openai_compatible", {"api_key": "abc"}, 422, "base_url_required"),
         ("openai_compatible", {"base_url": "not a url"}, 422, "validation_error"),
         ("openai_compatible", {"base_url": "ftp://x/v1"}, 422, "validation_error"),
+        ("openai_compatible", {"base_url": "http://169.254.169.254/latest"}, 422, "validation_error"),
         ("openai", {"api_key": "has space"}, 422, "validation_error"),
         ("openai", {"api_key": KEY, "apikey": "typo"}, 422, "validation_error"),
         ("openai", {"api_key": 5}, 422, "validation_error"),
