@@ -80,6 +80,7 @@ class ModelGateway(Protocol):
 
 def import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_MODE", "PRODUCTION")  # else litellm loads ./.env into os.environ
     import litellm
 
     litellm.suppress_debug_info = True
@@ -331,7 +332,8 @@ class LiteLLMGateway:
             kwargs["prism"] = {
                 "conversation_id": call.conversation_id,
                 "message_id": call.message_id,
-                "tags": ["chat"],
+                "tags": ["chat", "demo"] if call.provider == DEMO_PROVIDER else ["chat"],
+                "metadata": {"chat_provider": call.provider},
                 "on_event": on_event,
             }
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_MODE", "PRODUCTION")  # no ./.env loaded into the tests
 HERE = Path(__file__).resolve().parent
 for p in (str(HERE.parents[1]), str(HERE)):
     if p not in sys.path:
