@@ -173,11 +173,18 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
             except (PrismError, UnavailableError) as exc:
                 checks[name] = exc.message
                 failing.append(name)
+        pipeline: dict[str, Any] = {}
+        stats = getattr(ingestor.bus, "stats", None)
+        if stats is not None and "bus" not in failing:  # writer lag, pending, dead letters, trims
+            try:
+                pipeline = stats(settings.writer_group)
+            except UnavailableError as exc:
+                pipeline = {"error": exc.message}
         if failing:
-            return JSONBody(
-                error_body("not_ready", f"unavailable: {', '.join(failing)}", checks=checks), status_code=503
-            )
-        return JSONBody({"status": "ok", "checks": checks})
+            message = f"unavailable: {', '.join(failing)}"
+            body = error_body("not_ready", message, checks=checks, pipeline=pipeline)
+            return JSONBody(body, status_code=503)
+        return JSONBody({"status": "ok", "checks": checks, "pipeline": pipeline})
 
     app.openapi_schema = None
     _add_schemas(app)

@@ -128,6 +128,12 @@ class StreamConsumer:
         self.stats.duplicates += outcome.duplicates
 
     def _maintain(self) -> None:
+        try:
+            gone = self.reader.forget_idle_consumers()
+            if gone:
+                log.info("removed idle consumers with nothing pending: %s", ", ".join(gone))
+        except UnavailableError as exc:
+            log.warning("consumer cleanup skipped: %s", exc.message)
         maintain = getattr(self.writer.store, "maintain", None)
         if maintain is None:
             return

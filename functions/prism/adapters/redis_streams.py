@@ -58,6 +58,32 @@ class RedisStreamsBus:
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
 
+    def stats(self, group: str = "cg-writer") -> dict[str, int]:
+        """Health figures: entries in the stream, the group's pending and lag, dead letters, trims."""
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.xlen(self.stream)
+            pipe.xlen(f"{self.stream}:dead")
+            pipe.hget(self.stats_key, "trimmed")
+            length, dead, trimmed = pipe.execute()
+            groups = self._redis.xinfo_groups(self.stream) if length else []
+        except redis.ResponseError:
+            groups = []
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        figures = {
+            "entries": int(length or 0),
+            "dead_letters": int(dead or 0),
+            "trimmed": int(trimmed or 0),
+            "pending": 0,
+            "lag": 0,
+        }
+        for g in groups:
+            if _id(g["name"]) == group:
+                figures["pending"] = int(g["pending"])
+                figures["lag"] = int(g.get("lag") or 0)
+        return figures
+
     def close(self) -> None:
         self._redis.close()
 
@@ -148,6 +174,23 @@ class RedisStreamsReader:
             pipe.execute()
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
+
+    def forget_idle_consumers(self, idle_ms: int = 3_600_000) -> list[str]:
+        """Remove consumers that hold nothing and have been idle (old writer processes)."""
+        try:
+            consumers = self._redis.xinfo_consumers(self.stream, self.group)
+            gone = [
+                _id(c["name"])
+                for c in consumers
+                if int(c["pending"]) == 0 and int(c["idle"]) > idle_ms and _id(c["name"]) != self.consumer
+            ]
+            for name in gone:
+                self._redis.xgroup_delconsumer(self.stream, self.group, name)
+        except redis.ResponseError:
+            return []
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        return gone
 
     def lag(self) -> dict[str, int]:
         """Pending (read, not acked) and lag (not yet read) of the group, plus dead letters."""

@@ -144,6 +144,7 @@ def test_the_demo_model_goes_through_litellms_http_path(chat: ChatApi, ingest: I
     assert events[-1][1]["cost_usd"] == 0.0
     event = ingest.wait_for(lambda e: e.get("conversation_id") == cid)
     assert event["status"] == "ok" and event["model"] == "prism-demo"
+    assert "demo" in event["tags"] and event["metadata"]["chat_provider"] == "demo"
     assert event["usage"]["completion_tokens"] > 0
 
 

@@ -131,7 +131,9 @@ def test_unknown_route_and_method_are_json(client: TestClient) -> None:
 
 def test_health_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json()["checks"] == {"bus": "ok", "raw_store": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["checks"] == {"bus": "ok", "raw_store": "ok"}
+    assert set(ready["pipeline"]) == {"entries", "pending", "lag", "dead_letters", "trimmed"}
     spec = client.get("/openapi.json").json()
     assert "/v1/events" in spec["paths"] and "InferenceEventV1" in spec["components"]["schemas"]
 

@@ -119,6 +119,9 @@ def test_poison_entry_goes_to_dead_letters_with_reason(
         while time.monotonic() < deadline and client.xlen(f"{stream_name}:dead") == 0:
             time.sleep(0.1)
         dead = client.xrange(f"{stream_name}:dead")
+        ready = httpx.get(stack.ingest_url + "/readyz").json()
+        figures = ready.get("pipeline") or ready["error"]["pipeline"]
+    assert figures["dead_letters"] == 1 and figures["pending"] == 0 and figures["lag"] == 0
     assert len(dead) == 1
     fields = dead[0][1]
     assert fields[b"d"] == b"{not json" and b"not JSON" in fields[b"reason"] and fields[b"deliveries"] == b"2"
