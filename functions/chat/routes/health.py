@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
 from prism.errors import PrismError
-from prism.http import error_body
+from prism.http import JSONBody, error_body
 from starlette.concurrency import run_in_threadpool
 
 from chat.routes.deps import ServiceDep
@@ -18,10 +17,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(service: ServiceDep) -> ORJSONResponse:
+async def readyz(service: ServiceDep) -> JSONBody:
     """The app database is reachable (503 naming the failing part otherwise)."""
     try:
         await run_in_threadpool(service.store.ping)
     except PrismError as exc:
-        return ORJSONResponse(error_body("not_ready", f"database: {exc.message}"), status_code=503)
-    return ORJSONResponse({"status": "ready"})
+        return JSONBody(error_body("not_ready", f"database: {exc.message}"), status_code=503)
+    return JSONBody({"status": "ready"})

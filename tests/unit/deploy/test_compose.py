@@ -269,10 +269,10 @@ def test_env_example_leaves_generated_secrets_empty_and_says_who_fills_them() ->
 
 
 def test_env_example_prism_variables_are_real_settings() -> None:
-    from prism.config import Settings
+    from chat.settings import ChatSettings
     from prism_sdk import ENV_VARS as SDK_VARS
 
-    known = {f"PRISM_{name.upper()}" for name in Settings.model_fields} | set(SDK_VARS)
+    known = {f"PRISM_{name.upper()}" for name in ChatSettings.model_fields} | set(SDK_VARS)
     unknown = {k for k in env_example() if k.startswith("PRISM_")} - known
     assert not unknown, f"not read by prism.config or prism_sdk (typo?): {sorted(unknown)}"
 
