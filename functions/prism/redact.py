@@ -112,6 +112,21 @@ def _phone_ok(text: str) -> bool:
 _VALIDATORS["PHONE"] = _phone_ok
 
 
+_HEX = frozenset("0123456789abcdefABCDEF:")
+
+
+def _may_hold_ipv6(text: str) -> bool:
+    """True if some ':' has a hex digit or ':' on both sides (prose colons are followed by a space)."""
+    i = text.find(":")
+    while i != -1:
+        if 0 < i < len(text) - 1 and text[i - 1] in _HEX and text[i + 1] in _HEX:
+            return True
+        if i == 0 and text[1:2] == ":":
+            return True
+        i = text.find(":", i + 1)
+    return False
+
+
 class RegexRedactor:
     """The default redactor: cheap gates first, then compiled patterns with validators."""
 
@@ -166,7 +181,7 @@ class RegexRedactor:
                 break
         if "@" in text:
             text = self._email.sub(fixed("EMAIL"), text)
-        if "::" in text or text.count(":") >= 2:
+        if _may_hold_ipv6(text):
             text = self._ipv6.sub(ip, text)
         text = self._numbers_in(text, number)
         return Redaction(text, dict(counts))

@@ -204,6 +204,7 @@ class CallRecord:
     cost_usd: float | None = None
     cost_note: str | None = None
     extra: dict[str, Any] | None = None
+    chunk_times: list[int] | None = None  # perf_counter_ns of each of ``chunks`` (wrapped streams)
     _event: dict[str, Any] | None = None
 
     def __init__(
@@ -278,6 +279,8 @@ class CallRecord:
     def _build(self) -> dict[str, Any]:
         capture = self.client.capture_content if self.client is not None else True
         end = self.t_end if self.t_end is not None else time.perf_counter_ns()
+        if self.t_first is None and self.chunk_times:
+            self.t_first = _first_content_time(self.chunks, self.chunk_times)
         first = self.t_first if self.t_first is not None and self.t_first <= end else None
         status = self.status or "cancelled"
         provider = self._provider()
@@ -407,6 +410,18 @@ class CallRecord:
         except Exception as exc:
             note = f"no price known for {provider}/{model} in LiteLLM's price map ({type(exc).__name__})"
             return None, note[:500]
+
+
+def _first_content_time(chunks: list[Any], times: list[int]) -> int | None:
+    """When the first chunk with content (or a tool call / reasoning delta) arrived: TTFT."""
+    for ch, t in zip(chunks, times, strict=False):
+        choices = _get(ch, "choices")
+        delta = _get(choices[0], "delta") if choices else None
+        if delta is not None and (
+            _get(delta, "content") or _get(delta, "tool_calls") or _get(delta, "reasoning_content")
+        ):
+            return t
+    return None
 
 
 def _assemble(chunks: list[Any]) -> tuple[str | None, str | None, list[Any] | None, str | None, Any]:

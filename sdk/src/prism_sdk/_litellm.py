@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from time import perf_counter_ns as _clock
 from typing import Any
 
-from ._context import PrismOptions, current, merge
+from ._context import PrismOptions, _current, current, merge
 from ._event import CallRecord
 
 _lock = threading.Lock()
@@ -44,16 +44,17 @@ def import_litellm() -> Any:
     return _litellm
 
 
-_get_client: Any = None
+_pkg: Any = None  # the prism_sdk package (its default client), once imported
 
 
 def _client() -> Any:
-    global _get_client
-    if _get_client is None:
-        from . import get_client
+    global _pkg
+    pkg = _pkg
+    if pkg is None:
+        import prism_sdk as pkg
 
-        _get_client = get_client
-    return _get_client()
+        _pkg = pkg
+    return pkg._default or pkg.get_client()
 
 
 def _asks_usage(model: str, kwargs: Mapping[str, Any]) -> bool:
@@ -87,11 +88,13 @@ def _prepare(
     """
     model = kwargs.get("model", args[0] if args else "")
     messages = kwargs.get("messages", args[1] if len(args) > 1 else None)
-    ctx = current()
+    ctx = _current.get()
     if prism:
         ctx = merge(ctx, prism)
     stream = bool(kwargs.get("stream"))
-    rec = CallRecord(_client(), model, messages, kwargs, ctx, stream)
+    pkg = _pkg
+    client = pkg._default if pkg is not None else None
+    rec = CallRecord(client or _client(), model, messages, kwargs, ctx, stream)
     if stream and kwargs.get("stream_options") is None and _asks_usage(str(model), kwargs):
         kwargs["stream_options"] = {"include_usage": True}  # the caller does not see the usage chunk
         rec.injected = True  # and the event does not show it in request.params
@@ -101,8 +104,11 @@ def _prepare(
 def _finish_response(rec: CallRecord, resp: Any, is_async: bool) -> Any:
     if isinstance(resp, _csw_cls):
         return _stream_cls(_StreamState(rec, resp, is_async))
-    hidden = getattr(resp, "_hidden_params", None)
-    if isinstance(hidden, dict):
+    # LiteLLM's responses are pydantic models: read the private-attribute dict through its slot
+    # (``resp._hidden_params`` goes through pydantic's ``__getattr__``, a few µs)
+    priv = getattr(resp, "__pydantic_private__", None)
+    hidden = priv.get("_hidden_params") if type(priv) is dict else getattr(resp, "_hidden_params", None)
+    if type(hidden) is dict:
         hidden["prism_record"] = rec
     rec.finish("ok", resp)
     return resp
@@ -152,35 +158,25 @@ async def acompletion(
 class _StreamState:
     """What the caller's stream handle holds: the record and LiteLLM's stream (never the handle)."""
 
-    __slots__ = ("injected", "inner", "is_async", "next", "rec")
+    __slots__ = ("chunks", "injected", "inner", "is_async", "rec", "times")
 
     def __init__(self, rec: CallRecord, inner: Any, is_async: bool) -> None:
         self.rec = rec
         self.inner = inner
         self.injected = rec.injected
         self.is_async = is_async
-        self.next: Any = None  # LiteLLM's bound __next__ / __anext__, looked up once
+        # Per chunk, the caller's path only appends the chunk and its arrival time: the first content
+        # chunk (TTFT), the text, the usage... are worked out by the worker thread (CallRecord.build).
+        self.chunks = rec.chunks
+        self.times = rec.chunk_times = []
         if not rec.provider:
             provider = getattr(inner, "custom_llm_provider", None)
             if provider:
                 rec.provider = str(provider)
 
-    def observe(self, chunk: Any) -> bool:
-        """Record a chunk; False when it is the usage chunk we asked for and the caller did not."""
-        rec = self.rec
-        rec.chunks.append(chunk)
-        choices = getattr(chunk, "choices", None)
-        if choices:
-            if rec.t_first is None:
-                delta = getattr(choices[0], "delta", None)
-                if delta is not None and (
-                    getattr(delta, "content", None)
-                    or getattr(delta, "tool_calls", None)
-                    or getattr(delta, "reasoning_content", None)
-                ):
-                    rec.t_first = time.perf_counter_ns()
-            return True
-        return not (self.injected and getattr(chunk, "usage", None) is not None)
+    def hidden(self, chunk: Any) -> bool:
+        """The usage-only chunk we asked for (the caller did not): not passed on."""
+        return not getattr(chunk, "choices", None) and getattr(chunk, "usage", None) is not None
 
     def dropped(self) -> None:
         """The caller let go of the handle: log ``cancelled`` (if still open), close LiteLLM's stream."""
@@ -203,6 +199,7 @@ class _StreamState:
             inner.close()
 
 
+_END = object()
 _closing: set[Any] = set()  # aclose() tasks of dropped async streams, kept alive until done
 # names the handle answers itself (explicit calls such as ``stream.close()`` or ``stream.__next__()``
 # go through ``__getattribute__``); everything else is LiteLLM's stream's
@@ -264,36 +261,34 @@ def _make_stream_class() -> tuple[Any, Any]:
 
         def __next__(self) -> Any:
             st = _state(self)
-            nxt = st.next
-            if nxt is None:
-                nxt = st.next = st.inner.__next__
             while True:
                 try:
-                    chunk = nxt()
-                except StopIteration:
-                    st.rec.finish("ok")
-                    raise
+                    chunk = next(st.inner, _END)
                 except BaseException as exc:
                     st.rec.finish_exception(exc)
                     raise
-                if st.observe(chunk):
+                if chunk is _END:
+                    st.rec.finish("ok")
+                    raise StopIteration
+                st.times.append(_clock())
+                st.chunks.append(chunk)
+                if not st.injected or not st.hidden(chunk):
                     return chunk
 
         async def __anext__(self) -> Any:
             st = _state(self)
-            nxt = st.next
-            if nxt is None:
-                nxt = st.next = st.inner.__anext__
             while True:
                 try:
-                    chunk = await nxt()
+                    chunk = await st.inner.__anext__()
                 except StopAsyncIteration:
                     st.rec.finish("ok")
                     raise
                 except BaseException as exc:
                     st.rec.finish_exception(exc)
                     raise
-                if st.observe(chunk):
+                st.times.append(_clock())
+                st.chunks.append(chunk)
+                if not st.injected or not st.hidden(chunk):
                     return chunk
 
         def __enter__(self) -> Any:
@@ -319,8 +314,10 @@ def _make_stream_class() -> tuple[Any, Any]:
             await st.inner.aclose()
 
         def __del__(self) -> None:
-            with contextlib.suppress(Exception):  # never raise from a finaliser
-                _state(self).dropped()
+            st = _state(self)
+            if st.rec.status is None:
+                with contextlib.suppress(Exception):  # never raise from a finaliser
+                    st.dropped()
 
         def __repr__(self) -> str:
             return f"<prism_sdk stream handle of {_state(self).inner!r}>"
