@@ -9,8 +9,13 @@ from uuid import UUID
 from prism.ports import ChatMessage, Conversation
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-Title = Annotated[str, Field(max_length=200)]
-ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+# PostgreSQL text cannot hold NUL characters: they are refused here (422), not by the database.
+NO_NUL = r"^[^\x00]*$"
+# No whitespace, whichever regex engine reads the pattern: ``\s`` differs between pydantic (Rust),
+# Python and ECMA-262 (OpenAPI clients) on U+001C-U+001F, U+0085 and U+FEFF, so they are listed too.
+NO_SPACE_OR_NUL = r"^[^\s\x00\x1c-\x1f\x85\ufeff]+$"
+Title = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_SPACE_OR_NUL)]
 
 
 class _In(BaseModel):
@@ -33,9 +38,12 @@ class RenameConversation(_In):
 
 
 class SendMessage(_In):
-    content: str = Field(min_length=1, max_length=200_000, description="The user's message")
+    content: str = Field(min_length=1, max_length=200_000, pattern=NO_NUL, description="The user's message")
     model: str = Field(
-        min_length=1, max_length=300, description="A model id from GET /api/models, e.g. 'openai/gpt-4o-mini'"
+        min_length=1,
+        max_length=300,
+        pattern=NO_SPACE_OR_NUL,
+        description="A model id from GET /api/models, e.g. 'openai/gpt-4o-mini'",
     )
 
     @field_validator("content")
@@ -78,8 +86,8 @@ class PutProvider(_In):
         raw = v.get_secret_value().strip()
         if len(raw) > 1000:
             raise ValueError("api_key is too long (at most 1000 characters)")
-        if any(c.isspace() for c in raw):
-            raise ValueError("api_key must not contain spaces or line breaks")
+        if any(c.isspace() or not c.isprintable() for c in raw):
+            raise ValueError("api_key must not contain spaces, line breaks or control characters")
         return SecretStr(raw)
 
 
@@ -202,6 +210,39 @@ class ProvidersOut(BaseModel):
     creds_key_configured: bool = Field(description="Whether PRISM_CREDS_KEY is set (needed to store keys)")
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Machine-readable, e.g. 'conversation_not_found', 'validation_error'")
+    message: str = Field(description="What is wrong, for a person")
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body cannot be parsed",
+    404: "Not found",
+    422: "Invalid parameters or body",
+    503: "A dependency (the app database, PRISM_CREDS_KEY) is unavailable; retry or fix the configuration",
+}
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error answers, all in the ``{"error": {"code", "message"}}`` shape.
+
+    Declaring 422 here also replaces FastAPI's default ``HTTPValidationError``, which is not what the
+    app sends. ``descriptions`` override per status: ``error_responses(404, s404="...")``.
+    """
+    return {
+        status: {"model": ErrorOut, "description": descriptions.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
+        for status in statuses
+    }
+
+
 SSE_DESCRIPTION = """Server-sent events, in this order:
 
 - `start`: `{conversation_id, user_message_id, message_id, assistant_message_id, model, provider, title}`
@@ -221,6 +262,7 @@ Closing the stream cancels the model call; the reply is stored as `cancelled` wi
 def sse_doc() -> dict[int | str, dict[str, Any]]:
     return {
         200: {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        404: {"description": "Unknown conversation"},
-        422: {"description": "Unknown model, or missing/blank content"},
+        **error_responses(
+            400, 404, 422, 503, s404="Unknown conversation", s422="Unknown model, or missing/blank content"
+        ),
     }

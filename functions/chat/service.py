@@ -54,6 +54,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, cid = orjson.loads(raw)
+        if not isinstance(ts, str) or not isinstance(cid, str):
+            raise TypeError("a cursor is [timestamp, id]")
         moment = datetime.fromisoformat(ts)
         if moment.tzinfo is None:
             raise ValueError("naive")

@@ -31,6 +31,24 @@ from pydantic import BaseModel, ValidationError
 log = logging.getLogger("prism.ingestion")
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_ACCEPTED = {"type": "integer", "minimum": 1, "description": "Events accepted and published"}
+_REJECTED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["index", "id", "errors"],
+        "properties": {
+            "index": {"type": "integer", "description": "Position of the event in the batch"},
+            "id": {"type": ["string", "null"]},
+            "errors": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+def _json(properties: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    return {"application/json": {"schema": schema}}
 
 
 def _read_limit(body: bytes, encoding: str, limit: int) -> bytes:
@@ -93,8 +111,11 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
             }
         },
         responses={
-            202: {"description": "All events accepted"},
-            207: {"description": "Some events rejected (the others are accepted)"},
+            202: {"description": "All events accepted", "content": _json({"accepted": _ACCEPTED})},
+            207: {
+                "description": "Some events rejected (the others are accepted)",
+                "content": _json({"accepted": _ACCEPTED, "rejected": _REJECTED}),
+            },
             400: {"description": "Body is not JSON", "content": _ERROR},
             401: {"description": "Missing or invalid API key", "content": _ERROR},
             413: {"description": "More than the allowed bytes or events", "content": _ERROR},

@@ -15,6 +15,7 @@ from chat.schemas import (
     MessageOut,
     RenameConversation,
     SendMessage,
+    error_responses,
     sse_doc,
 )
 from chat.sse import TurnStreamResponse
@@ -22,7 +23,7 @@ from chat.sse import TurnStreamResponse
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
-@router.get("", response_model=ConversationPage)
+@router.get("", response_model=ConversationPage, responses=error_responses(422, 503))
 async def list_conversations(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 30,
@@ -33,7 +34,7 @@ async def list_conversations(
     return ConversationPage(items=[ConversationOut.of(c) for c in items], next_cursor=next_cursor)
 
 
-@router.post("", response_model=ConversationOut, status_code=201)
+@router.post("", response_model=ConversationOut, status_code=201, responses=error_responses(400, 422, 503))
 async def create_conversation(
     service: ServiceDep, body: Annotated[CreateConversation | None, Body()] = None
 ) -> ConversationOut:
@@ -41,19 +42,19 @@ async def create_conversation(
     return ConversationOut.of(conv)
 
 
-@router.get("/{conversation_id}", response_model=ConversationDetail)
+@router.get("/{conversation_id}", response_model=ConversationDetail, responses=error_responses(404, 422, 503))
 async def get_conversation(conversation_id: UUID, service: ServiceDep) -> ConversationDetail:
     """One conversation with its messages in order."""
     conv, messages = await service.get_conversation(conversation_id)
     return ConversationDetail(**ConversationOut.of(conv).model_dump(), messages=[MessageOut.of(m) for m in messages])
 
 
-@router.patch("/{conversation_id}", response_model=ConversationOut)
+@router.patch("/{conversation_id}", response_model=ConversationOut, responses=error_responses(400, 404, 422, 503))
 async def rename_conversation(conversation_id: UUID, body: RenameConversation, service: ServiceDep) -> ConversationOut:
     return ConversationOut.of(await service.rename_conversation(conversation_id, body.title))
 
 
-@router.delete("/{conversation_id}", status_code=204)
+@router.delete("/{conversation_id}", status_code=204, responses=error_responses(404, 422, 503))
 async def delete_conversation(conversation_id: UUID, service: ServiceDep) -> Response:
     await service.delete_conversation(conversation_id)
     return Response(status_code=204)
@@ -71,7 +72,7 @@ async def send_message(conversation_id: UUID, body: SendMessage, service: Servic
     return TurnStreamResponse(turn)
 
 
-@router.post("/{conversation_id}/cancel", response_model=CancelResult)
+@router.post("/{conversation_id}/cancel", response_model=CancelResult, responses=error_responses(404, 422, 503))
 async def cancel(conversation_id: UUID, service: ServiceDep) -> CancelResult:
     """Stop the reply being streamed in this conversation (for clients that cannot abort a request)."""
     ids = await service.cancel(conversation_id)

@@ -6,6 +6,7 @@ from prism.http import JSONBody, error_body
 from starlette.concurrency import run_in_threadpool
 
 from chat.routes.deps import ServiceDep
+from chat.schemas import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +17,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503, s503="The app database is unreachable"))
 async def readyz(service: ServiceDep) -> JSONBody:
     """The app database is reachable (503 naming the failing part otherwise)."""
     try:

@@ -3,12 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from chat.routes.deps import ProvidersDep
-from chat.schemas import ModelGroupOut, ModelOut, ModelsOut
+from chat.schemas import ModelGroupOut, ModelOut, ModelsOut, error_responses
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
-@router.get("/models", response_model=ModelsOut)
+@router.get("/models", response_model=ModelsOut, responses=error_responses(503))
 async def list_models(providers: ProvidersDep) -> ModelsOut:
     """The models usable now, grouped by provider (the offline demo model last, when enabled)."""
     groups = await providers.model_groups()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Response
 
 from chat.provider_settings import ProviderView
 from chat.routes.deps import ProvidersDep
-from chat.schemas import ProviderOut, ProvidersOut, PutProvider
+from chat.schemas import ProviderOut, ProvidersOut, PutProvider, error_responses
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])
 
@@ -30,7 +30,7 @@ def _out(v: ProviderView) -> ProviderOut:
     )
 
 
-@router.get("/providers", response_model=ProvidersOut)
+@router.get("/providers", response_model=ProvidersOut, responses=error_responses(503))
 async def list_providers(providers: ProvidersDep) -> ProvidersOut:
     """Every provider and whether it is configured. Keys show only their last four characters."""
     return ProvidersOut(
@@ -40,7 +40,13 @@ async def list_providers(providers: ProvidersDep) -> ProvidersOut:
     )
 
 
-@router.put("/providers/{provider}", response_model=ProviderOut)
+@router.put(
+    "/providers/{provider}",
+    response_model=ProviderOut,
+    responses=error_responses(
+        400, 404, 422, 503, s404="Unknown provider", s503="PRISM_CREDS_KEY is not set, or the database is unavailable"
+    ),
+)
 async def put_provider(provider: ProviderPath, body: PutProvider, providers: ProvidersDep) -> ProviderOut:
     """Configure a provider. The key is encrypted before it is stored and is never sent back."""
     view = await providers.put(
@@ -52,7 +58,11 @@ async def put_provider(provider: ProviderPath, body: PutProvider, providers: Pro
     return _out(view)
 
 
-@router.delete("/providers/{provider}", status_code=204)
+@router.delete(
+    "/providers/{provider}",
+    status_code=204,
+    responses=error_responses(404, 422, 503, s404="Unknown or unconfigured provider"),
+)
 async def delete_provider(provider: ProviderPath, providers: ProvidersDep) -> Response:
     await providers.delete(provider)
     return Response(status_code=204)

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from prism.errors import ConversationNotFoundError, NotFoundError, StoreError
+from prism.errors import ConversationNotFoundError, NotFoundError, StoreError, ValidationFailedError
 from prism.ports import (
     ChatMessage,
     Conversation,
@@ -101,6 +101,11 @@ def _credential(row: dict[str, Any]) -> StoredCredential:
     return StoredCredential(**{**row, "models": list(row["models"] or [])})
 
 
+def _first_line(exc: BaseException) -> str:
+    """The driver's message without its DETAIL/CONTEXT lines, which may quote the values sent."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     # App-data writes sit on the chat's critical path (before the first token, before `done`):
     # commits do not wait for the WAL flush. A database crash may lose the last few hundred
@@ -146,8 +151,12 @@ class PostgresAppStore:
                 yield conn
         except (NotFoundError, StoreError):
             raise
+        except psycopg.DataError as exc:
+            # A value the database cannot hold (a NUL character, an out-of-range number) is the
+            # request's fault, not an outage: 422, not 503.
+            raise ValidationFailedError(f"a value cannot be stored: {_first_line(exc)}", code="invalid_value") from exc
         except psycopg.Error as exc:
-            raise StoreError(f"app database error: {type(exc).__name__}: {exc}".strip()) from exc
+            raise StoreError(f"app database error: {type(exc).__name__}: {_first_line(exc)}") from exc
         except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
             raise StoreError("app database unreachable: no connection available") from exc
 

@@ -60,24 +60,19 @@ class RedisStreamsBus:
 
     def stats(self, group: str = "cg-writer") -> dict[str, int]:
         """Health figures: entries in the stream, the group's pending and lag, dead letters, trims."""
+        figures = {"entries": 0, "pending": 0, "lag": 0, "dead_letters": 0, "trimmed": 0}
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.xlen(self.stream)
             pipe.xlen(f"{self.stream}:dead")
             pipe.hget(self.stats_key, "trimmed")
             length, dead, trimmed = pipe.execute()
+            figures.update(entries=int(length or 0), dead_letters=int(dead or 0), trimmed=int(trimmed or 0))
             groups = self._redis.xinfo_groups(self.stream) if length else []
-        except redis.ResponseError:
-            groups = []
+        except redis.ResponseError as exc:  # e.g. a key of the wrong type, no group yet
+            raise BusError(f"Redis: {exc}") from exc
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
-        figures = {
-            "entries": int(length or 0),
-            "dead_letters": int(dead or 0),
-            "trimmed": int(trimmed or 0),
-            "pending": 0,
-            "lag": 0,
-        }
         for g in groups:
             if _id(g["name"]) == group:
                 figures["pending"] = int(g["pending"])

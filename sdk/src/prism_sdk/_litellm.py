@@ -22,12 +22,14 @@ _litellm: Any = None
 _stream_cls: Any = None  # the caller's stream handle class (a CustomStreamWrapper subclass)
 _csw_cls: Any = ()  # LiteLLM's CustomStreamWrapper, once imported
 _state: Any = None  # PrismStream._prism.__get__
+_set_state: Any = None  # PrismStream._prism.__set__
+_new_handle = object.__new__
 _usage_support: dict[tuple[str, str | None, str | None], bool] = {}
 
 
 def import_litellm() -> Any:
     """Import LiteLLM once, with its local price map (no download at import)."""
-    global _litellm, _stream_cls, _csw_cls, _state
+    global _litellm, _stream_cls, _csw_cls, _state, _set_state
     if _litellm is None:
         with _lock:
             if _litellm is None:
@@ -40,6 +42,7 @@ def import_litellm() -> Any:
                     ) from exc
                 _stream_cls, _csw_cls = _make_stream_class()
                 _state = _stream_cls._prism.__get__  # the slot's getter: C speed, no __getattribute__
+                _set_state = _stream_cls._prism.__set__
                 _litellm = litellm
     return _litellm
 
@@ -103,7 +106,9 @@ def _prepare(
 
 def _finish_response(rec: CallRecord, resp: Any, is_async: bool) -> Any:
     if isinstance(resp, _csw_cls):
-        return _stream_cls(_StreamState(rec, resp, is_async))
+        handle = _new_handle(_stream_cls)  # no __init__ frame: this is on the caller's path
+        _set_state(handle, _StreamState(rec, resp, is_async))
+        return handle
     # LiteLLM's responses are pydantic models: read the private-attribute dict through its slot
     # (``resp._hidden_params`` goes through pydantic's ``__getattr__``, a few µs)
     priv = getattr(resp, "__pydantic_private__", None)
@@ -199,7 +204,6 @@ class _StreamState:
             inner.close()
 
 
-_END = object()
 _closing: set[Any] = set()  # aclose() tasks of dropped async streams, kept alive until done
 # names the handle answers itself (explicit calls such as ``stream.close()`` or ``stream.__next__()``
 # go through ``__getattribute__``); everything else is LiteLLM's stream's
@@ -263,13 +267,13 @@ def _make_stream_class() -> tuple[Any, Any]:
             st = _state(self)
             while True:
                 try:
-                    chunk = next(st.inner, _END)
+                    chunk = st.inner.__next__()
+                except StopIteration:
+                    st.rec.finish("ok")
+                    raise
                 except BaseException as exc:
                     st.rec.finish_exception(exc)
                     raise
-                if chunk is _END:
-                    st.rec.finish("ok")
-                    raise StopIteration
                 st.times.append(_clock())
                 st.chunks.append(chunk)
                 if not st.injected or not st.hidden(chunk):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from prism.adapters.postgres_app import PostgresAppStore
-from prism.errors import ConversationNotFoundError, StoreError
+from prism.errors import ConversationNotFoundError, StoreError, ValidationFailedError
 from prism.ports import MessageOutcome, StoredCredential
 
 
@@ -80,6 +80,17 @@ def test_credentials_upsert_and_the_status_check(store: PostgresAppStore) -> Non
     with pytest.raises(StoreError):  # the table's CHECK keeps unknown providers out
         store.put_credential(StoredCredential("acme", None, "", None, []))
     assert store.delete_credential("openai") and store.get_credential("openai") is None
+
+
+def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(store: PostgresAppStore) -> None:
+    # Was a StoreError (503 "store unavailable") whose message quoted the values sent.
+    with pytest.raises(ValidationFailedError) as caught:
+        store.create_conversation(uuid.uuid4(), "a\x00b")
+    assert caught.value.status == 422 and caught.value.code == "invalid_value"
+    with pytest.raises(ValidationFailedError) as caught:
+        store.put_credential(StoredCredential("openai", None, "", None, ["secret-model\x00"]))
+    assert "secret-model" not in caught.value.message and "\n" not in caught.value.message
+    store.ping()  # the pool is fine afterwards
 
 
 def test_an_unreachable_database_is_a_store_error() -> None:

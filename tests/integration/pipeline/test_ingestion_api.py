@@ -160,3 +160,15 @@ def test_body_events_survive_orjson_roundtrip(client: TestClient, redis_url: str
     entries = redis.Redis.from_url(redis_url).xrange(stream_name)
     record = orjson.loads(entries[-1][1][b"b"])
     assert record["event"]["id"] == event["id"] and "jane.doe" not in entries[-1][1][b"b"].decode()
+
+
+def test_readyz_survives_a_stream_key_of_the_wrong_type(redis_url: str, stream_name: str) -> None:
+    import redis as redis_lib
+
+    redis_lib.Redis.from_url(redis_url).set(stream_name, "not a stream")
+    settings = Settings(api_key=KEY, redis_url=redis_url, stream=stream_name)
+    app = create_app(settings, Ingestor(RedisStreamsBus(redis_url, stream_name, 1000), RegexRedactor(), None))
+    with TestClient(app) as c:
+        response = c.get("/readyz")
+    assert response.status_code == 200
+    assert "WRONGTYPE" in response.json()["pipeline"]["error"]

@@ -103,9 +103,41 @@ def test_cancelled_stream_and_provider_error_land_with_their_status(
     stack.wait_for_rows(2)
     by_status = {r["status"]: r for r in rows(stack)}
     assert set(by_status) == {"cancelled", "error"}
-    assert by_status["cancelled"]["cost_usd"] is None and "cancelled" in by_status["cancelled"]["cost_note"]
+    cancelled = by_status["cancelled"]
+    assert cancelled["cost_usd"] is None and "cancelled" in cancelled["cost_note"]
+    # the partial output is stored with the row (payloads are not offloaded to S3 in this stack)
+    assert cancelled["raw_payload_jsonb"]["response"]["content"] == "part"
+    with psycopg.connect(stack.database_url) as conn:
+        stored = conn.execute(
+            "SELECT status, raw_payload_jsonb->'response'->>'content' FROM inference_logs WHERE id = %s",
+            (cancelled["id"],),
+        ).fetchone()
+    assert stored == ("cancelled", "part")
     assert by_status["error"]["error_type"] == "InternalServerError"
     assert "upstream exploded" in by_status["error"]["error_message"]
+
+
+def test_sync_stream_dropped_after_break_lands_as_cancelled_with_its_partial_output(
+    stack: Stack, sdk: Any, fake: FakeOpenAI
+) -> None:
+    # GIVEN a slow stream that the caller breaks out of after two content chunks and just drops
+    fake.behaviour = Behaviour(chunks=["Once", " upon", " a", " time"], inter_token_delay=0.2)
+    stream = prism_sdk.completion(**kw(fake), stream=True, prism={"conversation_id": "c-drop"})
+    got = []
+    for c in stream:
+        if c.choices[0].delta.content:
+            got.append(c.choices[0].delta.content)
+        if len(got) == 2:
+            break
+    del stream, c  # no close(), no with-block
+    # THEN the stored row is cancelled, with the partial output in its payload
+    assert sdk.flush(10)
+    stack.wait_for_rows(1)
+    with psycopg.connect(stack.database_url) as conn:
+        stored = conn.execute(
+            "SELECT status, raw_payload_jsonb->'response'->>'content', conversation_id FROM inference_logs"
+        ).fetchall()
+    assert stored == [("cancelled", "Once upon", "c-drop")]
 
 
 def test_ingestion_down_costs_the_caller_nothing_and_events_arrive_when_back(

@@ -119,6 +119,11 @@ def test_delete_a_provider(client: TestClient) -> None:
         ("openai", {"api_key": KEY, "apikey": "typo"}, 422, "validation_error"),
         ("openai", {"api_key": 5}, 422, "validation_error"),
         ("openai", {"api_key": KEY, "models": ["a b"]}, 422, "validation_error"),
+        # PostgreSQL cannot store NUL: refused at the edge (the database's error was a 503)
+        ("openai", {"api_key": KEY, "models": ["a\x00b"]}, 422, "validation_error"),
+        ("openai", {"api_key": KEY, "models": ["a\ufeffb"]}, 422, "validation_error"),
+        ("openai", {"api_key": KEY + "\x00"}, 422, "validation_error"),
+        ("openai", {"api_key": KEY + "\x1b"}, 422, "validation_error"),
         ("mistral", {"api_key": KEY}, 404, "unknown_provider"),
     ],
 )
@@ -150,6 +155,30 @@ def test_openapi_documents_the_stream_route(client: TestClient) -> None:
     op = spec["paths"]["/api/conversations/{conversation_id}/messages"]["post"]
     assert "text/event-stream" in op["responses"]["200"]["content"]
     assert client.get("/docs").status_code == 200
+
+
+def test_openapi_declares_the_error_shape_the_app_sends(client: TestClient) -> None:
+    """Every 4xx/5xx the routes answer is declared, as ``{"error": {...}}``, never FastAPI's
+    ``HTTPValidationError`` (which the app does not send)."""
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    paths = spec["paths"]
+    for path, method, statuses in [
+        ("/api/conversations", "post", {"400", "422"}),
+        ("/api/conversations/{conversation_id}", "get", {"404", "422"}),
+        ("/api/conversations/{conversation_id}", "patch", {"400", "404", "422"}),
+        ("/api/conversations/{conversation_id}", "delete", {"404", "422"}),
+        ("/api/conversations/{conversation_id}/messages", "post", {"400", "404", "422", "503"}),
+        ("/api/conversations/{conversation_id}/cancel", "post", {"404", "422"}),
+        ("/api/settings/providers/{provider}", "put", {"400", "404", "422", "503"}),
+        ("/api/settings/providers/{provider}", "delete", {"404", "422"}),
+        ("/readyz", "get", {"503"}),
+    ]:
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (path, method, set(responses))
+        for status in statuses:
+            ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ErrorOut", (path, method, status)
 
 
 def test_cors_allows_the_web_ui_origin(client: TestClient) -> None:
@@ -238,6 +267,13 @@ def test_conversation_crud_and_pagination(client: TestClient) -> None:
             404,
         ),
         ("put", "/api/conversations/{cid}", {"title": "x"}, 405),
+        # NUL characters cannot be stored in PostgreSQL text: 422 at the edge, not a 503 "store unavailable"
+        ("post", "/api/conversations", {"title": "a\x00b"}, 422),
+        ("patch", "/api/conversations/{cid}", {"title": "a\x00b"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi\x00", "model": "demo/prism-demo"}, 422),
+        ("post", "/api/conversations/{cid}/messages", {"content": "hi", "model": "openai_compatible/a\x00"}, 422),
+        # a cursor of [timestamp, [1]] (not an id) was a 500
+        ("get", "/api/conversations?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIixbMV1d", None, 422),
         ("get", "/api/nothing-here", None, 404),
     ],
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from chat.gateway import ModelCall, provider_error
 from chat.service import decode_cursor, encode_cursor, history_for_model, title_from
@@ -46,6 +48,14 @@ def test_cursor_round_trip_and_garbage() -> None:
     for bad in ("x", "!!!", "bm90IGpzb24", encode_cursor(conv)[:-3]):
         with pytest.raises(ValidationFailedError):
             decode_cursor(bad)
+
+
+@pytest.mark.parametrize("parts", [["2024-01-01T00:00:00+00:00", [1]], ["2024-01-01T00:00:00+00:00", {"a": 1}], [1, 2]])
+def test_a_tampered_cursor_with_non_string_parts_is_a_422_not_a_crash(parts: list[object]) -> None:
+    # Found by tests/integration/test_api_fuzz.py: UUID(<list>) raised AttributeError, a 500.
+    cursor = base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+    with pytest.raises(ValidationFailedError):
+        decode_cursor(cursor)
 
 
 KEY = "sk-live-SECRETSECRETSECRET-9876"
