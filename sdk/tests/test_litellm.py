@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 import prism_sdk
@@ -409,3 +410,16 @@ def test_wrapper_without_ingestion_url_still_works_and_warns_once(monkeypatch, f
         assert c.stats().sent == 0
     finally:
         prism_sdk.init(enabled=False)
+
+
+def test_a_provider_echoing_the_api_key_does_not_leak_it_into_the_event(client, ingest, fake) -> None:
+    import litellm
+
+    key = "custom-endpoint-key-1234567890"
+    body = {"error": {"message": f"invalid key {key}", "type": "auth"}}
+    fake.behaviour = Behaviour(error_status=401, error_body=body)
+    with pytest.raises(litellm.AuthenticationError):
+        prism_sdk.completion(**{**call_kw(fake), "api_key": key}, num_retries=0)
+    (ev,) = sent(client, ingest)
+    assert key not in json.dumps(ev)
+    assert "invalid key [SECRET]" in ev["error"]["message"]

@@ -164,11 +164,19 @@ def tool_call_dict(tc: Any, capture: bool) -> dict[str, Any]:
     }
 
 
-def error_dict(exc: BaseException) -> dict[str, Any]:
+SECRET_KWARGS = ("api_key", "aws_secret_access_key", "aws_session_token", "azure_ad_token", "vertex_credentials")
+
+
+def error_dict(exc: BaseException, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The event's ``error``. Credentials the call was made with are cut out of the message: some
+    providers echo the key back in their error text."""
     status = getattr(exc, "status_code", None)
+    message = str(exc)
+    for secret in secrets:
+        message = message.replace(secret, "[SECRET]")
     return {
         "type": type(exc).__name__[:256] or "Error",
-        "message": str(exc)[:20_000],
+        "message": message[:20_000],
         "status_code": status if isinstance(status, int) and 100 <= status <= 599 else None,
     }
 
@@ -273,6 +281,10 @@ class CallRecord:
                     ev = self._event = self._build()
         return ev
 
+    def _secrets(self) -> tuple[str, ...]:
+        kwargs = self.kwargs or {}
+        return tuple(v for k in SECRET_KWARGS if isinstance(v := kwargs.get(k), str) and len(v) >= 6)
+
     def _wall(self, t: int | None) -> str | None:
         return None if t is None else rfc3339_ns(self.t0_wall + (t - self.t0))
 
@@ -308,7 +320,7 @@ class CallRecord:
                 "tool_calls": [tool_call_dict(tc, capture) for tc in tool_calls or ()],
             }
         if self.error is not None and status == "error":
-            ev["error"] = error_dict(self.error)
+            ev["error"] = error_dict(self.error, self._secrets())
         elif status == "error":
             ev["error"] = {"type": "Error", "message": ""}
         ev["cost_usd"], ev["cost_note"] = self._cost(provider, resp_model, usage_obj, usage, status)
