@@ -25,7 +25,7 @@ from prism.errors import (
 )
 from prism.events import EventBatch, InferenceEvent
 from prism.http import JSONBody, error_body, install_error_handlers
-from prism.ingest import Ingestor
+from prism.ingest import Ingestor, IngestResult
 from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger("prism.ingestion")
@@ -64,6 +64,17 @@ def _read_limit(body: bytes, encoding: str, limit: int) -> bytes:
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLargeError(f"decompressed body is larger than {limit} bytes")
     return out
+
+
+def _answer(result: IngestResult, sent: int) -> JSONBody:
+    rejected = [{"index": r.index, "id": r.id, "errors": r.errors} for r in result.rejected]
+    if result.accepted == 0:
+        return JSONBody(
+            error_body("validation_error", f"none of the {sent} events is valid", rejected=rejected), status_code=422
+        )
+    if rejected:
+        return JSONBody({"accepted": result.accepted, "rejected": rejected}, status_code=207)
+    return JSONBody({"accepted": result.accepted}, status_code=202)
 
 
 class ValidBatch(BaseModel):
@@ -151,8 +162,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         except ValidationError:
             whole = None
         if whole is not None and 0 < len(whole.events) <= max_events:
-            accepted = ingestor.ingest_valid(whole.events).accepted
-            return JSONBody({"accepted": accepted}, status_code=202)
+            return _answer(ingestor.ingest_valid(list(enumerate(whole.events))), len(whole.events))
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -166,16 +176,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
             raise PayloadTooLargeError(
                 f"{len(events)} events in one request; the limit is {max_events}", code="too_many_events"
             )
-        result = ingestor.ingest(events)
-        rejected = [{"index": r.index, "id": r.id, "errors": r.errors} for r in result.rejected]
-        if result.accepted == 0:
-            return JSONBody(
-                error_body("validation_error", f"none of the {len(events)} events is valid", rejected=rejected),
-                status_code=422,
-            )
-        if rejected:
-            return JSONBody({"accepted": result.accepted, "rejected": rejected}, status_code=207)
-        return JSONBody({"accepted": result.accepted}, status_code=202)
+        return _answer(ingestor.ingest(events), len(events))
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

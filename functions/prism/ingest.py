@@ -47,6 +47,19 @@ def describe(exc: ValidationError) -> list[str]:
     return out
 
 
+MAX_DEPTH = 250  # orjson's serialisation limit (254) with room for the record envelope
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def raw_key(event_id: str, created_at: datetime) -> str:
     return f"{created_at:%Y/%m/%d/%H}/{event_id}.json"
 
@@ -74,30 +87,43 @@ class Ingestor:
         rejected with their reasons). Raises UnavailableError, with nothing accepted, if the bus
         or the raw store fails: the client retries and event ids make the retry safe."""
         result = IngestResult()
-        valid: list[InferenceEvent] = []
+        valid: list[tuple[int, InferenceEvent]] = []
         for index, obj in enumerate(events):
             if not isinstance(obj, dict):
                 result.rejected.append(Rejection(index, None, ["event must be a JSON object"]))
                 continue
             try:
-                valid.append(InferenceEvent.model_validate(obj))
+                valid.append((index, InferenceEvent.model_validate(obj)))
             except ValidationError as exc:
                 eid = obj.get("id")
                 result.rejected.append(Rejection(index, eid if isinstance(eid, str) else None, describe(exc)))
         return self.ingest_valid(valid, result)
 
-    def ingest_valid(self, events: Sequence[InferenceEvent], result: IngestResult | None = None) -> IngestResult:
-        """Accept events already validated (the fast path: the whole body validated at once)."""
+    def ingest_valid(
+        self, events: Sequence[tuple[int, InferenceEvent]], result: IngestResult | None = None
+    ) -> IngestResult:
+        """Accept (index, event) pairs already validated (the fast path validates the whole body at
+        once). An event that cannot be stored as it is (nested too deeply) is rejected here."""
         result = result or IngestResult()
         created_at = self.clock()
         totals: dict[str, int] = {}
         prepared: list[tuple[str, dict[str, Any], dict[str, int], bytes]] = []
-        for event in events:
-            data = event.model_dump(mode="json", exclude_none=True)
-            counts = redact_event(data, self.redactor)
+        for index, event in events:
+            try:
+                data = event.model_dump(mode="json", exclude_none=True)
+                counts = redact_event(data, self.redactor)
+                full = orjson.dumps(data)
+            except (ValueError, TypeError, RecursionError) as exc:  # pydantic's or orjson's depth limit
+                reason = f"event cannot be serialised ({exc}): nesting deeper than about {MAX_DEPTH} levels is refused"
+                result.rejected.append(Rejection(index, str(event.id), [reason]))
+                continue
+            if b"\\u0000" in full:  # PostgreSQL text and jsonb cannot hold NUL: store U+FFFD instead
+                data = _without_nul(data)
+                full = orjson.dumps(data)
             for kind, n in counts.items():
                 totals[kind] = totals.get(kind, 0) + n
-            prepared.append((data["id"], data, counts, orjson.dumps(data)))
+            prepared.append((data["id"], data, counts, full))
+        result.rejected.sort(key=lambda r: r.index)
 
         offload = [p for p in prepared if self.keep_raw or len(p[3]) > self.max_payload_bytes]
         uris: dict[str, str] = {}

@@ -290,10 +290,31 @@ _STRUCTURAL = frozenset(
 )
 
 
-# Keys that are structure wherever they appear (message roles, tool timestamps, ...).
-_NESTED_STRUCTURAL = frozenset(
-    {"role", "type", "ts_start", "ts_end", "status", "finish_reason", "model", "id", "tool_call_id"}
-)
+# Where structure lives inside the content fields: for a container, the keys whose values are
+# structure ("keep": message roles, tool-call ids, finish reasons...) and the spec of its children.
+# Everything not listed is content, whatever its key: ``metadata.id`` or a tool argument named
+# ``status`` is scanned like any other value.
+_Spec = dict[str, Any]
+_TOOL_CALL: _Spec = {"keep": {"id", "type"}, "children": {"function": {"keep": {"name"}}}}
+_SPEC: dict[str, _Spec] = {
+    "request": {
+        "children": {
+            "messages": {
+                "each": {
+                    "keep": {"role", "tool_call_id"},
+                    "children": {"content": {"each": {"keep": {"type"}}}, "tool_calls": {"each": _TOOL_CALL}},
+                }
+            }
+        }
+    },
+    "response": {
+        "keep": {"model", "finish_reason"},
+        "children": {"tool_calls": {"each": {"keep": {"id", "type", "name"}}}},
+    },
+    "tool_invocations": {"each": {"keep": {"id", "name", "status", "ts_start", "ts_end"}}},
+}
+_EMPTY: _Spec = {}
+_DATA_URL_MIN = 1024  # inline images/files ("data:...;base64,...") are not text: not scanned
 
 
 _SEP = "\x1e"  # ASCII record separator: no pattern matches across it (checked after each pass)
@@ -308,21 +329,24 @@ def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
     """
     slots: list[tuple[Any, Any, str]] = []
 
-    def collect(container: Any, key: Any, value: Any) -> None:
+    def collect(container: Any, key: Any, value: Any, spec: _Spec) -> None:
         if isinstance(value, str):
-            if len(value) >= 6:
+            if len(value) >= 6 and not (len(value) > _DATA_URL_MIN and value.startswith("data:")):
                 slots.append((container, key, value))
         elif isinstance(value, dict):
+            keep = spec.get("keep", ())
+            children = spec.get("children", _EMPTY)
             for k, v in value.items():
-                if k not in _NESTED_STRUCTURAL:
-                    collect(value, k, v)
+                if k not in keep:
+                    collect(value, k, v, children.get(k, _EMPTY))
         elif isinstance(value, list):
+            each = spec.get("each", _EMPTY)
             for i, v in enumerate(value):
-                collect(value, i, v)
+                collect(value, i, v, each)
 
     for key, value in event.items():
         if key not in _STRUCTURAL and value is not None:
-            collect(event, key, value)
+            collect(event, key, value, _SPEC.get(key, _EMPTY))
     if not slots:
         return {}
     joined = _SEP.join(text for _, _, text in slots)
