@@ -111,9 +111,7 @@ def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3, 
         else:  # the retention policy follows PRISM_RETENTION_DAYS on every migrate
             for table in PARTITIONED:
                 conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
-                conn.execute(
-                    "SELECT add_retention_policy(%s, make_interval(days => %s))", (table, retention_days)
-                )
+                conn.execute("SELECT add_retention_policy(%s, make_interval(days => %s))", (table, retention_days))
     return chosen
 
 
@@ -345,4 +343,12 @@ class PostgresLogStore:
                 dropped = drop_expired_partitions(conn, today, self._retention)
             cutoff = datetime.combine(today - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
             pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
-        return {"partitions_created": made, "partitions_dropped": dropped, "ids_pruned": pruned}
+            rolled = 0
+            if profile == "postgres":  # the rollup keeps as long as the rows it sums
+                rolled = conn.execute("DELETE FROM metrics_minute WHERE bucket < %s", (cutoff,)).rowcount
+        return {
+            "partitions_created": made,
+            "partitions_dropped": dropped,
+            "ids_pruned": pruned,
+            "rollup_rows_pruned": rolled,
+        }

@@ -13,13 +13,13 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import _event
 from ._config import ENV_INGEST_URL, MAX_REQUEST_BYTES, Settings
-from ._spool import Spool
+from ._spool import Segment, Spool
 from ._transport import SendResult, Transport, encode_body
 
 logger = logging.getLogger("prism_sdk")
@@ -127,6 +127,15 @@ class Prism:
         self._sent = self._retried = self._spooled = self._replayed = 0
         self._dropped: dict[str, int] = {}
         self._pending: list[bytes] | None = None  # the batch being sent / waiting for a retry
+        # With a spool: batches already written ahead to a spool segment, waiting to be sent, and the
+        # segments (with their number of events) of the pending batch, acknowledged once it is done.
+        self._ready: collections.deque[tuple[Segment | None, list[bytes]]] = collections.deque()
+        self._pending_segs: list[tuple[Segment | None, int]] = []
+        self._wal_wake = threading.Event()
+        self._wal_busy = False
+        self._wal_stopping = False
+        self._wal_thread: threading.Thread | None = None
+        self._uniform: Callable[[float, float], float] = random.uniform  # the jitter's source (tests)
         self._busy = False
         self._failures = 0
         self._retry_at = 0.0
@@ -174,7 +183,11 @@ class Prism:
             q.append(event)
             if self._thread is None:
                 self._ensure_thread()
-            if len(q) >= self._batch_size and not self._wake.is_set():
+            if self.spool is not None:
+                # Write-ahead: the spool thread takes it at once (one set() per wake-up, not per event).
+                if not self._wal_wake.is_set():
+                    self._wal_wake.set()
+            elif len(q) >= self._batch_size and not self._wake.is_set():
                 self._wake.set()
         except Exception:  # never raise into the caller
             warn_once("log-error", "prism-sdk: could not queue an event", exc_info=True)
@@ -207,7 +220,9 @@ class Prism:
                 spooled=self._spooled,
                 replayed=self._replayed,
                 dropped=dict(self._dropped),
-                queued=len(self._queue) + (len(self._pending) if self._pending else 0),
+                queued=len(self._queue)
+                + sum(len(lines) for _, lines in list(self._ready))
+                + (len(self._pending) if self._pending else 0),
             )
 
     def flush(self, timeout: float | None = 5.0) -> bool:
@@ -221,6 +236,7 @@ class Prism:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._drained():
+                self._wal_wake.set()
                 self._wake.set()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -229,13 +245,24 @@ class Prism:
         return True
 
     def _drained(self) -> bool:
-        return not self._queue and self._pending is None and not self._busy
+        return (
+            not self._queue
+            and not self._ready
+            and not self._wal_busy
+            and self._pending is None
+            and not self._busy
+        )
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Flush, stop the worker and close the spool. Idempotent; ``log`` is a no-op afterwards."""
         if not self.active or self._closed:
             return
         self.flush(timeout)
+        w = self._wal_thread
+        if w is not None and w.is_alive():
+            self._wal_stopping = True
+            self._wal_wake.set()
+            w.join(max(0.1, timeout / 4))
         self._stopping = True
         self._wake.set()
         t = self._thread
@@ -243,26 +270,39 @@ class Prism:
             t.join(max(0.1, timeout / 2))
         self._closed = True
         leftovers: list[bytes] = []
-        while self._queue:
-            item = self._queue.popleft()
-            try:
-                leftovers.append(serialize(item))
-            except Exception:
-                self._drop("invalid", 1)
-        if self._pending and (t is None or not t.is_alive()):
-            leftovers.extend(self._pending)
-            self._pending = None
-        if leftovers:
+        if w is None or not w.is_alive():
+            while self._queue:
+                item = self._queue.popleft()
+                try:
+                    leftovers.append(serialize(item))
+                except Exception:
+                    self._drop("invalid", 1)
+        if t is None or not t.is_alive():
+            if self._pending:
+                leftovers.extend(self._pending)
+                self._pending = None
+            acks, self._pending_segs = self._pending_segs, []
+            while self._ready:
+                seg, lines = self._ready.popleft()
+                leftovers.extend(lines)
+                acks.append((seg, len(lines)))
+            if leftovers:
+                self._spool_or_drop(leftovers, "shutdown")
+            self._ack(acks)
+        elif leftovers:
             self._spool_or_drop(leftovers, "shutdown")
         if self.spool is not None:
-            self.spool.close()
+            self.spool.close()  # segments still written ahead (a send in flight) become replayable
 
     def _after_fork(self) -> None:
         # The child has no worker thread; what the parent queued is the parent's to send.
         self._queue.clear()
         self._pending = None
-        self._busy = False
-        self._thread = None
+        self._ready = collections.deque()
+        self._pending_segs = []
+        self._busy = self._wal_busy = False
+        self._thread = self._wal_thread = None
+        self._wal_wake = threading.Event()
         self._wake = threading.Event()
         self._cond = threading.Condition()
         self._stats_lock = threading.Lock()
@@ -276,9 +316,80 @@ class Prism:
             return
         with self._start_lock:
             if self._thread is None:
+                if self.spool is not None:
+                    w = threading.Thread(target=self._run_wal, name="prism-sdk-spool", daemon=True)
+                    w.start()
+                    self._wal_thread = w
                 t = threading.Thread(target=self._run, name="prism-sdk-worker", daemon=True)
                 t.start()
                 self._thread = t
+
+    # ------------------------------------------------------------------ write-ahead (spool thread)
+    def _run_wal(self) -> None:
+        """With a spool: move events from the queue to a spool segment as soon as they are logged."""
+        interval = self.settings.flush_interval
+        while True:
+            self._wal_wake.wait(interval)
+            self._wal_wake.clear()
+            stopping = self._wal_stopping
+            self._wal_busy = True
+            try:
+                self._write_ahead()
+            except Exception:
+                warn_once("wal", "prism-sdk: spool thread error", exc_info=True)
+            finally:
+                self._wal_busy = False
+            with self._cond:
+                self._cond.notify_all()
+            if stopping:
+                return
+
+    def _write_ahead(self) -> None:
+        spool = self.spool
+        assert spool is not None
+        while True:
+            lines = self._take_batch()
+            if lines is None:
+                return
+            seg: Segment | None = None
+            try:
+                seg = spool.wal_append(lines)
+            except Exception:  # disk full...: the batch is still sent, only not crash-safe
+                warn_once("wal-write", "prism-sdk: could not write ahead to the spool", exc_info=True)
+            self._ready.append((seg, lines))
+            self._wake.set()
+
+    def _take_ready(self) -> list[bytes] | None:
+        """Merge batches written ahead into one request (up to the count and bytes caps)."""
+        lines: list[bytes] = []
+        size = 0
+        ready = self._ready
+        while ready:
+            seg, chunk = ready[0]
+            extra = sum(len(x) + 1 for x in chunk)
+            if lines and (len(lines) + len(chunk) > self._batch_size or size + extra > MAX_REQUEST_BYTES):
+                break
+            ready.popleft()
+            lines.extend(chunk)
+            size += extra
+            self._pending_segs.append((seg, len(chunk)))
+        return lines or None
+
+    def _ack(self, acks: list[tuple[Segment | None, int]]) -> None:
+        if self.spool is None:
+            return
+        for seg, n in acks:
+            if seg is not None:
+                try:
+                    self.spool.wal_ack(seg, n)
+                except Exception:
+                    warn_once("wal-ack", "prism-sdk: could not update the spool", exc_info=True)
+
+    def _done_pending(self) -> None:
+        """The pending batch was delivered, refused, or moved to a spool file: forget it."""
+        self._pending = None
+        acks, self._pending_segs = self._pending_segs, []
+        self._ack(acks)
 
     # ------------------------------------------------------------------ worker side
     def _run(self) -> None:
@@ -331,7 +442,7 @@ class Prism:
         attempted_in_stop = False
         while True:
             if self._pending is None:
-                self._pending = self._take_batch()
+                self._pending = self._take_batch() if spool is None else self._take_ready()
                 if self._pending is None:
                     break
             batch = self._pending
@@ -341,14 +452,14 @@ class Prism:
             if backing_off and not stopping:
                 if spool is not None:
                     self._spool_or_drop(batch, "spool_error")
-                    self._pending = None
+                    self._done_pending()
                     continue
                 break  # keep it in memory until the backoff ends
             if stopping:
                 attempted_in_stop = True
                 if backing_off:
-                    self._pending = None
                     self._spool_or_drop(batch, "shutdown")
+                    self._done_pending()
                     continue
             result = self._post(batch)
             if result.kind == "retry":
@@ -356,11 +467,11 @@ class Prism:
                 with self._stats_lock:
                     self._retried += len(batch)
                 if spool is not None or stopping:
-                    self._pending = None
                     self._spool_or_drop(batch, "shutdown" if stopping else "spool_error")
+                    self._done_pending()
                     continue
                 break
-            self._pending = None
+            self._done_pending()
         if spool is not None:
             self._maintain_spool(stopping)
         self._busy = False
@@ -379,9 +490,7 @@ class Prism:
 
     def _schedule_retry(self, result: SendResult) -> None:
         self._failures += 1
-        cap = self.settings.max_backoff
-        delay = min(cap, 0.25 * 2 ** min(self._failures - 1, 20))
-        delay = delay / 2 + random.uniform(0, delay / 2)  # jitter
+        delay = backoff_delay(self._failures, self.settings.max_backoff, self._uniform)
         if result.retry_after is not None:
             delay = max(delay, min(result.retry_after, 300.0))
         self._retry_at = time.monotonic() + delay
@@ -461,7 +570,7 @@ class Prism:
                     with self._stats_lock:
                         self._replayed += result.accepted
             claim.keep(lines[i:]) if not ok else claim.done()
-            if not ok or time.monotonic() > deadline or self._queue:
+            if not ok or time.monotonic() > deadline or self._queue or self._ready:
                 break
         if spool.has_files():
             self._wake.set()  # more to replay: come back soon (after live events)
@@ -477,6 +586,16 @@ def _atexit_shutdown(ref: weakref.ref[Prism]) -> None:
     client = ref()
     if client is not None:
         client.shutdown(timeout=2.0)
+
+
+def backoff_delay(
+    failures: int, cap: float, uniform: Callable[[float, float], float] = random.uniform
+) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: exponential (0.25 s, 0.5 s, 1 s...,
+    capped at ``cap``) with "equal jitter" (a random point in the upper half), so that many clients
+    do not retry in lockstep."""
+    delay = min(cap, 0.25 * 2.0 ** min(max(failures, 1) - 1, 20))
+    return delay / 2 + uniform(0, delay / 2)
 
 
 def new_event_id() -> str:

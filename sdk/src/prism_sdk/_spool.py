@@ -3,8 +3,16 @@
 Files in the spool directory (names sort oldest first)::
 
     {time_ns:020d}-{pid}-{seq}.jsonl        a closed file, ready to replay
-    {time_ns:020d}-{pid}-{seq}.jsonl.open   the file a live process appends to (overflow)
+    {time_ns:020d}-{pid}-{seq}.jsonl.open   a file a live process appends to: the overflow of a full
+                                            queue, or a write-ahead segment (batches being sent)
     *.tmp                                   being written (ignored)
+
+Write-ahead: with a spool, the SDK appends every batch it takes from the in-memory queue to a
+segment (one ``os.write``) *before* sending it, and forgets it once the server acknowledged it (the
+segment is truncated when nothing in it is outstanding, deleted when it was rolled over). A process
+killed by SIGKILL leaves its segment behind; the next process replays it. The data is in the OS page
+cache, which survives the death of the process but not a crash of the machine (no ``fsync`` per batch
+unless ``fsync=True``).
 
 A process holds an exclusive ``flock`` on a file while it appends to it or replays it, so several
 processes can share one directory; a lock dies with its process, so the files of a process killed
@@ -39,6 +47,16 @@ def _lock(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@dataclass
+class Segment:
+    """A write-ahead segment of this process: batches written before being sent."""
+
+    path: str
+    fd: int
+    size: int = 0
+    outstanding: int = 0  # events written and not acknowledged yet
 
 
 @dataclass
@@ -91,6 +109,9 @@ class Spool:
         self._open_path = ""
         self._open_bytes = 0
         self._open_lines = 0
+        self._wal: Segment | None = None  # the segment batches are appended to
+        self._wal_retired: list[Segment] = []  # rolled over, deleted once nothing is outstanding
+        self.wal_roll_bytes = 4 * 1024 * 1024
 
     # ---------------------------------------------------------------- writing
     def _name(self) -> str:
@@ -111,11 +132,78 @@ class Spool:
             os.close(fd)
         os.replace(tmp, base + _READY)
 
+    def _check_fork_locked(self) -> None:
+        if self._pid == os.getpid():
+            return
+        # Forked: the parent owns the open file and the segments (and their locks); forget them.
+        for fd in (self._open_fd, *(seg.fd for seg in self._segments())):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._pid, self._open_fd, self._open_path = os.getpid(), -1, ""
+        self._wal, self._wal_retired = None, []
+
+    def _segments(self) -> list[Segment]:
+        return ([self._wal] if self._wal is not None else []) + self._wal_retired
+
+    def _own(self) -> set[str]:
+        return {os.path.basename(p) for p in (self._open_path, *(s.path for s in self._segments())) if p}
+
+    # ---------------------------------------------------------------- write-ahead
+    def wal_append(self, lines: list[bytes]) -> Segment:
+        """Append a batch about to be sent to the current segment; ``wal_ack`` it once delivered."""
+        data = b"\n".join(lines) + b"\n"
+        with self._lock:
+            self._check_fork_locked()
+            seg = self._wal
+            if seg is not None and seg.size >= self.wal_roll_bytes:
+                self._retire_locked(seg)
+                seg = None
+            if seg is None:
+                path = self._name() + _OPEN
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                _lock(fd)
+                seg = self._wal = Segment(path, fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(seg.fd, view) :]
+            seg.size += len(data)
+            seg.outstanding += len(lines)
+            return seg
+
+    def wal_ack(self, seg: Segment, n: int) -> None:
+        """``n`` events of ``seg`` were delivered (or moved to a spool file, or given up)."""
+        with self._lock:
+            if seg.fd < 0:  # closed meanwhile (shutdown) or forked
+                return
+            seg.outstanding = max(0, seg.outstanding - n)
+            if seg.outstanding:
+                return
+            if seg is self._wal:
+                os.ftruncate(seg.fd, 0)  # O_APPEND: the next batch starts at 0 again
+                seg.size = 0
+            else:
+                self._drop_segment_locked(seg)
+
+    def _retire_locked(self, seg: Segment) -> None:
+        self._wal = None
+        if seg.outstanding:
+            self._wal_retired.append(seg)
+        else:
+            self._drop_segment_locked(seg)
+
+    def _drop_segment_locked(self, seg: Segment) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(seg.path)
+        os.close(seg.fd)
+        seg.fd = -1
+        if seg in self._wal_retired:
+            self._wal_retired.remove(seg)
+
     def append(self, line: bytes) -> None:
         """Append one event to this process's open file (one ``write`` syscall: never torn)."""
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent owns the open file
-                self._pid, self._open_fd, self._open_path = os.getpid(), -1, ""
+            self._check_fork_locked()
             if self._open_fd < 0:
                 path = self._name() + _OPEN
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -152,14 +240,14 @@ class Spool:
         return sorted(n for n in names if n.endswith((_READY, _OPEN)))
 
     def has_files(self) -> bool:
-        own = os.path.basename(self._open_path)
-        return any(n != own for n in self._files())
+        own = self._own()
+        return any(n not in own for n in self._files())
 
     def claims(self) -> Iterator[Claim]:
-        """Lock and read spool files oldest first (skipping files another live process holds)."""
-        own = os.path.basename(self._open_path)
+        """Lock and read spool files oldest first (skipping this process's and other live ones')."""
+        own = self._own()
         for name in self._files():
-            if name == own:
+            if name in own:
                 continue
             claim = self._claim(os.path.join(self.directory, name))
             if claim is not None:
@@ -213,4 +301,17 @@ class Spool:
         return dropped
 
     def close(self) -> None:
+        """Seal the overflow file; delete empty segments, make the others ready to replay."""
         self.seal()
+        with self._lock:
+            self._check_fork_locked()
+            for seg in self._segments():
+                if seg.outstanding:
+                    if self.fsync:
+                        os.fsync(seg.fd)
+                    os.replace(seg.path, seg.path[: -len(".open")])
+                    os.close(seg.fd)
+                    seg.fd = -1
+                else:
+                    self._drop_segment_locked(seg)
+            self._wal, self._wal_retired = None, []

@@ -172,3 +172,23 @@ def test_readyz_survives_a_stream_key_of_the_wrong_type(redis_url: str, stream_n
         response = c.get("/readyz")
     assert response.status_code == 200
     assert "WRONGTYPE" in response.json()["pipeline"]["error"]
+
+
+def test_stream_trimming_is_counted(redis_url: str, stream_name: str) -> None:
+    import redis as redis_lib
+
+    bus = RedisStreamsBus(redis_url, stream_name, maxlen=10)
+    trimmed = sum(bus.publish([("k", b"{}")]).trimmed for _ in range(400))
+    client = redis_lib.Redis.from_url(redis_url)
+    assert trimmed > 0 and client.xlen(stream_name) < 400
+    assert int(client.hget(f"{stream_name}:stats", "trimmed")) == trimmed  # type: ignore[arg-type]
+    assert bus.stats()["trimmed"] == trimmed
+
+
+def test_the_bus_is_chosen_by_settings(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prism.adapters.kinesis import KinesisBus
+    from prism.bootstrap import build_bus
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    assert isinstance(build_bus(Settings(bus="kinesis", kinesis_stream="s")), KinesisBus)
+    assert isinstance(build_bus(Settings(bus="redis")), RedisStreamsBus)

@@ -20,6 +20,10 @@ def test_partitions_are_created_ahead_and_expired_ones_dropped(database_url: str
         conn.execute(
             "INSERT INTO inference_event_ids VALUES (%s, %s)", (old_id, datetime(2026, 10, 18, 12, tzinfo=UTC))
         )
+        conn.execute(
+            "INSERT INTO metrics_minute VALUES (%s, 'm', 'p', 'ok', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0)",
+            (datetime(2026, 10, 18, 12, tzinfo=UTC),),
+        )
         # WHEN maintenance runs today
         result = store.maintain(today=date(2026, 11, 27))
         days = partitions(conn, "inference_logs")
@@ -30,6 +34,7 @@ def test_partitions_are_created_ahead_and_expired_ones_dropped(database_url: str
         assert "tool_invocations_p20261018" in result["partitions_dropped"]
         assert partitions(conn, "tool_invocations")[-1] == date(2026, 11, 30)
         assert conn.execute("SELECT count(*) FROM inference_event_ids WHERE id = %s", (old_id,)).fetchone() == (0,)
+        assert result["rollup_rows_pruned"] >= 1
 
 
 def test_migrations_are_tracked_and_rerunnable(database_url: str) -> None:

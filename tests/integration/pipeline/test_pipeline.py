@@ -207,3 +207,30 @@ def test_event_too_big_for_the_bus_travels_through_s3(
     body = boto3.client("s3", endpoint_url=aws_endpoint).get_object(Bucket=s3_bucket, Key=uri.split("/", 3)[3])
     assert b"jane.doe@example.com" not in body["Body"].read()
     client.close()
+
+
+def test_readers_get_the_payload_from_s3_or_inline_alike(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str, s3_bucket: str
+) -> None:
+    from prism.adapters.s3 import S3RawPayloadStore, s3_client
+    from prism.payloads import load_payload
+
+    kept, inline = make_event(), make_event()
+    store = S3RawPayloadStore(s3_bucket, client=s3_client(aws_endpoint))
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env={"PRISM_RAW_BUCKET": s3_bucket}) as stack:
+        assert post(stack, [inline]).status_code == 202
+        stack.wait_for_rows(1)
+    env = {"PRISM_RAW_BUCKET": s3_bucket, "PRISM_KEEP_RAW": "true"}
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env=env) as stack:
+        assert post(stack, [kept]).status_code == 202
+        stack.wait_for_rows(2)
+    with psycopg.connect(clean_database) as conn:
+        rows = dict(
+            (str(r[0]), (r[1], r[2]))
+            for r in conn.execute("SELECT id, raw_payload_uri, raw_payload_jsonb FROM inference_logs")
+        )
+    from_s3 = load_payload(*rows[kept["id"]], store)
+    from_row = load_payload(*rows[inline["id"]], store)
+    assert rows[kept["id"]][0] and rows[inline["id"]][0] is None
+    assert from_s3 == from_row  # same content, redacted the same way, wherever it was kept
+    assert from_s3 is not None and from_s3["response"]["content"].startswith("Noted, I will email [EMAIL]")

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import pytest
 from prism.redact import PresidioRedactor, make_redactor
 
 
 @pytest.fixture(scope="module")
-def presidio() -> PresidioRedactor:
-    redactor = make_redactor("presidio")
-    assert isinstance(redactor, PresidioRedactor)
-    return redactor
+def presidio() -> Iterator[PresidioRedactor]:
+    """Built and used with every outbound connection refused: proof that it needs no network."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not str(host).startswith(("127.", "::1", "localhost", "/")):
+            attempts.append(address)
+            raise OSError(f"network disabled in this test: {address}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", guarded)
+        redactor = make_redactor("presidio")
+        assert isinstance(redactor, PresidioRedactor)
+        redactor.redact("warm up with jane@example.com and 4111 1111 1111 1111")
+        yield redactor
+    assert attempts == [], f"Presidio tried to reach the network: {attempts}"
 
 
 def test_finds_pii_offline(presidio: PresidioRedactor) -> None:
