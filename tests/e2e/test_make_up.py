@@ -72,6 +72,29 @@ def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_en
         time.sleep(0.2)
     assert count == 1
 
+    # The chat API on its port: an offline demo turn, streamed, lands as an inference event.
+    chat = f"http://127.0.0.1:{local_env['PRISM_CHAT_PORT']}"
+    conversation = httpx.post(chat + "/api/conversations", json={}).json()["id"]
+    with httpx.stream(
+        "POST",
+        f"{chat}/api/conversations/{conversation}/messages",
+        json={"content": "Hello from the e2e test, mail me at e2e@example.com", "model": "demo/prism-demo"},
+        timeout=60,
+    ) as stream:
+        events = [line[7:] for line in stream.iter_lines() if line.startswith("event: ")]
+    assert events[0] == "start" and "delta" in events and events[-1] == "done", events
+    deadline = time.monotonic() + 30
+    row = None
+    while time.monotonic() < deadline and row is None:
+        with psycopg.connect(local_env["PRISM_DATABASE_URL"]) as conn:
+            row = conn.execute(
+                "SELECT status, raw_payload_jsonb::text FROM inference_logs WHERE conversation_id = %s",
+                (conversation,),
+            ).fetchone()
+        time.sleep(0.2)
+    assert row is not None and row[0] == "ok"
+    assert "e2e@example.com" not in row[1] and "[EMAIL]" in row[1]
+
     down = subprocess.run(
         [sys.executable, "-m", "scripts.dev", "down"],
         env=local_env,
