@@ -64,8 +64,8 @@ def template(pii: bool) -> str:
 
 
 class Load:
-    def __init__(self, url: str, key: str, batch: int, pii_every: int) -> None:
-        self.url = url + "/v1/events"
+    def __init__(self, urls: list[str], key: str, batch: int, pii_every: int) -> None:
+        self.urls = [u + "/v1/events" for u in urls]
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self.batch = batch
         self.templates = [template(False), template(True)]
@@ -94,11 +94,11 @@ class Load:
             )
         return ('{"events":[' + ",".join(parts) + "]}").encode(), ids
 
-    async def worker(self, client: httpx.AsyncClient, until: float) -> None:
+    async def worker(self, client: httpx.AsyncClient, until: float, url: str) -> None:
         while time.monotonic() < until:
             body, ids = self.body()
             try:
-                response = await client.post(self.url, content=body, headers=self.headers)
+                response = await client.post(url, content=body, headers=self.headers)
             except httpx.HTTPError:
                 self.errors += 1
                 continue
@@ -115,7 +115,9 @@ class Load:
         until = time.monotonic() + seconds
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-            await asyncio.gather(*(self.worker(client, until) for _ in range(concurrency)))
+            await asyncio.gather(
+                *(self.worker(client, until, self.urls[i % len(self.urls)]) for i in range(concurrency))
+            )
 
 
 def watch_freshness(database_url: str, load: Load, stop: threading.Event, seen: dict[str, float]) -> None:
@@ -156,14 +158,13 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
             writer=False,
             env={"PRISM_WRITER_BLOCK_MS": "20", "PRISM_WRITER_BATCH": "2000"},
         )
-        stack.start_ingestion_workers = workers  # type: ignore[attr-defined]
         with stack:
-            if workers > 1:
+            if workers > 1:  # N ingestion instances, the load spread over them like a load balancer
                 stack.stop("ingestion")
                 stack.start_ingestion(workers=workers)
             for n in range(writers):
                 stack.start_writer(f"writer-{n}", consumer=f"bench-{n}")
-            load = Load(stack.ingest_url, stack.api_key, batch, pii_every=10)
+            load = Load(stack.ingest_urls, stack.api_key, batch, pii_every=10)
             asyncio.run(load.run(3, concurrency))  # warm up
             stack.wait_for_rows(load.accepted, timeout=60)
             warm = load.accepted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,11 @@ class FakeIngest:
         self.script: deque[tuple[int, Any, dict[str, str]]] = deque()
         self.reject_ids: set[str] = set()
         self.delay = 0.0
+        # hold: read each request, then never answer it (until stop(): the connection is then closed
+        # without an answer) and store nothing: a server that is up but slow, from the client's side
+        self.hold = False
+        self.held: list[int] = []  # number of events of each request held
+        self._released = threading.Event()
         self.lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -48,11 +54,17 @@ class FakeIngest:
                 if self.headers.get("Content-Encoding") == "gzip":
                     raw = gzip.decompress(raw)
                 body = json.loads(raw)
+                if fake.hold:
+                    with fake.lock:
+                        fake.held.append(len(body["events"]))
+                    fake._released.wait()
+                    self.close_connection = True
+                    return
                 if fake.delay:
                     threading.Event().wait(fake.delay)
                 with fake.lock:
                     fake.requests.append(
-                        {"headers": dict(self.headers), "n": len(body["events"]), "raw": raw}
+                        {"headers": dict(self.headers), "n": len(body["events"]), "raw": raw, "t": time.monotonic()}
                     )
                     scripted = fake.script.popleft() if fake.script else None
                 if scripted is not None:
@@ -87,6 +99,7 @@ class FakeIngest:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -13,7 +17,8 @@ from typing import Any
 
 import prism_sdk
 import pytest
-from prism_sdk._config import ConfigError, Settings
+from prism_sdk._client import backoff_delay
+from prism_sdk._config import MAX_REQUEST_BYTES, ConfigError, Settings
 from prism_sdk._transport import parse_retry_after
 from sdk_support import FakeIngest, validate
 
@@ -267,12 +272,25 @@ def test_process_killed_with_sigkill_is_replayed_by_the_next_one_once(ingest, tm
 def test_queue_overflow_goes_to_the_spool_before_sigkill(ingest, tmp_path) -> None:
     ingest.stop()
     c = make(ingest, spool_dir=str(tmp_path), max_queue=10, timeout=0.3)
+    ids = set()
     for _ in range(200):
-        c.log(event())
+        e = event()
+        ids.add(e["id"])
+        c.log(e)
     s = c.stats()
-    assert s.dropped_total == 0 and s.spooled >= 190
+    assert s.dropped_total == 0 and s.spooled > 0  # log() itself appended the overflow to the spool
     assert list(tmp_path.glob("*.jsonl.open"))
+    # every event is on disk (overflow file, or written ahead by the spool thread) with no flush
+    wait_for(lambda: spooled_ids(tmp_path) >= ids)
     c.shutdown(timeout=1)
+
+
+def spooled_ids(directory: Path) -> set[str]:
+    out = set()
+    for f in directory.glob("*.jsonl*"):
+        with contextlib.suppress(FileNotFoundError):
+            out.update(json.loads(line)["id"] for line in f.read_bytes().splitlines() if line.endswith(b"}"))
+    return out
 
 
 def test_flush_without_url_is_a_noop_and_settings_precedence(monkeypatch) -> None:
@@ -374,3 +392,163 @@ def test_readme_quickstart_runs(ingest, fake) -> None:
     assert out.returncode == 0, out.stderr
     assert "Hello from the fake model." in out.stdout
     assert len(ingest.events) == 1 and ingest.events[0]["status"] == "ok"
+
+
+def test_sigkill_while_a_batch_is_in_flight_to_a_slow_server_is_replayed_once(tmp_path) -> None:
+    # GIVEN ingestion that is up but slow: it reads each request and has not answered it yet
+    slow = FakeIngest().start()
+    slow.hold = True
+    n = 50
+    child = textwrap.dedent(
+        f"""
+        import json, time, uuid
+        import prism_sdk
+        c = prism_sdk.Prism(ingest_url={slow.url!r}, spool_dir={str(tmp_path)!r}, batch_size=10,
+                            flush_interval=60, timeout=60)
+        ids = [str(uuid.uuid4()) for _ in range({n})]
+        for i in ids:
+            c.log({{"id": i, "ts_start": "2026-11-27T07:00:00Z", "provider": "p", "model": "m", "status": "ok"}})
+        while c._queue:  # the in-memory window: until the background thread took every event
+            time.sleep(0.001)
+        print(json.dumps(ids), flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ids = json.loads(proc.stdout.readline())
+        # WHEN the process is SIGKILLed while a batch it took from the queue waits for its answer
+        wait_for(lambda: slow.held)
+    finally:
+        proc.kill()
+        proc.wait()
+    slow.stop()
+    assert slow.held and not slow.events  # taken from the queue and sent, never acknowledged
+    # THEN the next process (ingestion healthy) delivers every event, exactly once
+    back = FakeIngest().start()
+    try:
+        c = make(back, spool_dir=str(tmp_path))
+        wait_for(lambda: len(back.events) == n)
+        time.sleep(0.3)
+        assert sorted(back.ids()) == sorted(ids)
+        assert sum(r["n"] for r in back.requests) == n  # no event sent twice
+        c.shutdown()
+        assert not list(tmp_path.glob("*.jsonl*"))
+    finally:
+        back.stop()
+
+
+@pytest.mark.parametrize("spool", [False, True], ids=["memory", "spool"])
+def test_batches_are_capped_by_bytes(ingest, tmp_path, spool) -> None:
+    # GIVEN large events: 40 of ~300 kB (12 MB in all) and a count cap that would allow them all
+    c = make(ingest, batch_size=500, **({"spool_dir": str(tmp_path)} if spool else {}))
+    evs = [event(metadata={"pad": "x" * 300_000}) for _ in range(40)]
+    for e in evs:
+        c.log(e)
+    # WHEN they are sent
+    assert c.flush(30)
+    # THEN they went in several requests, each under the size cap, and each event once
+    assert sorted(ingest.ids()) == sorted(e["id"] for e in evs)
+    assert len(ingest.requests) >= 3
+    assert all(len(r["raw"]) <= MAX_REQUEST_BYTES for r in ingest.requests)
+    assert sum(r["n"] for r in ingest.requests) == 40
+    c.shutdown()
+
+
+def test_backoff_is_exponential_with_jitter() -> None:
+    rnd = random.Random(7)
+    delays = [backoff_delay(k, 30.0, rnd.uniform) for k in range(1, 8)]
+    for k, d in enumerate(delays, 1):
+        full = min(30.0, 0.25 * 2 ** (k - 1))
+        assert full / 2 <= d <= full  # "equal jitter": a random point in the upper half
+    assert delays == sorted(delays) and len(set(delays)) == len(delays)  # grow, and differ
+    assert len({backoff_delay(3, 30.0, rnd.uniform) for _ in range(5)}) == 5  # same attempt: differ
+    assert backoff_delay(40, 2.0, lambda a, b: b) == 2.0  # capped at max_backoff
+    assert backoff_delay(40, 2.0, lambda a, b: a) == 1.0
+
+
+def test_client_retries_on_the_backoff_schedule(ingest) -> None:
+    # GIVEN a server that fails 3 times, and a client whose jitter source is recorded
+    ingest.script.extend([(503, {}, {})] * 3)
+    c = make(ingest, max_backoff=10.0)
+    draws: list[tuple[float, float]] = []
+
+    def upper(a: float, b: float) -> float:
+        draws.append((a, b))
+        return b
+
+    c._uniform = upper
+    # WHEN an event is logged
+    c.log(event())
+    assert c.flush(10)
+    # THEN the 3 retries waited 0.25 s, 0.5 s, 1 s (jitter drawn each time from a growing range)
+    assert draws == [(0, 0.125), (0, 0.25), (0, 0.5)]
+    t = [r["t"] for r in ingest.requests]
+    gaps = [b - a for a, b in itertools.pairwise(t)]
+    assert len(gaps) == 3 and gaps == sorted(gaps)
+    for gap, expected in zip(gaps, (0.25, 0.5, 1.0), strict=True):
+        assert gap >= expected - 0.01
+    assert len(ingest.events) == 1
+    c.shutdown()
+
+
+def test_shutdown_with_ingestion_down_spools_the_queue_and_the_next_client_replays_it(ingest, tmp_path) -> None:
+    # GIVEN ingestion down and events still in the in-memory queue (the background threads held off)
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    c = make(ingest, spool_dir=str(tmp_path), timeout=0.3)
+    c._ensure_thread = lambda: None  # type: ignore[method-assign]
+    evs = [event() for _ in range(30)]
+    for e in evs:
+        c.log(e)
+    assert c.stats().queued == 30
+    # WHEN the client shuts down
+    c.shutdown(timeout=0.3)
+    # THEN the queue went to the spool
+    s = c.stats()
+    assert s.spooled == 30 and s.dropped_total == 0 and s.queued == 0
+    assert spooled_ids(tmp_path) == {e["id"] for e in evs}
+    assert not list(tmp_path.glob("*.open"))
+    # AND the next client replays it, each event once
+    back = FakeIngest(port).start()
+    try:
+        c2 = make(back, spool_dir=str(tmp_path))
+        wait_for(lambda: len(back.events) == 30)
+        time.sleep(0.2)
+        assert sum(r["n"] for r in back.requests) == 30 and c2.stats().replayed == 30
+        c2.shutdown()
+    finally:
+        back.stop()
+
+
+def test_process_exit_with_ingestion_down_spools_and_the_next_process_replays(ingest, tmp_path) -> None:
+    # GIVEN ingestion down and a process that logs events and exits at once (atexit: the backstop)
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    child = textwrap.dedent(
+        f"""
+        import json, uuid
+        import prism_sdk
+        c = prism_sdk.Prism(ingest_url="http://127.0.0.1:{port}", spool_dir={str(tmp_path)!r}, timeout=0.5)
+        ids = [str(uuid.uuid4()) for _ in range(40)]
+        for i in ids:
+            c.log({{"id": i, "ts_start": "2026-11-27T07:00:00Z", "provider": "p", "model": "m", "status": "ok"}})
+        print(json.dumps(ids))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    ids = set(json.loads(out.stdout))
+    # THEN its events are in the spool
+    assert spooled_ids(tmp_path) == ids
+    # AND the next client replays them, each once
+    back = FakeIngest(port).start()
+    try:
+        c = make(back, spool_dir=str(tmp_path))
+        wait_for(lambda: len(back.events) == 40)
+        time.sleep(0.2)
+        assert set(back.ids()) == ids and sum(r["n"] for r in back.requests) == 40
+        c.shutdown()
+    finally:
+        back.stop()

@@ -33,7 +33,9 @@ Choosing the behaviour of a request (first match wins):
 Every request is recorded as a :class:`RecordedRequest` in ``fake.requests`` (thread-safe
 snapshot list) with its parsed JSON body, headers, whether the response was sent completely
 (``completed``) and whether the client went away before the end (``disconnected``: e.g. the
-caller cancelled the stream and the HTTP connection was closed). ``fake.wait_for_requests(n)``
+caller cancelled the stream and the HTTP connection was closed), and the wall-clock times at which
+the first content chunk and the last chunk were sent (``first_content_at``, ``last_chunk_at``).
+``fake.wait_for_requests(n)``
 and ``RecordedRequest.wait_done()`` help to wait for a background client.
 """
 
@@ -122,6 +124,11 @@ class RecordedRequest:
     disconnected: bool = False
     status: int | None = None
     chunks_sent: int = 0
+    #: wall-clock times (``time.time()``) at which the response's first content chunk and its last chunk
+    #: (``data: [DONE]``; the whole body when not streaming) were handed to the socket: compare a
+    #: client's TTFT and end time with these rather than with the configured delays.
+    first_content_at: float | None = None
+    last_chunk_at: float | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def wait_done(self, timeout: float = 5.0) -> bool:
@@ -460,6 +467,7 @@ class FakeOpenAI:
             "usage": self._usage(b, body, len(chunks)),
             "system_fingerprint": "fp_fake",
         }
+        req.first_content_at = req.last_chunk_at = time.time()
         await self._send_json(req, writer, 200, data, dict(b.headers))
         req.chunks_sent = len(chunks)
         return True
@@ -494,7 +502,12 @@ class FakeOpenAI:
             line = "data: " + (data if isinstance(data, str) else json.dumps(data)) + "\n\n"
             raw = line.encode()
             try:
+                sent_at = time.time()
                 writer.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                is_content = isinstance(data, dict) and any(c["delta"].get("content") for c in data["choices"])
+                if is_content and req.first_content_at is None:
+                    req.first_content_at = sent_at
+                req.last_chunk_at = sent_at
                 await writer.drain()
             except (ConnectionError, RuntimeError):
                 return False

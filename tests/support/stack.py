@@ -35,6 +35,7 @@ class Stack:
         self.port = free_port()
         self.ingest_url = f"http://127.0.0.1:{self.port}"
         self.headers = {"Authorization": f"Bearer {self.api_key}"}
+        self.ingest_urls = [self.ingest_url]
         self.log_dir = Path(tempfile.mkdtemp(prefix="prism-stack-"))
         self.stream = stream
         self.env: dict[str, str] = {
@@ -67,9 +68,18 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        service = Service("ingestion", argv + (["--workers", str(workers)] if workers > 1 else []))
-        self.procs["ingestion"] = spawn(service, self.env, self.log_dir)
+        self.procs["ingestion"] = spawn(Service("ingestion", argv), self.env, self.log_dir)
         wait_healthy(self.ingest_url + "/healthz", self.procs["ingestion"], timeout=60)
+        # More instances on ports of their own, as behind a load balancer (uvicorn --workers shares
+        # one socket and the kernel tends to hand every keep-alive connection to one process).
+        self.ingest_urls = [self.ingest_url]
+        for n in range(1, workers):
+            port = free_port()
+            argv[argv.index("--port") + 1] = str(port)
+            name = f"ingestion-{n}"
+            self.procs[name] = spawn(Service(name, list(argv)), self.env, self.log_dir)
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", self.procs[name], timeout=60)
+            self.ingest_urls.append(f"http://127.0.0.1:{port}")
 
     def start_writer(self, name: str = "writer", consumer: str | None = None) -> subprocess.Popen[bytes]:
         env = {**self.env, **({"PRISM_WRITER_CONSUMER": consumer} if consumer else {})}

@@ -18,7 +18,7 @@ ENV_SPOOL_MAX_BYTES = "PRISM_SPOOL_MAX_BYTES"
 ENV_MAX_QUEUE = "PRISM_MAX_QUEUE"
 #: Events per request (1..500). Default 250.
 ENV_BATCH_SIZE = "PRISM_BATCH_SIZE"
-#: Seconds between two sends when the batch is not full. Default 0.5.
+#: Seconds between two sends of a partial batch, without a spool (with one: at once). Default 0.5.
 ENV_FLUSH_INTERVAL = "PRISM_FLUSH_INTERVAL"
 #: HTTP timeout in seconds for one request to the ingestion API. Default 5.
 ENV_TIMEOUT = "PRISM_TIMEOUT"

@@ -8,8 +8,8 @@ Files in the spool directory (names sort oldest first)::
     *.tmp                                   being written (ignored)
 
 Write-ahead: with a spool, the SDK appends every batch it takes from the in-memory queue to a
-segment (one ``os.write``) *before* sending it, and forgets it once the server acknowledged it (the
-segment is truncated when nothing in it is outstanding, deleted when it was rolled over). A process
+segment (one ``os.write``) *before* sending it, and deletes the segment once the server acknowledged
+everything in it (under load, a segment holds several batches; it is rolled over at 4 MiB). A process
 killed by SIGKILL leaves its segment behind; the next process replays it. The data is in the OS page
 cache, which survives the death of the process but not a crash of the machine (no ``fsync`` per batch
 unless ``fsync=True``).
@@ -179,11 +179,11 @@ class Spool:
             seg.outstanding = max(0, seg.outstanding - n)
             if seg.outstanding:
                 return
+            # Nothing in it is waiting any more: delete it (a spool directory with no file in it means
+            # that every event was delivered); the next batch opens a new segment.
             if seg is self._wal:
-                os.ftruncate(seg.fd, 0)  # O_APPEND: the next batch starts at 0 again
-                seg.size = 0
-            else:
-                self._drop_segment_locked(seg)
+                self._wal = None
+            self._drop_segment_locked(seg)
 
     def _retire_locked(self, seg: Segment) -> None:
         self._wal = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -31,6 +32,10 @@ def kw(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
         "messages": MSGS,
         **extra,
     }
+
+
+def wall(rfc3339: str) -> float:
+    return dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
 def rows(stack: Stack, where: str = "TRUE", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -72,8 +77,18 @@ def test_streamed_call_lands_with_ttft_and_latency_of_the_provider(
     # THEN the stored row has the provider's timings, usage and cost
     assert row["id"].hex == prism_sdk.event_of(stream)["id"].replace("-", "")
     assert row["status"] == "ok" and row["provider"] == "openai" and row["model"] == "gpt-4o-mini"
-    assert row["ttft_ms"] == pytest.approx(300, abs=50)
-    assert row["latency_ms"] == pytest.approx(450, abs=80)
+    # the event's first token and end are when the provider actually sent the first content chunk and
+    # the last chunk (recorded by the fake), give or take the few ms the client takes to parse them
+    ev = prism_sdk.event_of(stream)
+    req = fake.chat_requests[-1]
+    assert req.first_content_at is not None and req.last_chunk_at is not None
+    first_lag = wall(ev["ts_first_token"]) - req.first_content_at
+    end_lag = wall(ev["ts_end"]) - req.last_chunk_at
+    assert -0.002 <= first_lag <= 0.015 and -0.002 <= end_lag <= 0.015, (first_lag, end_lag)
+    # and the stored row's TTFT and latency are the event's
+    ttft = wall(ev["ts_first_token"]) - wall(ev["ts_start"])
+    assert row["ttft_ms"] == pytest.approx(ttft * 1000, abs=1.5)
+    assert row["latency_ms"] == pytest.approx((wall(ev["ts_end"]) - wall(ev["ts_start"])) * 1000, abs=1.5)
     assert row["completion_tokens"] == 4 and row["total_tokens"] > 4
     assert row["cost_usd"] > 0 and row["cost_note"] is None
     assert row["conversation_id"] == "c-int" and row["sdk"].startswith("prism-sdk/")
@@ -145,21 +160,36 @@ def test_ingestion_down_costs_the_caller_nothing_and_events_arrive_when_back(
 ) -> None:
     # GIVEN the ingestion API is down
     stack.stop("ingestion")
-    # WHEN calls are made
-    t0 = time.perf_counter()
-    for _ in range(5):
-        prism_sdk.completion(**kw(fake))
-    elapsed = time.perf_counter() - t0
-    # THEN the caller sees no exception and no delay (5 local calls, well under a second)
-    assert elapsed < 2.0
+    import litellm
+
+    # WHEN wrapped calls are made, each paired with a bare LiteLLM call to the same fake provider
+    def timed(fn: Any) -> float:
+        t0 = time.perf_counter()
+        fn(**kw(fake))
+        return time.perf_counter() - t0
+
+    n = 25
+    added = []
+    for i in range(n):  # alternate the order, so that neither side always runs warmer
+        if i % 2:
+            bare = timed(litellm.completion)
+            wrapped = timed(prism_sdk.completion)
+        else:
+            wrapped = timed(prism_sdk.completion)
+            bare = timed(litellm.completion)
+        added.append(wrapped - bare)
+    # THEN the caller sees no exception, and no delay: each wrapped call costs about what a bare one does
+    added.sort()
+    assert added[n // 2] < 0.001, f"median added {added[n // 2] * 1000:.2f} ms"
+    assert added[-1] < 0.020, f"max added {added[-1] * 1000:.2f} ms"
     time.sleep(0.5)
     assert sdk.stats().retried > 0 and sdk.stats().sent == 0
     # AND once ingestion is back every event arrives, once
     stack.start_ingestion()
     assert sdk.flush(30)
-    stack.wait_for_rows(5)
+    stack.wait_for_rows(n)
     time.sleep(0.5)
-    assert len(rows(stack)) == 5
+    assert len(rows(stack)) == n
 
 
 def test_sigkilled_process_events_are_delivered_by_the_next_process_once(
