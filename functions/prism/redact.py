@@ -143,24 +143,24 @@ class RegexRedactor:
     def redact(self, text: str) -> Redaction:
         if len(text) < 6:  # the shortest thing we look for is an e-mail like a@b.io
             return Redaction(text, {})
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}  # a plain dict: Counter() costs more than a whole regex pass here
 
         def fixed(kind: str) -> Callable[[re.Match[str]], str]:
             def replace(m: re.Match[str]) -> str:
-                counts[kind] += 1
+                counts[kind] = counts.get(kind, 0) + 1
                 return f"[{kind}]"
 
             return replace
 
         def secret(m: re.Match[str]) -> str:
-            counts["SECRET"] += 1
+            counts["SECRET"] = counts.get("SECRET", 0) + 1
             keep = m.groupdict().get("keep")
             return f"{keep}[SECRET]" if keep else "[SECRET]"
 
         def ip(m: re.Match[str]) -> str:
             if not _ip_ok(m.group(0)):
                 return m.group(0)
-            counts["IP_ADDRESS"] += 1
+            counts["IP_ADDRESS"] = counts.get("IP_ADDRESS", 0) + 1
             return "[IP_ADDRESS]"
 
         def number(m: re.Match[str]) -> str:
@@ -168,7 +168,7 @@ class RegexRedactor:
             check = _VALIDATORS.get(kind)
             if check is not None and not check(m.group(0)):
                 return m.group(0)
-            counts[kind] += 1
+            counts[kind] = counts.get(kind, 0) + 1
             return f"[{kind}]"
 
         underscore, dash = "_" in text, "-" in text
@@ -184,7 +184,7 @@ class RegexRedactor:
         if _may_hold_ipv6(text):
             text = self._ipv6.sub(ip, text)
         text = self._numbers_in(text, number)
-        return Redaction(text, dict(counts))
+        return Redaction(text, counts)
 
     def _numbers_in(self, text: str, number: Callable[[re.Match[str]], str]) -> str:
         """Find runs of digits and separators in one cheap pass (widened to a leading '+', '('
