@@ -84,7 +84,8 @@ def test_streamed_call_lands_with_ttft_and_latency_of_the_provider(
     assert req.first_content_at is not None and req.last_chunk_at is not None
     first_lag = wall(ev["ts_first_token"]) - req.first_content_at
     end_lag = wall(ev["ts_end"]) - req.last_chunk_at
-    assert -0.002 <= first_lag <= 0.015 and -0.002 <= end_lag <= 0.015, (first_lag, end_lag)
+    # (25 ms here, not 15 as in the unit tests: the stack's API, writer and database share the CPUs)
+    assert -0.002 <= first_lag <= 0.025 and -0.002 <= end_lag <= 0.025, (first_lag, end_lag)
     # and the stored row's TTFT and latency are the event's
     ttft = wall(ev["ts_first_token"]) - wall(ev["ts_start"])
     assert row["ttft_ms"] == pytest.approx(ttft * 1000, abs=1.5)
