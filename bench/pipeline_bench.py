@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import psycopg
 import redis
+from prism_sdk._event import uuid7
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ class Load:
         t2 = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 1)) + ".200000Z"
         parts, ids = [], []
         for i in range(self.batch):
-            eid = str(uuid.uuid4())
+            eid = uuid7()  # what prism-sdk makes: time-ordered ids
             ids.append(eid)
             tpl = self.templates[1 if i % self.pii_every == 0 else 0]
             parts.append(

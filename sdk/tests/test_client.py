@@ -552,3 +552,18 @@ def test_process_exit_with_ingestion_down_spools_and_the_next_process_replays(in
         c.shutdown()
     finally:
         back.stop()
+
+
+def test_event_ids_are_time_ordered_uuid7() -> None:
+    import time
+    import uuid
+
+    from prism_sdk._event import uuid7
+
+    first = uuid7()
+    time.sleep(0.002)
+    later = [uuid7() for _ in range(1000)]
+    parsed = uuid.UUID(first)
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert all(first < x for x in later) and len(set(later)) == 1000
+    assert abs((parsed.int >> 80) - time.time_ns() // 1_000_000) < 5_000

@@ -11,7 +11,6 @@ import os
 import random
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -599,4 +598,4 @@ def backoff_delay(
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    return _event.uuid7()

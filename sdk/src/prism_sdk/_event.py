@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sys
 import threading
 import time
@@ -87,11 +88,25 @@ def to_jsonable(o: Any) -> Any:
     return str(o)
 
 
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then random bits.
+
+    Event ids made in time order land next to each other in the server's B-tree indexes (the id
+    claim table and the primary key) instead of at random pages: cheaper writes as tables grow.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | rand & ((1 << 80) - 1)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10
+    return str(uuid.UUID(int=value))
+
+
 def normalize(ev: dict[str, Any]) -> dict[str, Any]:
     """Fill what a hand-made event may lack (``log(dict)``)."""
     ev.setdefault("schema_version", SCHEMA_VERSION)
     if not ev.get("id"):
-        ev["id"] = str(uuid.uuid4())
+        ev["id"] = uuid7()
     ev.setdefault("sdk", SDK_NAME)
     for k in ("ts_start", "ts_first_token", "ts_end"):
         v = ev.get(k)
@@ -300,7 +315,7 @@ class CallRecord:
         usage = usage_dict(usage_obj)
         ev: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "id": str(uuid.uuid4()),
+            "id": uuid7(),
             "ts_start": self._wall(self.t0),
             "ts_first_token": self._wall(first),
             "ts_end": self._wall(end),
