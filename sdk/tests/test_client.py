@@ -200,7 +200,7 @@ def test_spool_keeps_events_while_down_and_replays_when_back(ingest, tmp_path) -
 
 
 def test_burst_with_spool_loses_nothing(ingest, tmp_path) -> None:
-    c = make(ingest, spool_dir=str(tmp_path), max_queue=500, batch_size=500)
+    c = make(ingest, spool_dir=str(tmp_path), max_queue=10, batch_size=500)
     n = 20_000
     ids = []
     for _ in range(n):
