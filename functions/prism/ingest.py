@@ -19,7 +19,7 @@ from prism.errors import BusError, StoreError
 from prism.events import InferenceEvent
 from prism.ports import Bus, RawPayloadStore, Redactor
 from prism.records import PAYLOAD_KEYS, encode_record
-from prism.redact import redact_event
+from prism.redact import STRUCTURAL_FIELDS, redact_event
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def describe(exc: ValidationError) -> list[str]:
     return out
 
 
+_SERIALIZE = InferenceEvent.__pydantic_serializer__.to_json
+CONTENT_FIELDS: set[str] = set(InferenceEvent.model_fields) - STRUCTURAL_FIELDS
 MAX_DEPTH = 250  # orjson's serialisation limit (254) with room for the record envelope
 
 
@@ -107,22 +109,30 @@ class Ingestor:
         result = result or IngestResult()
         created_at = self.clock()
         totals: dict[str, int] = {}
-        prepared: list[tuple[str, dict[str, Any], dict[str, int], bytes]] = []
+        prepared: list[tuple[str, dict[str, Any] | None, dict[str, int], bytes]] = []
         for index, event in events:
             try:
-                data = event.model_dump(mode="json", exclude_none=True)
-                counts = redact_event(data, self.redactor)
-                full = orjson.dumps(data)
+                # Fast path: when a cheap scan of the event's content finds nothing any pattern
+                # could match, its JSON is made in one call, with no dict and no redaction pass.
+                probe = _SERIALIZE(event, include=CONTENT_FIELDS, exclude_none=True)
+                data: dict[str, Any] | None = None
+                counts: dict[str, int] = {}
+                if self.redactor.may_find(probe.decode()):
+                    data = event.model_dump(mode="json", exclude_none=True)
+                    counts = redact_event(data, self.redactor)
+                    full = orjson.dumps(data)
+                else:
+                    full = _SERIALIZE(event, exclude_none=True)
             except (ValueError, TypeError, RecursionError) as exc:  # pydantic's or orjson's depth limit
                 reason = f"event cannot be serialised ({exc}): nesting deeper than about {MAX_DEPTH} levels is refused"
                 result.rejected.append(Rejection(index, str(event.id), [reason]))
                 continue
             if b"\\u0000" in full:  # PostgreSQL text and jsonb cannot hold NUL: store U+FFFD instead
-                data = _without_nul(data)
+                data = _without_nul(data if data is not None else orjson.loads(full))
                 full = orjson.dumps(data)
             for kind, n in counts.items():
                 totals[kind] = totals.get(kind, 0) + n
-            prepared.append((data["id"], data, counts, full))
+            prepared.append((str(event.id), data, counts, full))
         result.rejected.sort(key=lambda r: r.index)
 
         offload = [p for p in prepared if self.keep_raw or len(p[3]) > self.max_payload_bytes]
@@ -137,15 +147,14 @@ class Ingestor:
         messages: list[tuple[str, bytes]] = []
         for eid, data, counts, full in prepared:
             found: str | None = uris.get(eid)
-            body: dict[str, Any] | None = data
-            if found is not None:
-                body = {k: v for k, v in data.items() if k not in PAYLOAD_KEYS}
-                if len(orjson.dumps(body)) > self.max_payload_bytes:
-                    body = None  # the writer reads the whole event from the store
-            if body is data:  # the common case: reuse the bytes already made for the size check
+            if found is None:  # the common case: the event's bytes go on the bus as they are
                 messages.append((eid, encode_record(None, created_at, counts, None, event_json=full)))
-            else:
-                messages.append((eid, encode_record(body, created_at, counts, found)))
+                continue
+            whole = data if data is not None else orjson.loads(full)
+            body: dict[str, Any] | None = {k: v for k, v in whole.items() if k not in PAYLOAD_KEYS}
+            if len(orjson.dumps(body)) > self.max_payload_bytes:
+                body = None  # the writer reads the whole event from the store
+            messages.append((eid, encode_record(body, created_at, counts, found)))
         if messages:
             published = self.bus.publish(messages)
             if published.failed:

@@ -61,6 +61,10 @@ class Redactor(Protocol):
 
     def redact(self, text: str) -> Redaction: ...
 
+    def may_find(self, text: str) -> bool:
+        """False only when ``redact`` would certainly change nothing (a cheap pre-check)."""
+        ...
+
 
 class LogStore(Protocol):
     """Where the writer puts inference rows. ``write`` is idempotent on event id."""

@@ -186,6 +186,16 @@ class RegexRedactor:
         text = self._numbers_in(text, number)
         return Redaction(text, counts)
 
+    def may_find(self, text: str) -> bool:
+        """False only if ``redact`` would change nothing in ``text`` (or in the strings that make up
+        its JSON serialisation: JSON escapes only quotes, backslashes and control characters, none
+        of which any pattern spans). One cheap pass; ingestion skips redaction when it says no."""
+        if "@" in text or _may_hold_ipv6(text):
+            return True
+        if any(hint in text for hints, _ in self._secrets for hint in hints):
+            return True
+        return self._candidate.search(text) is not None
+
     def _numbers_in(self, text: str, number: Callable[[re.Match[str]], str]) -> str:
         """Find runs of digits and separators in one cheap pass (widened to a leading '+', '('
         or IBAN country code), then run the precise number patterns on each run only."""
@@ -238,6 +248,9 @@ class PresidioRedactor:
         self._threshold = score_threshold
         self._secrets = re.compile(_SECRET)
 
+    def may_find(self, text: str) -> bool:
+        return True  # no cheap way to know what Presidio would find
+
     def redact(self, text: str) -> Redaction:
         counts: Counter[str] = Counter()
 
@@ -268,7 +281,7 @@ def make_redactor(name: str) -> Redactor:
 
 
 # Fields of an event that are structure, not content: never rewritten.
-_STRUCTURAL = frozenset(
+STRUCTURAL_FIELDS = _STRUCTURAL = frozenset(
     {
         "schema_version",
         "id",

@@ -8,32 +8,32 @@ from prism.redact import RegexRedactor, iban_ok, luhn_ok, redact_event
 R = RegexRedactor()
 
 
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
-        ("write to jane.doe+tag@mail.example.co.uk today", "EMAIL"),
-        ("call 415-555-0199 now", "PHONE"),
-        ("call (212) 555-1234 now", "PHONE"),
-        ("call +44 20 7946 0958 now", "PHONE"),
-        ("call +14155550199 now", "PHONE"),
-        ("ssn 123-45-6789 on file", "US_SSN"),
-        ("card 4111 1111 1111 1111 exp", "CREDIT_CARD"),
-        ("card 5500-0000-0000-0004 exp", "CREDIT_CARD"),
-        ("card 378282246310005 amex", "CREDIT_CARD"),
-        ("from 192.168.1.20 today", "IP_ADDRESS"),
-        ("from 2001:db8::8a2e:370:7334 today", "IP_ADDRESS"),
-        ("from fe80::1 today", "IP_ADDRESS"),
-        ("iban DE89 3704 0044 0532 0130 00 ok", "IBAN"),
-        ("iban GB82WEST12345698765432 ok", "IBAN"),
-        ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 ok", "SECRET"),
-        ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789 ok", "SECRET"),
-        ("key AKIAIOSFODNN7EXAMPLE ok", "SECRET"),
-        ("google AIzaSyA1234567890abcdefghijklmnopqrstuv ok", "SECRET"),
-        ("Authorization: Bearer abcdefghijklmnop0123456789 ok", "SECRET"),
-        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "SECRET"),
-        ("gh ghp_abcdefghijklmnopqrstuvwxyz0123456789AB ok", "SECRET"),
-    ],
-)
+_PII_CASES = [
+    ("write to jane.doe+tag@mail.example.co.uk today", "EMAIL"),
+    ("call 415-555-0199 now", "PHONE"),
+    ("call (212) 555-1234 now", "PHONE"),
+    ("call +44 20 7946 0958 now", "PHONE"),
+    ("call +14155550199 now", "PHONE"),
+    ("ssn 123-45-6789 on file", "US_SSN"),
+    ("card 4111 1111 1111 1111 exp", "CREDIT_CARD"),
+    ("card 5500-0000-0000-0004 exp", "CREDIT_CARD"),
+    ("card 378282246310005 amex", "CREDIT_CARD"),
+    ("from 192.168.1.20 today", "IP_ADDRESS"),
+    ("from 2001:db8::8a2e:370:7334 today", "IP_ADDRESS"),
+    ("from fe80::1 today", "IP_ADDRESS"),
+    ("iban DE89 3704 0044 0532 0130 00 ok", "IBAN"),
+    ("iban GB82WEST12345698765432 ok", "IBAN"),
+    ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 ok", "SECRET"),
+    ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789 ok", "SECRET"),
+    ("key AKIAIOSFODNN7EXAMPLE ok", "SECRET"),
+    ("google AIzaSyA1234567890abcdefghijklmnopqrstuv ok", "SECRET"),
+    ("Authorization: Bearer abcdefghijklmnop0123456789 ok", "SECRET"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "SECRET"),
+    ("gh ghp_abcdefghijklmnopqrstuvwxyz0123456789AB ok", "SECRET"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), _PII_CASES)
 def test_finds_each_type(text: str, kind: str) -> None:
     result = R.redact(text)
     assert f"[{kind}]" in result.text
@@ -89,3 +89,34 @@ def test_reference_ids_are_structure_not_content() -> None:
     event = {"trace_id": "4111111111111111111", "conversation_id": "415-555-0199", "user_id": "a@b.io"}
     assert redact_event(event, R) == {"EMAIL": 1}
     assert event["trace_id"] == "4111111111111111111" and event["conversation_id"] == "415-555-0199"
+
+
+def test_may_find_never_misses_what_redact_would_change() -> None:
+    """The ingestion fast path skips redaction when may_find says no: it must be conservative,
+    including on the JSON form of the strings (quotes, escapes, separators between values)."""
+    import json
+    import random
+
+    rng = random.Random(7)
+    alphabet = "0123456789 -.()+/:@abcdefABCDEF_xyzskAIZ\n\"'"
+    seeds = [text for text, _ in _PII_CASES]
+    checked = 0
+    for i in range(4000):
+        if i % 4 == 0:
+            base = rng.choice(seeds)
+            cut = rng.randrange(len(base))
+            text = base[:cut] + "".join(rng.choice(alphabet) for _ in range(rng.randrange(4))) + base[cut:]
+        else:
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(6, 40)))
+        if R.redact(text).counts:
+            checked += 1
+            assert R.may_find(json.dumps({"content": text, "other": ["x"]})), text
+    assert checked > 500
+
+
+def test_may_find_says_no_to_plain_prose() -> None:
+    import json
+
+    prose = "Summarise the report in 200 words: revenue grew 12% to 4.2 million. Thanks!\nBest, the team"
+    assert not R.may_find(json.dumps({"messages": [{"role": "user", "content": prose}]}))
+    assert R.redact(prose).counts == {}
