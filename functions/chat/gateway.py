@@ -11,9 +11,9 @@ fake gateway.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -321,20 +321,16 @@ class LiteLLMGateway:
             kwargs["api_base"] = call.api_base
         outcome = CallOutcome()
         if self._sdk:
-
-            def on_event(event: dict[str, Any]) -> None:
-                with contextlib.suppress(Exception):
-                    outcome.inference_event_id = UUID(str(event["id"]))
-                    cost = event.get("cost_usd")
-                    if isinstance(cost, int | float):
-                        outcome.cost_usd = float(cost)
-
+            # The event's id is chosen here, so the reply can carry it at once; the SDK builds the
+            # event (and prices it) on its own thread, off the reply's path. The reply is priced
+            # from the streamed usage by ``_price``.
+            outcome.inference_event_id = uuid.uuid4()
             kwargs["prism"] = {
                 "conversation_id": call.conversation_id,
                 "message_id": call.message_id,
                 "tags": ["chat", "demo"] if call.provider == DEMO_PROVIDER else ["chat"],
                 "metadata": {"chat_provider": call.provider},
-                "on_event": on_event,
+                "event_id": str(outcome.inference_event_id),
             }
         try:
             response = await self._acompletion(**kwargs)

@@ -434,3 +434,10 @@ def test_a_provider_echoing_the_api_key_does_not_leak_it_into_the_event(client, 
     (ev,) = sent(client, ingest)
     assert key not in json.dumps(ev)
     assert "invalid key [SECRET]" in ev["error"]["message"]
+
+
+def test_the_caller_can_choose_the_event_id(client, ingest, fake) -> None:
+    chosen = "0192f1a2-0000-7000-8000-000000000001"
+    prism_sdk.completion(**call_kw(fake), prism={"event_id": chosen})
+    (ev,) = sent(client, ingest)
+    assert ev["id"] == chosen

@@ -21,11 +21,15 @@ class PrismOptions(TypedDict, total=False):
     tags: list[str]
     metadata: dict[str, Any]
     #: Called once with the finished event (a dict, inference event v1), in the thread that ends the call.
+    #: It builds the event on the caller's path: to only learn the event's id, pass ``event_id`` instead.
     on_event: EventCallback
+    #: The id the event will have (a UUID string), chosen by the caller, e.g. to store it next to
+    #: its own record before the call ends. Per call only; default: a new UUIDv7.
+    event_id: str
 
 
 _ID_KEYS = ("conversation_id", "message_id", "trace_id", "span_id", "user_id")
-_ALL_KEYS = frozenset((*_ID_KEYS, "tags", "metadata", "on_event"))
+_ALL_KEYS = frozenset((*_ID_KEYS, "tags", "metadata", "on_event", "event_id"))
 _current: ContextVar[Mapping[str, Any] | None] = ContextVar("prism_context", default=None)
 
 

@@ -315,7 +315,7 @@ class CallRecord:
         usage = usage_dict(usage_obj)
         ev: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "id": uuid7(),
+            "id": str((self.ctx.get("event_id") if self.ctx else None) or uuid7()),
             "ts_start": self._wall(self.t0),
             "ts_first_token": self._wall(first),
             "ts_end": self._wall(end),
