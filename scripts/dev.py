@@ -31,6 +31,11 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def uvicorn_argv(app: str, port: str | int, *extra: str) -> list[str]:
+    """How every HTTP function runs locally: uvicorn on loopback, no access log."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *extra]
+
+
 def services(env: dict[str, str]) -> list[Service]:
     py = sys.executable
     emulator_port = env.get("PRISM_EMULATOR_PORT", "4566")
@@ -42,17 +47,7 @@ def services(env: dict[str, str]) -> list[Service]:
         ),
         Service(
             "ingestion",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "ingestion.app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                env.get("PRISM_INGESTION_PORT", "8101"),
-                "--no-access-log",
-            ],
+            uvicorn_argv("ingestion.app:app", env.get("PRISM_INGESTION_PORT", "8101")),
             f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}/readyz",
         ),
         Service("writer", [py, "-m", "writer.consumer"]),
@@ -62,7 +57,7 @@ def services(env: dict[str, str]) -> list[Service]:
         out.append(
             Service(
                 "chat",
-                [py, "-m", "uvicorn", "chat.app:app", "--host", "127.0.0.1", "--port", port, "--no-access-log"],
+                uvicorn_argv("chat.app:app", port),
                 f"http://127.0.0.1:{port}/healthz",
             )
         )

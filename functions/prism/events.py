@@ -10,7 +10,6 @@ is in ``docs/events.md``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -140,10 +139,6 @@ class EventBatch(BaseModel):
     """The body of ``POST /v1/events`` (documentation only: events are validated one by one)."""
 
     events: list[dict[str, Any]] = Field(min_length=1, max_length=500)
-
-
-def latency_ms(start: datetime, end: datetime | None) -> float | None:
-    return None if end is None else (end - start).total_seconds() * 1000.0
 
 
 def json_schema() -> dict[str, Any]:

@@ -281,7 +281,7 @@ def make_redactor(name: str) -> Redactor:
 
 
 # Fields of an event that are structure, not content: never rewritten.
-STRUCTURAL_FIELDS = _STRUCTURAL = frozenset(
+STRUCTURAL_FIELDS = frozenset(
     {
         "schema_version",
         "id",
@@ -358,7 +358,7 @@ def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
                 collect(value, i, v, each)
 
     for key, value in event.items():
-        if key not in _STRUCTURAL and value is not None:
+        if key not in STRUCTURAL_FIELDS and value is not None:
             collect(event, key, value, _SPEC.get(key, _EMPTY))
     if not slots:
         return {}

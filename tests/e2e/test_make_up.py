@@ -47,6 +47,17 @@ def local_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     drop_database(db)
 
 
+def poll(env: dict[str, str], query: str, arg: object, timeout: float = 30) -> tuple[object, ...] | None:
+    """The first row of ``query`` once it has one (a count above zero counts), or None at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(env["PRISM_DATABASE_URL"]) as conn:
+            row = conn.execute(query, (arg,)).fetchone()  # type: ignore[arg-type]
+        if (row is not None and row != (0,)) or time.monotonic() > deadline:
+            return row
+        time.sleep(0.2)
+
+
 def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_env: dict[str, str]) -> None:
     up = subprocess.run(
         [sys.executable, "-m", "scripts.dev", "up"],
@@ -64,13 +75,7 @@ def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_en
     event = json.loads((ROOT / "tests" / "events" / "minimal.json").read_text())
     response = httpx.post(base + "/v1/events", json={"events": [event]}, headers={"Authorization": "Bearer e2e-key"})
     assert response.status_code == 202, response.text
-    deadline = time.monotonic() + 30
-    count = 0
-    while time.monotonic() < deadline and count == 0:
-        with psycopg.connect(local_env["PRISM_DATABASE_URL"]) as conn:
-            count = conn.execute("SELECT count(*) FROM inference_logs WHERE id = %s", (event["id"],)).fetchone()[0]  # type: ignore[index]
-        time.sleep(0.2)
-    assert count == 1
+    assert poll(local_env, "SELECT count(*) FROM inference_logs WHERE id = %s", event["id"]) == (1,)
 
     # The chat API on its port: an offline demo turn, streamed, lands as an inference event.
     chat = f"http://127.0.0.1:{local_env['PRISM_CHAT_PORT']}"
@@ -83,15 +88,9 @@ def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_en
     ) as stream:
         events = [line[7:] for line in stream.iter_lines() if line.startswith("event: ")]
     assert events[0] == "start" and "delta" in events and events[-1] == "done", events
-    deadline = time.monotonic() + 30
-    row = None
-    while time.monotonic() < deadline and row is None:
-        with psycopg.connect(local_env["PRISM_DATABASE_URL"]) as conn:
-            row = conn.execute(
-                "SELECT status, raw_payload_jsonb::text FROM inference_logs WHERE conversation_id = %s",
-                (conversation,),
-            ).fetchone()
-        time.sleep(0.2)
+    row = poll(
+        local_env, "SELECT status, raw_payload_jsonb::text FROM inference_logs WHERE conversation_id = %s", conversation
+    )
     assert row is not None and row[0] == "ok"
     assert "e2e@example.com" not in row[1] and "[EMAIL]" in row[1]
 

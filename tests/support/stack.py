@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scripts.dev import Service, spawn, wait_healthy
+from scripts.dev import Service, spawn, uvicorn_argv, wait_healthy
 from tests.support.net import free_port
 
 
@@ -55,19 +55,7 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start_ingestion(self, workers: int = 1) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ingestion.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        argv = uvicorn_argv("ingestion.app:app", self.port, "--log-level", "warning")
         self.procs["ingestion"] = spawn(Service("ingestion", argv), self.env, self.log_dir)
         wait_healthy(self.ingest_url + "/healthz", self.procs["ingestion"], timeout=60)
         # More instances on ports of their own, as behind a load balancer (uvicorn --workers shares

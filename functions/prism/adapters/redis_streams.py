@@ -187,20 +187,6 @@ class RedisStreamsReader:
             raise BusError(f"Redis: {exc}") from exc
         return gone
 
-    def lag(self) -> dict[str, int]:
-        """Pending (read, not acked) and lag (not yet read) of the group, plus dead letters."""
-        try:
-            groups = self._redis.xinfo_groups(self.stream)
-            dead = self._redis.xlen(self.dead_letters)
-        except redis.ResponseError:
-            return {"pending": 0, "lag": 0, "dead_letters": 0}
-        except redis.RedisError as exc:
-            raise BusError(f"Redis: {exc}") from exc
-        for g in groups:
-            if _id(g["name"]) == self.group:
-                return {"pending": int(g["pending"]), "lag": int(g.get("lag") or 0), "dead_letters": int(dead)}
-        return {"pending": 0, "lag": 0, "dead_letters": int(dead)}
-
     def close(self) -> None:
         self._redis.close()
 
