@@ -40,6 +40,7 @@ MODEL = "fake-model"
 class Samples:
     ttft: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
+    closed: list[float] = field(default_factory=list)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -137,19 +138,22 @@ class SSEClient:
             self._writer.close()
 
 
-async def chat_turn(client: SSEClient, cid: str, content: str) -> tuple[float, float]:
+async def chat_turn(client: SSEClient, cid: str, content: str) -> tuple[float, float, float]:
+    """TTFT (first delta), total (``done``: the reply complete, with usage and cost) and the
+    response's end (the reply stored), in ms."""
     t0 = time.perf_counter()
-    ttft = None
+    ttft = total = None
     status = None
     body = {"content": content, "model": f"openai_compatible/{MODEL}"}
     async for event, data in client.post_sse(f"/api/conversations/{cid}/messages", body):
         if event == "delta" and ttft is None:
             ttft = time.perf_counter() - t0
         elif event == "done":
+            total = time.perf_counter() - t0
             status = json.loads(data)["status"]
-    total = time.perf_counter() - t0
-    assert ttft is not None and status == "complete", status
-    return ttft * 1000, total * 1000
+    closed = time.perf_counter() - t0
+    assert ttft is not None and total is not None and status == "complete", status
+    return ttft * 1000, total * 1000, closed * 1000
 
 
 def start_chat(db_url: str, sink_url: str, port: int) -> subprocess.Popen[bytes]:
@@ -211,6 +215,7 @@ async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str) -> tupl
                 direct.total.append(d[1])
                 chat.ttft.append(c[0])
                 chat.total.append(c[1])
+                chat.closed.append(c[2])
     await sse.close()
     return direct, chat
 
@@ -283,6 +288,10 @@ def main() -> None:
         f"added total p50 {statistics.median(added_total):.2f} ms "
         f"(goal < 5 ms added at p50: TTFT {'met' if statistics.median(added_ttft) < 5 else 'NOT met'}, "
         f"total {'met' if statistics.median(added_total) < 5 else 'NOT met'})"
+    )
+    print(
+        f"Chat response closed (reply stored) p50 {pct(chat.closed, 50):.2f} ms, "
+        f"{pct(chat.closed, 50) - pct(chat.total, 50):.2f} ms after `done`"
     )
 
 

@@ -100,6 +100,10 @@ class ChatService:
         return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip())
 
     async def get_conversation(self, conversation_id: UUID) -> tuple[Conversation, list[ChatMessage]]:
+        # A reply whose `done` was just written is being stored: read it as stored.
+        for turn in list(self._active.get(conversation_id, ())):
+            if turn.replied:
+                await turn.wait()
         conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")

@@ -1,9 +1,11 @@
 """The streaming response of a chat turn.
 
+The turn writes its events straight through this response's ``send`` (see :mod:`chat.turns`), so
+the last token and ``done`` reach the socket without waiting for another task to be scheduled.
 Unlike Starlette's ``StreamingResponse`` (which notices a client that went away only when it next
 writes, under ASGI spec 2.4), this one always listens for ``http.disconnect`` while it streams, so
 a client closing the stream cancels the upstream model call at once, even while the model is
-silent. Before returning it waits for the turn to be saved: on Lambda the process may freeze as
+silent. The response ends once the turn has stored the reply: on Lambda the process may freeze as
 soon as the response ends.
 """
 
@@ -23,12 +25,15 @@ SSE_HEADERS = {
 
 class TurnStreamResponse(StreamingResponse):
     def __init__(self, turn: Turn) -> None:
-        super().__init__(turn.events(), media_type="text/event-stream", headers=SSE_HEADERS)
+        super().__init__(iter(()), media_type="text/event-stream", headers=SSE_HEADERS)
         self.turn = turn
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         turn = self.turn
         completed = False
+
+        async def write(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         async def listen(scope: anyio.CancelScope) -> None:
             while True:
@@ -41,7 +46,10 @@ class TurnStreamResponse(StreamingResponse):
         async def stream(scope: anyio.CancelScope) -> None:
             nonlocal completed
             try:
-                await self.stream_response(send)
+                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                await turn.attach(write)
+                await turn.wait()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
                 completed = True
             except OSError:
                 turn.cancel("client_disconnected")

@@ -1,9 +1,17 @@
-"""One chat turn: the upstream model stream runs as its own task, apart from the HTTP response.
+"""One chat turn: the upstream model stream runs as its own task, apart from the HTTP request.
 
-The response only relays what the turn puts in its queue. Stopping a turn (the client went away,
-``POST .../cancel``, or a cancel flagged in the database by another instance) cancels the task:
-the upstream stream is closed (so the provider sees the request end), and the assistant message
-is saved as ``cancelled`` with its partial text. Whatever happens, the message is finalised once.
+The turn writes its server-sent events straight to the response once the response has attached
+(:meth:`Turn.attach`); what it produced before that is kept and written first. There is no relay
+task in between, so the terminal ``done``/``error`` event is on the socket before the event loop
+runs anything else: LiteLLM schedules its own end-of-stream logging (cost, token counting: a few
+ms of CPU) on the loop as the stream ends, and that work must not sit between the last token and
+``done``. The assistant message is stored right after ``done`` is written; the response ends (and
+readers of the conversation in this process wait) once it is stored.
+
+Stopping a turn (the client went away, ``POST .../cancel``, or a cancel flagged in the database by
+another instance) cancels the task: the upstream stream is closed (so the provider sees the request
+end), and the assistant message is saved as ``cancelled`` with its partial text. Whatever happens,
+the message is finalised once.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +33,7 @@ from chat.gateway import ModelCall, ModelGateway, ModelStream
 
 log = logging.getLogger(__name__)
 
-TERMINAL = ("done", "error")
+Write = Callable[[bytes], Awaitable[None]]
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -55,7 +63,9 @@ class Turn:
         self._cancel_poll_s = cancel_poll_s
         self._on_finished = on_finished
         self._after_reply = after_reply
-        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._backlog: list[bytes] = []  # events produced before a response attached
+        self._write: Write | None = None
+        self.replied = False  # the terminal event was written (or there was nobody to write it to)
         self.cancel_reason: str | None = None
         self.outcome: MessageOutcome | None = None
         self._task: asyncio.Task[None] | None = None
@@ -104,7 +114,7 @@ class Turn:
                     if first_token is None:
                         first_token = time.perf_counter()
                     parts.append(text)
-                    self.queue.put_nowait(("delta", {"content": text}))
+                    await self._emit(sse("delta", {"content": text}))
         except asyncio.CancelledError:
             status = "cancelled"
             self.cancel_reason = self.cancel_reason or "stopped"
@@ -144,13 +154,22 @@ class Turn:
             inference_event_id=result.inference_event_id if result else None,
         )
         self.outcome = outcome
+        # `done` first (nothing is awaited between the end of the stream and this write), then
+        # the store; the response ends only after both.
+        await self._emit(sse(*self._terminal(outcome, result.finish_reason if result else None)))
+        self.replied = True
         try:
             await run_in_threadpool(self._store.finish_message, self.message_id, outcome)
         except Exception:
             log.exception("chat turn %s: could not store the assistant message", self.message_id)
         if self._on_finished is not None:
             self._on_finished(self)
-        self.queue.put_nowait(self._terminal(outcome, result.finish_reason if result else None))
+        if self._after_reply is not None:
+            # On Lambda the environment may freeze once the response ends (e.g. flush the SDK).
+            try:
+                await self._after_reply()
+            except Exception:
+                log.warning("chat turn %s: after-reply hook failed", self.message_id, exc_info=True)
 
     def _terminal(self, outcome: MessageOutcome, finish_reason: str | None) -> tuple[str, dict[str, Any]]:
         common: dict[str, Any] = {
@@ -189,10 +208,9 @@ class Turn:
 
     # --- the response side ----------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """SSE bytes: start, deltas, then done or error."""
+    def start_event(self) -> bytes:
         s = self.start_info
-        yield sse(
+        return sse(
             "start",
             {
                 "conversation_id": str(self.conversation_id),
@@ -204,15 +222,25 @@ class Turn:
                 "title": s.conversation.title,
             },
         )
-        while True:
-            kind, data = await self.queue.get()
-            yield sse(kind, data)
-            if kind in TERMINAL:
-                # The client has its `done`/`error`; the response ends after this (on Lambda the
-                # environment may freeze then, so e.g. the SDK's queue is flushed here).
-                if self._after_reply is not None:
-                    try:
-                        await self._after_reply()
-                    except Exception:
-                        log.warning("chat turn %s: after-reply hook failed", self.message_id, exc_info=True)
-                return
+
+    async def attach(self, write: Write) -> None:
+        """Write the start event and what the turn produced so far, then every later event as the
+        turn produces it (from the turn's task), ending with ``done`` or ``error``."""
+        await write(self.start_event())
+        while self._backlog:
+            await write(self._backlog.pop(0))
+        self._write = write  # no await since the backlog was seen empty: nothing is reordered
+
+    async def _emit(self, chunk: bytes) -> None:
+        if self._write is None:
+            self._backlog.append(chunk)
+            return
+        try:
+            await self._write(chunk)
+        except Exception:  # the connection broke under the write: the client has gone
+            self._write = _discard
+            self.cancel("client_disconnected")
+
+
+async def _discard(_chunk: bytes) -> None:
+    return None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import uuid
+from typing import Any
 
 import pytest
 from chat.memory import InMemoryAppStore
@@ -12,7 +15,7 @@ from chat.service import ChatService
 from chat.turns import Turn
 from cryptography.fernet import Fernet
 from prism.credentials import CredentialCipher
-from prism.ports import StoredCredential
+from prism.ports import MessageOutcome, StoredCredential
 
 from tests.unit.chat.conftest import FakeGateway, Script
 
@@ -31,10 +34,34 @@ def _service(
     return ChatService(store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll)
 
 
-async def _deltas(turn: Turn, n: int) -> list[str]:
+class Client:
+    """What a response would receive: the turn's SSE events, parsed."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+    async def write(self, chunk: bytes) -> None:
+        head, data = chunk.decode().strip().split("\n")
+        self.events.put_nowait((head.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+
+    async def next(self) -> tuple[str, dict[str, Any]]:
+        return await asyncio.wait_for(self.events.get(), 5)
+
+    def rest(self) -> list[tuple[str, dict[str, Any]]]:
+        return [self.events.get_nowait() for _ in range(self.events.qsize())]
+
+
+async def _attach(turn: Turn) -> Client:
+    client = Client()
+    await turn.attach(client.write)
+    assert (await client.next())[0] == "start"
+    return client
+
+
+async def _deltas(client: Client, n: int) -> list[str]:
     out: list[str] = []
     while len(out) < n:
-        kind, data = await asyncio.wait_for(turn.queue.get(), 5)
+        kind, data = await client.next()
         assert kind == "delta"
         out.append(data["content"])
     return out
@@ -46,12 +73,13 @@ async def test_cancel_stops_the_upstream_stream_and_keeps_the_partial_text() -> 
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
-    assert await _deltas(turn, 2) == ["Par", "tial"]
+    client = await _attach(turn)
+    assert await _deltas(client, 2) == ["Par", "tial"]
 
     assert await service.cancel(conv.id) == [turn.message_id]
     await asyncio.wait_for(turn.wait(), 5)
 
-    kind, done = await turn.queue.get()
+    kind, done = await client.next()
     assert kind == "done" and done["status"] == "cancelled" and done["cancel_reason"] == "cancel_requested"
     assert gateway.streams[0].closed  # the upstream request was closed
     _, messages = await service.get_conversation(conv.id)
@@ -66,7 +94,7 @@ async def test_a_cancel_flagged_by_another_instance_is_picked_up_from_the_store(
     service = _service(store, gateway, poll=0.02)
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
-    await _deltas(turn, 1)
+    await _deltas(await _attach(turn), 1)
     store.request_cancel(conv.id)  # what POST .../cancel does on the other instance
     await asyncio.wait_for(turn.wait(), 5)
     assert turn.outcome is not None and turn.outcome.status == "cancelled"
@@ -78,8 +106,9 @@ async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
     service = _service(store, gateway, total=0.2)
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    client = await _attach(turn)
     await asyncio.wait_for(turn.wait(), 5)
-    events = [turn.queue.get_nowait() for _ in range(turn.queue.qsize())]
+    events = client.rest()
     assert events[-1][0] == "error" and events[-1][1]["code"] == "provider_timeout"
     _, messages = await service.get_conversation(conv.id)
     assert (messages[1].status, messages[1].content, messages[1].error_code) == (
@@ -95,7 +124,7 @@ async def test_deleting_a_conversation_stops_its_reply() -> None:
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
-    await _deltas(turn, 1)
+    await _deltas(await _attach(turn), 1)
     await service.delete_conversation(conv.id)
     await asyncio.wait_for(turn.wait(), 5)
     assert turn.cancel_reason == "conversation_deleted"
@@ -129,9 +158,13 @@ async def test_the_after_reply_hook_runs_once_the_client_has_its_last_event() ->
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
     seen: list[bytes] = []
-    async for chunk in turn.events():
+
+    async def write(chunk: bytes) -> None:
         assert calls == []  # not before the terminal event reached the client
         seen.append(chunk)
+
+    await turn.attach(write)
+    await asyncio.wait_for(turn.wait(), 5)
     assert seen[-1].startswith(b"event: done") and calls == ["flushed"]
 
 
@@ -168,3 +201,68 @@ async def test_an_undecryptable_key_is_reported_not_a_crash() -> None:
     with pytest.raises(CredentialDecryptError) as err:
         await providers.resolve("openai_compatible/m")
     assert err.value.status == 503
+
+
+async def test_what_a_turn_produced_before_the_response_attached_is_written_first_and_in_order() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["a", "b", "c"])
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await asyncio.wait_for(turn.wait(), 5)  # the whole reply happened before anyone listened
+    client = await _attach(turn)
+    events = client.rest()
+    assert [k for k, _ in events] == ["delta", "delta", "delta", "done"]
+    assert "".join(d["content"] for k, d in events if k == "delta") == "abc"
+
+
+class SlowFinishStore(InMemoryAppStore):
+    """Storing the reply takes a while (a database under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def finish_message(self, message_id: uuid.UUID, outcome: MessageOutcome) -> None:
+        assert self.release.wait(5)
+        super().finish_message(message_id, outcome)
+
+
+async def test_done_is_written_before_the_store_and_readers_wait_for_the_stored_reply() -> None:
+    store, gateway = SlowFinishStore(), FakeGateway()
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    client = await _attach(turn)
+    while (event := await client.next())[0] != "done":
+        pass
+    assert event[1]["status"] == "complete" and not turn.done  # still storing
+    assert store._messages[conv.id][1].status == "streaming"
+
+    reader = asyncio.create_task(service.get_conversation(conv.id))
+    await asyncio.sleep(0.05)
+    assert not reader.done()  # a reader in this process waits for the store...
+    store.release.set()
+    _, messages = await asyncio.wait_for(reader, 5)
+    assert (messages[1].status, messages[1].content) == ("complete", "Hello!")  # ...and sees it stored
+
+
+async def test_a_write_that_fails_stops_the_turn_as_a_client_that_went_away() -> None:
+    store, gateway = InMemoryAppStore(), FakeGateway()
+    gateway.default = Script(chunks=["a", "b", "c"], hang_after=2)
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    written: list[bytes] = []
+
+    async def write(chunk: bytes) -> None:
+        if chunk.startswith(b"event: delta") and b'"b"' in chunk:
+            raise ConnectionResetError("peer went away")
+        written.append(chunk)
+
+    await turn.attach(write)
+    await asyncio.wait_for(turn.wait(), 5)
+    assert turn.cancel_reason == "client_disconnected"
+    assert turn.outcome is not None and (turn.outcome.status, turn.outcome.content) == ("cancelled", "ab")
+    assert gateway.streams[0].closed
+    assert not any(c.startswith(b"event: done") for c in written)  # nothing more went to the broken connection
