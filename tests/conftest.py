@@ -67,7 +67,10 @@ def clean_database(database_url: str) -> Iterator[str]:
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE inference_logs, tool_invocations, inference_event_ids, metrics_minute")
+        conn.execute(
+            "TRUNCATE inference_logs, tool_invocations, inference_event_ids, metrics_minute, "
+            "latency_hist_minute, latency_hist_hour"
+        )
     yield database_url
 
 

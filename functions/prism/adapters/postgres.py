@@ -178,8 +178,9 @@ _tool_values = attrgetter(*TOOL_COLUMNS)
 _LOG_COLS = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
 _TOOL_COLS = sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
 
-# One statement: claim ids, insert the new rows and their tools, and (plain profile) roll the new
-# rows into metrics_minute. Keys are locked in a fixed order so concurrent writers cannot deadlock.
+# One statement: claim ids, insert the new rows and their tools, (plain profile) roll the new rows
+# into metrics_minute, and count them into the latency histograms. Keys are locked in a fixed order
+# so concurrent writers cannot deadlock.
 _CLAIM_AND_INSERT = sql.SQL(
     """
 WITH batch AS (
@@ -223,6 +224,31 @@ _ROLLUP = sql.SQL(
         cost_usd = m.cost_usd + EXCLUDED.cost_usd
     RETURNING 1
 )
+"""
+)
+# Both profiles: the latency/TTFT histograms (migration 004), per minute and per hour.
+_HISTOGRAMS = sql.SQL(
+    """
+, hist AS (
+    SELECT date_trunc('minute', created_at) AS minute, model, provider, status, 'latency' AS metric,
+           prism_hist_bucket(latency_ms) AS idx
+    FROM rows
+    UNION ALL
+    SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms)
+    FROM rows WHERE ttft_ms IS NOT NULL
+), hist_minute AS (
+    INSERT INTO latency_hist_minute AS h
+    SELECT minute, model, provider, status, metric, idx, count(*)
+    FROM hist GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (bucket, model, provider, status, metric, idx) DO UPDATE SET n = h.n + EXCLUDED.n
+    RETURNING 1
+), hist_hour AS (
+    INSERT INTO latency_hist_hour AS h
+    SELECT date_trunc('hour', minute), model, provider, status, metric, idx, count(*)
+    FROM hist GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (bucket, model, provider, status, metric, idx) DO UPDATE SET n = h.n + EXCLUDED.n
+    RETURNING 1
+)
 SELECT (SELECT count(*) FROM rows)
 """
 )
@@ -254,7 +280,7 @@ class PostgresLogStore:
             except BaseException:
                 conn.close()
                 raise
-            rollup = _ROLLUP if self.profile == "postgres" else sql.SQL("SELECT (SELECT count(*) FROM rows)")
+            rollup = sql.Composed([_ROLLUP, _HISTOGRAMS]) if self.profile == "postgres" else _HISTOGRAMS
             bcols = sql.SQL(", ").join(sql.SQL("b.") + sql.Identifier(c) for c in LOG_COLUMNS)
             ttcols = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in TOOL_COLUMNS)
             self._statement = _CLAIM_AND_INSERT.format(
@@ -343,9 +369,13 @@ class PostgresLogStore:
                 dropped = drop_expired_partitions(conn, today, self._retention)
             cutoff = datetime.combine(today - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
             pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
+            # The rollups keep as long as the rows they sum.
             rolled = 0
-            if profile == "postgres":  # the rollup keeps as long as the rows it sums
-                rolled = conn.execute("DELETE FROM metrics_minute WHERE bucket < %s", (cutoff,)).rowcount
+            tables = ("metrics_minute", "latency_hist_minute", "latency_hist_hour")
+            for table in tables if profile == "postgres" else tables[1:]:
+                rolled += conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE bucket < %s").format(sql.Identifier(table)), (cutoff,)
+                ).rowcount
         return {
             "partitions_created": made,
             "partitions_dropped": dropped,

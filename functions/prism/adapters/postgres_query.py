@@ -1,0 +1,283 @@
+"""The read side on PostgreSQL (both storage profiles): rollup totals, merged histograms, log rows.
+
+Totals come from ``metrics_minute`` (a table on plain PostgreSQL, a continuous aggregate on
+TimescaleDB: the same columns). Percentiles come from the histogram tables of migration 004: a
+window uses ``latency_hist_hour`` for its whole hours and ``latency_hist_minute`` for the minutes
+at its edges, so 30 days read about 720 rows per series and bucket, not 43,200. Log rows page by
+keyset on ``(created_at, id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from prism.errors import StoreError, ValidationFailedError
+
+GROUP_KEYS = ("model", "provider", "status")
+HOUR = timedelta(hours=1)
+EPOCH = datetime.fromisoformat("2000-01-03T00:00:00+00:00")  # steps are aligned to this (a Monday, 00:00 UTC)
+
+LIST_COLUMNS = (
+    "id",
+    "created_at",
+    "ts_start",
+    "ts_end",
+    "latency_ms",
+    "ttft_ms",
+    "provider",
+    "model",
+    "response_model",
+    "status",
+    "finish_reason",
+    "error_type",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+    "conversation_id",
+    "message_id",
+    "trace_id",
+    "user_id",
+    "tags",
+)
+DETAIL_COLUMNS = (
+    *LIST_COLUMNS,
+    "ts_first_token",
+    "error_message",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_note",
+    "span_id",
+    "metadata",
+    "redactions",
+    "raw_payload_jsonb",
+    "raw_payload_uri",
+    "sdk",
+    "schema_version",
+)
+TOOL_COLUMNS = (
+    "idx",
+    "name",
+    "tool_call_id",
+    "status",
+    "arguments",
+    "result",
+    "error",
+    "ts_start",
+    "ts_end",
+    "latency_ms",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which rows count: each list is "any of" (empty: all)."""
+
+    model: Sequence[str] = ()
+    provider: Sequence[str] = ()
+    status: Sequence[str] = ()
+
+    def where(self) -> tuple[sql.Composable, dict[str, Any]]:
+        parts: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        for name in GROUP_KEYS:
+            values = list(getattr(self, name))
+            if values:
+                parts.append(sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(name), sql.SQL(name)))
+                params[name] = values
+        return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    start: datetime
+    end: datetime
+    filters: Filters = field(default_factory=Filters)
+    conversation_id: str | None = None
+    trace_id: str | None = None
+    user_id: str | None = None
+    tag: str | None = None
+    before: tuple[datetime, UUID] | None = None  # keyset: rows strictly older than this
+    limit: int = 50
+
+
+def _hour_floor(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _keys(group_by: Sequence[str]) -> sql.Composable:
+    assert all(k in GROUP_KEYS for k in group_by), group_by
+    return sql.SQL("").join(sql.Identifier(k) + sql.SQL(", ") for k in group_by)
+
+
+_TOTALS = """
+    sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
+    sum(latency_ms_sum) AS latency_ms_sum, max(latency_ms_max) AS latency_ms_max,
+    sum(ttft_ms_sum) AS ttft_ms_sum, sum(ttft_count)::bigint AS ttft_count,
+    sum(prompt_tokens)::bigint AS prompt_tokens, sum(completion_tokens)::bigint AS completion_tokens,
+    sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd
+"""
+
+
+class PostgresQueryStore:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0) -> None:
+        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            dsn,
+            connection_class=psycopg.Connection[dict[str, Any]],
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            name="prism-query",
+        )
+        self._opened = False
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreError(f"PostgreSQL: no connection available: {exc}") from exc
+        except psycopg.DataError as exc:  # a filter value the database cannot hold (a NUL character)
+            raise ValidationFailedError(
+                f"a filter value is not valid: {_first_line(exc)}", code="invalid_value"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+    def ping(self) -> None:
+        with self._conn() as conn:
+            conn.execute("SELECT 1")
+
+    # --- metrics ------------------------------------------------------------------------------
+
+    def totals(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]:
+        """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
+        where, params = filters.where()
+        t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
+        keys = _keys(group_by)
+        group = sql.SQL(", ").join([*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by)])
+        query = sql.SQL(
+            "SELECT {t}{keys}" + _TOTALS + "FROM metrics_minute WHERE bucket >= %(start)s AND bucket < %(end)s "
+            "AND {where} {group_by}"
+        ).format(
+            t=t,
+            keys=keys,
+            where=where,
+            group_by=sql.SQL("GROUP BY {}").format(group) if (step or group_by) else sql.SQL(""),
+        )
+        params.update(start=start, end=end, step=step, origin=EPOCH)
+        with self._conn() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [r for r in rows if r["requests"]]
+
+    def histograms(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]:
+        """Merged histogram counts (``metric``, ``idx``, ``n``) in [start, end), per group (and step).
+
+        Whole hours come from the hour table, the minutes at either edge from the minute table. With
+        a ``step`` of a whole number of hours, every step is whole hours (the caller aligns the window).
+        """
+        where, params = filters.where()
+        hours_from, hours_to = _hour_floor(start), _hour_floor(end)
+        if hours_from < start:
+            hours_from += HOUR
+        if step is not None and step < HOUR:
+            hours_from = hours_to = end  # per-minute steps: minutes only
+        if hours_from >= hours_to:
+            hours_from = hours_to = end
+        t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
+        keys = _keys(group_by)
+        group = sql.SQL(", ").join(
+            [*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by), sql.SQL("metric, idx")]
+        )
+        query = sql.SQL(
+            "SELECT {t}{keys}metric, idx, sum(n)::bigint AS n FROM ("
+            " SELECT * FROM latency_hist_hour WHERE bucket >= %(hours_from)s AND bucket < %(hours_to)s"
+            " UNION ALL"
+            " SELECT * FROM latency_hist_minute WHERE (bucket >= %(start)s AND bucket < %(hours_from)s)"
+            " OR (bucket >= %(hours_to)s AND bucket < %(end)s)"
+            ") h WHERE {where} GROUP BY {group}"
+        ).format(t=t, keys=keys, where=where, group=group)
+        params.update(start=start, end=end, hours_from=hours_from, hours_to=hours_to, step=step, origin=EPOCH)
+        with self._conn() as conn:
+            return conn.execute(query, params).fetchall()
+
+    # --- logs ---------------------------------------------------------------------------------
+
+    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]:
+        where, params = q.filters.where()
+        conditions: list[sql.Composable] = [where, sql.SQL("created_at >= %(start)s AND created_at < %(end)s")]
+        params.update(start=q.start, end=q.end, limit=q.limit)
+        for name in ("conversation_id", "trace_id", "user_id"):
+            value = getattr(q, name)
+            if value is not None:
+                conditions.append(sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
+                params[name] = value
+        if q.tag is not None:
+            conditions.append(sql.SQL("%(tag)s = ANY(tags)"))
+            params["tag"] = q.tag
+        if q.before is not None:
+            conditions.append(sql.SQL("(created_at, id) < (%(before_at)s, %(before_id)s)"))
+            params.update(before_at=q.before[0], before_id=q.before[1])
+        query = sql.SQL(
+            "SELECT {cols} FROM inference_logs WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+        ).format(cols=_columns(LIST_COLUMNS), where=sql.SQL(" AND ").join(conditions))
+        with self._conn() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def get_log(self, log_id: UUID) -> dict[str, Any] | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {} FROM inference_logs WHERE id = %s").format(_columns(DETAIL_COLUMNS)), (log_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            row["tools"] = conn.execute(
+                sql.SQL(
+                    "SELECT {} FROM tool_invocations WHERE inference_id = %s AND created_at = %s ORDER BY idx"
+                ).format(_columns(TOOL_COLUMNS)),
+                (log_id, row["created_at"]),
+            ).fetchall()
+        return row
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _columns(names: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, names))

@@ -1,0 +1,35 @@
+-- Read side. Latency and TTFT histograms kept beside the rollup, so percentiles over any window are merged
+-- from pre-aggregated counts instead of sorting raw rows (prism/histogram.py reads them).
+--
+-- Buckets are logarithmic: bucket i holds values v (ms) with gamma^(i-1) < v <= gamma^i, gamma =
+-- 1.05. Reporting a bucket by 2 gamma^i / (gamma + 1) is off by at most (gamma - 1) / (gamma + 1),
+-- 2.44 %, from any value in it, so a percentile read from merged buckets is within 2.44 % of the
+-- exact (nearest-rank) percentile. Bucket -32768 holds values <= 0. Counts add: two histograms of
+-- the same series merge by summing per bucket, across minutes, hours, models or instances.
+--
+-- The writer keeps both tables current in the same transaction as the rows it inserts (both
+-- storage profiles), so they never count a row twice or miss one. The hour table serves long
+-- windows (30 days is 720 hours, not 43,200 minutes).
+
+CREATE FUNCTION prism_hist_bucket(v double precision) RETURNS smallint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN v <= 0 THEN -32768
+                ELSE least(greatest(ceil(ln(v) / ln(1.05::float8)), -400), 600) END::smallint
+$$;
+
+CREATE TABLE latency_hist_minute (
+    bucket   timestamptz NOT NULL,
+    model    text        NOT NULL,
+    provider text        NOT NULL,
+    status   text        NOT NULL,
+    metric   text        NOT NULL CHECK (metric IN ('latency', 'ttft')),
+    idx      smallint    NOT NULL,
+    n        bigint      NOT NULL,
+    PRIMARY KEY (bucket, model, provider, status, metric, idx)
+);
+
+CREATE TABLE latency_hist_hour (LIKE latency_hist_minute INCLUDING ALL);
+
+-- The logs explorer pages newest first by (created_at, id). Rows arrive in created_at order, so
+-- this B-tree only ever grows at its right edge.
+CREATE INDEX inference_logs_recent_idx ON inference_logs (created_at DESC, id DESC);

@@ -1,0 +1,145 @@
+"""The query API: metrics and the logs explorer over what the writer stored. Read only.
+
+Locally ``uvicorn query.app:app --port 8102`` (``make up``); on AWS ``query.handler.handler``
+(Mangum). OpenAPI at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from prism.adapters.postgres_query import Filters, LogQuery
+from prism.config import Settings, get_settings
+from prism.errors import ValidationFailedError
+from prism.http import JSONBody, install_error_handlers
+from prism.ports import RawPayloadStore
+
+from query.service import QueryService, QueryStore, decode_cursor, pick_step, window
+
+Status = Literal["ok", "error", "cancelled"]
+GroupKey = Literal["model", "provider", "status"]
+Text = Annotated[str, Query(min_length=1, max_length=500)]
+
+
+def _service(request: Request) -> QueryService:
+    service: QueryService = request.app.state.query
+    return service
+
+
+ServiceDep = Annotated[QueryService, Depends(_service)]
+
+
+class Common:
+    """The window and filters every read takes."""
+
+    def __init__(
+        self,
+        from_: Annotated[datetime | None, Query(alias="from", description="Start, ISO 8601 with a time zone")] = None,
+        to: Annotated[datetime | None, Query(description="End (exclusive); default now")] = None,
+        model: Annotated[list[str] | None, Query(max_length=50)] = None,
+        provider: Annotated[list[str] | None, Query(max_length=50)] = None,
+        status: Annotated[list[Status] | None, Query(max_length=3)] = None,
+    ) -> None:
+        self.start, self.end = from_, to
+        for name, values in (("model", model), ("provider", provider)):
+            for v in values or ():
+                if not v or len(v) > 500:
+                    raise ValidationFailedError(f"'{name}' values are 1 to 500 characters", code="invalid_filter")
+        self.filters = Filters(model=model or (), provider=provider or (), status=status or ())
+
+
+CommonDep = Annotated[Common, Depends()]
+GroupBy = Annotated[list[GroupKey] | None, Query(max_length=3, description="Break down by these keys")]
+
+
+def create_app(
+    settings: Settings | None = None, *, store: QueryStore | None = None, raw_store: RawPayloadStore | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    if store is None:
+        from prism.adapters.postgres_query import PostgresQueryStore
+
+        store = PostgresQueryStore(settings.database_dsn)
+    if raw_store is None:
+        from prism.bootstrap import build_raw_store
+
+        raw_store = build_raw_store(settings)
+    app = FastAPI(
+        title="Prism query API",
+        version="1",
+        description="Metrics (percentiles from mergeable histograms) and the logs explorer.",
+        default_response_class=JSONBody,
+    )
+    app.state.query = QueryService(store, raw_store)
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+        allow_methods=["GET", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization"],
+    )
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/metrics/summary", tags=["metrics"])
+    async def summary(service: ServiceDep, common: CommonDep, group_by: GroupBy = None) -> Any:
+        """Requests, errors, latency and TTFT (avg, p50/p90/p95/p99, max), tokens and cost over the
+        window, in total and per group. Percentiles are within ``percentile_relative_error`` of exact."""
+        w = window(common.start, common.end)
+        return await service.summary(w, common.filters, list(dict.fromkeys(group_by or ())))
+
+    @app.get("/api/metrics/timeseries", tags=["metrics"])
+    async def timeseries(
+        service: ServiceDep,
+        common: CommonDep,
+        group_by: GroupBy = None,
+        step: Annotated[int | None, Query(description="Seconds: 60, 300, 900, 3600, 21600 or 86400")] = None,
+    ) -> Any:
+        """The same figures per step (auto: at most 360 points), one series per group."""
+        w = window(common.start, common.end)
+        chosen = pick_step(w, step)
+        w = window(w.start, w.end, chosen)
+        return await service.timeseries(w, chosen, common.filters, list(dict.fromkeys(group_by or ())))
+
+    @app.get("/api/logs", tags=["logs"])
+    async def logs(
+        service: ServiceDep,
+        common: CommonDep,
+        conversation_id: Text | None = None,
+        trace_id: Text | None = None,
+        user_id: Text | None = None,
+        tag: Text | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> Any:
+        """Inference events, newest first; follow ``next_cursor`` for older ones."""
+        w = window(common.start, common.end)
+        q = LogQuery(
+            start=w.start,
+            end=w.end,
+            filters=common.filters,
+            conversation_id=conversation_id,
+            trace_id=trace_id,
+            user_id=user_id,
+            tag=tag,
+            before=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+        return await service.logs(q)
+
+    @app.get("/api/logs/{log_id}", tags=["logs"])
+    async def log(log_id: UUID, service: ServiceDep) -> Any:
+        """One event: every stored field, its tool calls, and its request/response payload, wherever it
+        is kept (inline, or in the raw payload store)."""
+        return await service.log(log_id)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,252 @@
+"""The read side: metrics (summary and timeseries) from the rollups, and the logs explorer.
+
+Percentiles are read from merged histograms (``prism.histogram``): each one is within
+``RELATIVE_ERROR`` (2.44 %) of the exact nearest-rank percentile of the rows in the window, at a
+cost that depends on the window's length in hours, not on its number of rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+from prism import histogram
+from prism.adapters.postgres_query import EPOCH, Filters, LogQuery
+from prism.errors import NotFoundError, PrismError, ValidationFailedError
+from prism.payloads import load_payload
+from prism.ports import RawPayloadStore
+from starlette.concurrency import run_in_threadpool
+
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
+MAX_POINTS = 2000
+AUTO_POINTS = 360
+MAX_WINDOW = timedelta(days=400)
+MINUTE = timedelta(minutes=1)
+
+
+class QueryStore(Protocol):
+    def totals(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def histograms(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]: ...
+
+    def get_log(self, log_id: UUID) -> dict[str, Any] | None: ...
+
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start) / MINUTE
+
+
+def _floor(t: datetime, step: timedelta) -> datetime:
+    return t - (t - EPOCH) % step
+
+
+def _ceil(t: datetime, step: timedelta) -> datetime:
+    floored = _floor(t, step)
+    return floored if floored == t else floored + step
+
+
+def window(start: datetime | None, end: datetime | None, step: timedelta = MINUTE) -> Window:
+    """[start, end) in whole ``step``s (default: the last 24 hours). Both must carry a time zone."""
+    for name, t in (("from", start), ("to", end)):
+        if t is not None and t.tzinfo is None:
+            raise ValidationFailedError(f"'{name}' needs a time zone (e.g. 2026-11-27T10:00:00Z)", code="invalid_time")
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(hours=24)
+    if start >= end:
+        raise ValidationFailedError("'from' must be before 'to'", code="invalid_window")
+    if end - start > MAX_WINDOW:
+        raise ValidationFailedError(f"the window is at most {MAX_WINDOW.days} days", code="invalid_window")
+    return Window(_floor(start.astimezone(UTC), step), _ceil(end.astimezone(UTC), step))
+
+
+def pick_step(w: Window, step_s: int | None) -> timedelta:
+    span = (w.end - w.start).total_seconds()
+    if step_s is None:
+        return timedelta(seconds=next((s for s in STEPS if span / s <= AUTO_POINTS), STEPS[-1]))
+    if step_s not in STEPS:
+        raise ValidationFailedError(f"step must be one of {', '.join(map(str, STEPS))} (seconds)", code="invalid_step")
+    if span / step_s > MAX_POINTS:
+        raise ValidationFailedError(
+            f"{span / step_s:.0f} points: at most {MAX_POINTS}; pick a longer step or a shorter window",
+            code="too_many_points",
+        )
+    return timedelta(seconds=step_s)
+
+
+def _stats(totals: dict[str, Any] | None, hist: dict[str, dict[int, int]], minutes: float) -> dict[str, Any]:
+    t = totals or {}
+    requests = int(t.get("requests") or 0)
+    errors = int(t.get("errors") or 0)
+    ttft_count = int(t.get("ttft_count") or 0)
+    latency = histogram.quantiles(hist.get("latency", {}), QUANTILES.values())
+    ttft = histogram.quantiles(hist.get("ttft", {}), QUANTILES.values())
+    return {
+        "requests": requests,
+        "errors": errors,
+        "error_rate": errors / requests if requests else None,
+        "requests_per_minute": requests / minutes if minutes else None,
+        "latency_ms": {
+            "avg": t["latency_ms_sum"] / requests if requests else None,
+            **{name: latency[q] for name, q in QUANTILES.items()},
+            "max": t.get("latency_ms_max"),
+        },
+        "ttft_ms": {
+            "avg": t["ttft_ms_sum"] / ttft_count if ttft_count else None,
+            **{name: ttft[q] for name, q in QUANTILES.items()},
+        },
+        "tokens": {
+            "prompt": int(t.get("prompt_tokens") or 0),
+            "completion": int(t.get("completion_tokens") or 0),
+            "total": int(t.get("total_tokens") or 0),
+        },
+        "cost_usd": float(t.get("cost_usd") or 0.0),
+    }
+
+
+def _key(row: dict[str, Any], group_by: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in group_by)
+
+
+def encode_cursor(created_at: datetime, log_id: UUID) -> str:
+    raw = orjson.dumps([created_at.isoformat(), str(log_id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        ts, lid = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment = datetime.fromisoformat(ts)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, UUID(lid)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise ValidationFailedError(
+            "cursor is not valid: pass back the next_cursor of the previous page", code="invalid_cursor"
+        ) from exc
+
+
+class QueryService:
+    def __init__(self, store: QueryStore, raw_store: RawPayloadStore | None) -> None:
+        self.store = store
+        self.raw_store = raw_store
+
+    async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
+        totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)
+        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by)
+        by_key: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+        overall: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for h in hists:
+            by_key[_key(h, group_by)][h["metric"]][h["idx"]] = int(h["n"])
+            overall[h["metric"]][h["idx"]] += int(h["n"])
+        whole = _sum_totals(totals)
+        groups = [
+            {
+                "key": dict(zip(group_by, _key(t, group_by), strict=True)),
+                **_stats(t, by_key[_key(t, group_by)], w.minutes),
+            }
+            for t in sorted(totals, key=lambda t: -int(t["requests"]))
+        ]
+        return {
+            "from": w.start,
+            "to": w.end,
+            "group_by": list(group_by),
+            "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
+            "total": _stats(whole, overall, w.minutes),
+            "groups": groups if group_by else [],
+        }
+
+    async def timeseries(self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
+        totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by, step)
+        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
+        per_point: dict[tuple[Any, ...], dict[datetime, dict[str, Any]]] = defaultdict(dict)
+        for row in totals:
+            per_point[_key(row, group_by)][row["t"]] = row
+        hist_point: dict[tuple[Any, ...], dict[datetime, dict[str, dict[int, int]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(dict))
+        )
+        for h in hists:
+            hist_point[_key(h, group_by)][h["t"]][h["metric"]][h["idx"]] = int(h["n"])
+        keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))
+        times = []
+        t = w.start
+        while t < w.end:
+            times.append(t)
+            t += step
+        minutes = step / MINUTE
+        series = []
+        for k in keys:
+            points = []
+            for at in times:
+                points.append({"t": at, **_stats(per_point[k].get(at), hist_point[k].get(at, {}), minutes)})
+            series.append({"key": dict(zip(group_by, k, strict=True)), "points": points})
+        return {
+            "from": w.start,
+            "to": w.end,
+            "step_seconds": int(step.total_seconds()),
+            "group_by": list(group_by),
+            "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
+            "series": series,
+        }
+
+    async def logs(self, q: LogQuery) -> dict[str, Any]:
+        rows = await run_in_threadpool(self.store.list_logs, LogQuery(**{**vars(q), "limit": q.limit + 1}))
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
+        return {"items": rows, "next_cursor": cursor}
+
+    async def log(self, log_id: UUID) -> dict[str, Any]:
+        row = await run_in_threadpool(self.store.get_log, log_id)
+        if row is None:
+            raise NotFoundError(f"inference event {log_id} not found", code="log_not_found")
+        uri, inline = row.pop("raw_payload_uri"), row.pop("raw_payload_jsonb")
+        row["payload_location"] = "object_store" if uri else ("inline" if inline is not None else None)
+        row["payload_error"] = None
+        try:
+            row["payload"] = await run_in_threadpool(load_payload, uri, inline, self.raw_store)
+        except PrismError as exc:  # the row is still worth showing without its payload
+            row["payload"], row["payload_error"] = None, exc.message
+        return row
+
+
+def _sum_totals(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not rows:
+        return None
+    out: dict[str, Any] = {}
+    for name in ("requests", "errors", "latency_ms_sum", "ttft_ms_sum", "ttft_count", "prompt_tokens",
+                 "completion_tokens", "total_tokens", "cost_usd"):  # fmt: skip
+        out[name] = sum(r[name] or 0 for r in rows)
+    out["latency_ms_max"] = max((r["latency_ms_max"] for r in rows if r["latency_ms_max"] is not None), default=None)
+    return out

@@ -1,0 +1,287 @@
+"""The query API over rows written by the real writer path on real PostgreSQL (payloads in moto S3).
+
+Percentiles come from the histogram tables; every one is checked against the exact nearest-rank
+percentile of the rows generated, within the stated relative error.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from prism import histogram
+from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.postgres_query import PostgresQueryStore
+from prism.adapters.s3 import S3RawPayloadStore, s3_client
+from prism.config import Settings
+from prism.records import LogRow, to_row
+from query.app import create_app
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # windows below start at 09:17, so they cut hours
+MODELS = ("gpt-4o", "claude-sonnet")
+
+
+def event_row(created_at: datetime, *, model: str = "gpt-4o", latency_ms: float = 100.0, ttft_ms: float | None = 40.0,
+              status: str = "ok", uri: str | None = None, **extra: Any) -> LogRow:  # fmt: skip
+    start = created_at - timedelta(milliseconds=latency_ms)
+    event: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "ts_start": start.isoformat(),
+        "ts_end": created_at.isoformat(),
+        "provider": "anthropic" if model.startswith("claude") else "openai",
+        "model": model,
+        "status": status,
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        "cost_usd": 0.001,
+        "request": {"messages": [{"role": "user", "content": "hello"}]},
+        "response": {"content": "hi there", "finish_reason": "stop"},
+        **extra,
+    }
+    if ttft_ms is not None:
+        event["ts_first_token"] = (start + timedelta(milliseconds=ttft_ms)).isoformat()
+    record = {"created_at": created_at.isoformat(), "redactions": {}, "raw_payload_uri": uri}
+    return to_row(record, event)
+
+
+@pytest.fixture
+def writer(clean_database: str) -> Iterator[PostgresLogStore]:
+    store = PostgresLogStore(clean_database)
+    store.maintain(today=T0.date())
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(clean_database: str, aws_endpoint: str, s3_bucket_name: str) -> Iterator[TestClient]:
+    store = PostgresQueryStore(clean_database)
+    raw = S3RawPayloadStore(s3_bucket_name, client=s3_client(aws_endpoint))
+    app = create_app(Settings(env="test"), store=store, raw_store=raw)
+    with TestClient(app) as c:
+        yield c
+    store.close()
+
+
+@pytest.fixture
+def s3_bucket_name(aws_endpoint: str) -> str:
+    name = f"prism-query-{uuid.uuid4().hex[:8]}"
+    s3_client(aws_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def assert_close(estimate: float | None, exact: float) -> None:
+    assert estimate is not None
+    assert abs(estimate - exact) <= histogram.RELATIVE_ERROR * exact + 1e-9, (estimate, exact)
+
+
+def test_the_sql_bucket_function_is_the_python_one(database_url: str) -> None:
+    rng = random.Random(7)
+    values = [0.0, -5.0, 1e-12, 1e15, 1.0, 1.05, 1.05**2, 1.05**-3, 0.5, 100.0, 1000.0]
+    values += [rng.lognormvariate(5, 2) for _ in range(2000)]
+    with psycopg.connect(database_url) as conn:
+        got = conn.execute("SELECT array_agg(prism_hist_bucket(v) ORDER BY i) FROM unnest(%s::float8[]) "
+                           "WITH ORDINALITY AS u(v, i)", (values,)).fetchone()[0]  # fmt: skip
+    assert got == [histogram.bucket(v) for v in values]
+
+
+def test_the_writer_counts_each_new_row_once_into_the_histograms(writer: PostgresLogStore, clean_database: str) -> None:
+    rows = [event_row(T0 + timedelta(seconds=i * 7), latency_ms=50 + i, ttft_ms=None if i % 3 else 20.0)
+            for i in range(100)]  # fmt: skip
+    assert writer.write(rows) == 100
+    assert writer.write(rows[:40]) == 0  # re-delivered: nothing counted again
+    with psycopg.connect(clean_database) as conn:
+        for table in ("latency_hist_minute", "latency_hist_hour"):
+            counts = dict(conn.execute(f"SELECT metric, sum(n) FROM {table} GROUP BY 1").fetchall())  # noqa: S608
+            assert counts == {"latency": 100, "ttft": 34}, table
+
+
+def _populate(writer: PostgresLogStore) -> dict[str, list[tuple[datetime, float, float | None, str]]]:
+    """Three hours of traffic, two models with different latency profiles, some errors."""
+    rng = random.Random(42)
+    made: dict[str, list[tuple[datetime, float, float | None, str]]] = {m: [] for m in MODELS}
+    rows = []
+    for i in range(3 * 3600 // 6):
+        at = T0 + timedelta(seconds=i * 6, milliseconds=rng.randint(0, 999))
+        for model, mu in (("gpt-4o", 6.0), ("claude-sonnet", 7.0)):
+            latency = rng.lognormvariate(mu, 0.6)
+            ttft = latency * rng.uniform(0.05, 0.4) if rng.random() > 0.1 else None
+            status = "error" if rng.random() < 0.03 else "ok"
+            rows.append(event_row(at, model=model, latency_ms=latency, ttft_ms=ttft, status=status))
+            made[model].append((at, rows[-1].latency_ms, rows[-1].ttft_ms, status))
+    for start in range(0, len(rows), 500):
+        writer.write(rows[start : start + 500])
+    return made
+
+
+def test_summary_percentiles_match_the_exact_ones_within_the_stated_error(
+    writer: PostgresLogStore, client: TestClient
+) -> None:
+    made = _populate(writer)
+    start, end = T0 + timedelta(minutes=17), T0 + timedelta(hours=2, minutes=41)  # hours and edge minutes
+    resp = client.get("/api/metrics/summary", params={"from": start.isoformat(), "to": end.isoformat(),
+                                                       "group_by": "model"})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["percentile_relative_error"] == pytest.approx(histogram.RELATIVE_ERROR, abs=1e-4)
+    inside = {m: [r for r in rs if start <= r[0] < end] for m, rs in made.items()}
+    groups = {g["key"]["model"]: g for g in body["groups"]}
+    for model, rs in inside.items():
+        g = groups[model]
+        assert g["requests"] == len(rs)
+        assert g["errors"] == sum(1 for r in rs if r[3] == "error")
+        assert g["tokens"]["total"] == 15 * len(rs)
+        assert g["cost_usd"] == pytest.approx(0.001 * len(rs))
+        latencies = [r[1] for r in rs]
+        ttfts = [r[2] for r in rs if r[2] is not None]
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)):
+            assert_close(g["latency_ms"][name], nearest_rank(latencies, q))
+            assert_close(g["ttft_ms"][name], nearest_rank(ttfts, q))
+        assert g["latency_ms"]["max"] == pytest.approx(max(latencies))
+        assert g["latency_ms"]["avg"] == pytest.approx(sum(latencies) / len(latencies))
+    everything = [r[1] for rs in inside.values() for r in rs]
+    assert body["total"]["requests"] == len(everything)
+    assert_close(body["total"]["latency_ms"]["p95"], nearest_rank(everything, 0.95))
+    # filters narrow both the totals and the histograms
+    only = client.get("/api/metrics/summary", params={"from": start.isoformat(), "to": end.isoformat(),
+                                                      "model": "claude-sonnet", "status": "ok"}).json()  # fmt: skip
+    ok_claude = [r[1] for r in inside["claude-sonnet"] if r[3] == "ok"]
+    assert only["total"]["requests"] == len(ok_claude) and only["total"]["errors"] == 0
+    assert_close(only["total"]["latency_ms"]["p99"], nearest_rank(ok_claude, 0.99))
+
+
+def test_timeseries_points_add_up_and_carry_their_own_percentiles(writer: PostgresLogStore, client: TestClient) -> None:
+    made = _populate(writer)
+    start, end = T0, T0 + timedelta(hours=3)
+    for step in (3600, 900, 60):
+        resp = client.get("/api/metrics/timeseries", params={"from": start.isoformat(), "to": end.isoformat(),
+                                                             "step": step, "group_by": ["model"]})  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["step_seconds"] == step
+        series = {s["key"]["model"]: s["points"] for s in body["series"]}
+        for model, rs in made.items():
+            points = series[model]
+            assert len(points) == 3 * 3600 // step
+            assert sum(p["requests"] for p in points) == len(rs)
+            first = datetime.fromisoformat(points[1]["t"])
+            in_point = [r[1] for r in rs if first <= r[0] < first + timedelta(seconds=step)]
+            assert points[1]["requests"] == len(in_point)
+            assert_close(points[1]["latency_ms"]["p95"], nearest_rank(in_point, 0.95))
+    auto = client.get("/api/metrics/timeseries", params={"from": start.isoformat(), "to": end.isoformat()}).json()
+    assert auto["step_seconds"] == 60 and len(auto["series"][0]["points"]) == 180
+    empty = client.get("/api/metrics/timeseries", params={"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"})
+    assert empty.status_code == 200 and empty.json()["series"] == []
+
+
+def test_logs_page_newest_first_by_keyset_and_filter(writer: PostgresLogStore, client: TestClient) -> None:
+    rows = [
+        event_row(
+            T0 + timedelta(seconds=i // 3),
+            model=MODELS[i % 2],
+            conversation_id="conv-1" if i < 5 else None,
+            tags=["beta"] if i % 4 == 0 else [],
+            status="error" if i % 5 == 0 else "ok",
+        )
+        for i in range(40)
+    ]  # fmt: skip  (three rows share each created_at second: ties broken by id)
+    writer.write(rows)
+    window = {"from": T0.isoformat(), "to": (T0 + timedelta(hours=1)).isoformat()}
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {**window, "limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/logs", params=params).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 40 and len({r["id"] for r in seen}) == 40
+    order = [(r["created_at"], r["id"]) for r in seen]
+    assert order == sorted(order, reverse=True)
+    assert "messages" not in seen[0] and "payload" not in seen[0]  # the list is light
+
+    def ids(**params: Any) -> set[str]:
+        return {r["id"] for r in client.get("/api/logs", params={**window, "limit": 200, **params}).json()["items"]}
+
+    assert ids(conversation_id="conv-1") == {r.id for r in rows[:5]}
+    assert ids(tag="beta") == {r.id for i, r in enumerate(rows) if i % 4 == 0}
+    assert ids(status="error", model="gpt-4o") == {r.id for i, r in enumerate(rows) if i % 5 == 0 and i % 2 == 0}
+
+
+def test_the_detail_view_returns_the_payload_inline_or_from_the_object_store(
+    writer: PostgresLogStore, client: TestClient, aws_endpoint: str, s3_bucket_name: str
+) -> None:
+    inline = event_row(T0, tool_invocations=[{"name": "search", "arguments": {"q": "x"}, "status": "ok"}])
+    raw = S3RawPayloadStore(s3_bucket_name, client=s3_client(aws_endpoint))
+    offloaded_event = {
+        "request": {"messages": [{"role": "user", "content": "big " * 1000}]},
+        "response": {"content": "ok"},
+    }
+    uri = raw.put(f"{uuid.uuid4()}.json", orjson.dumps(offloaded_event))
+    offloaded = event_row(T0, uri=uri)
+    missing = event_row(T0, uri=f"s3://{s3_bucket_name}/raw/not-there.json")
+    writer.write([inline, offloaded, missing])
+
+    body = client.get(f"/api/logs/{inline.id}").json()
+    assert body["payload_location"] == "inline"
+    assert body["payload"]["request"]["messages"][0]["content"] == "hello"
+    assert [t["name"] for t in body["tools"]] == ["search"] and body["tools"][0]["arguments"] == {"q": "x"}
+    assert "raw_payload_jsonb" not in body and "raw_payload_uri" not in body
+
+    body = client.get(f"/api/logs/{offloaded.id}").json()
+    assert body["payload_location"] == "object_store"
+    assert body["payload"]["request"] == offloaded_event["request"]
+
+    resp = client.get(f"/api/logs/{missing.id}")  # the row is still shown, with what went wrong
+    assert resp.status_code == 200 and resp.json()["payload"] is None and resp.json()["payload_error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "code"),
+    [
+        ("/api/logs/not-a-uuid", {}, 422, "validation_error"),
+        (f"/api/logs/{uuid.uuid4()}", {}, 404, "log_not_found"),
+        ("/api/logs", {"cursor": "garbage!"}, 422, "invalid_cursor"),
+        ("/api/logs", {"limit": 0}, 422, "validation_error"),
+        ("/api/logs", {"limit": 201}, 422, "validation_error"),
+        ("/api/logs", {"from": "2026-11-20T10:00:00"}, 422, "invalid_time"),
+        ("/api/logs", {"from": "yesterday"}, 422, "validation_error"),
+        ("/api/logs", {"model": "a\x00b"}, 422, "invalid_value"),
+        ("/api/metrics/summary", {"from": "2026-11-20T10:00:00Z", "to": "2026-11-20T09:00:00Z"}, 422, "invalid_window"),
+        ("/api/metrics/summary", {"from": "2020-01-01T00:00:00Z", "to": "2026-11-20T09:00:00Z"}, 422, "invalid_window"),
+        ("/api/metrics/summary", {"group_by": "user_id"}, 422, "validation_error"),
+        ("/api/metrics/summary", {"status": "weird"}, 422, "validation_error"),
+        ("/api/metrics/timeseries", {"step": 7}, 422, "invalid_step"),
+        ("/api/metrics/timeseries", {"step": 60, "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
+         422, "too_many_points"),
+    ],
+)  # fmt: skip
+def test_bad_requests_get_a_4xx_with_a_json_error(client: TestClient, path: str, params: dict[str, Any], status: int,
+                                                 code: str) -> None:  # fmt: skip
+    resp = client.get(path, params=params)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]["code"] == code
+
+
+def test_a_database_that_is_down_is_a_503_not_a_500(aws_endpoint: str) -> None:
+    store = PostgresQueryStore("postgresql://postgres@127.0.0.1:1/prism", timeout=1)
+    app = create_app(
+        Settings(env="test"), store=store, raw_store=S3RawPayloadStore("x", client=s3_client(aws_endpoint))
+    )
+    with TestClient(app) as c:
+        for path in ("/api/metrics/summary", "/api/logs", f"/api/logs/{uuid.uuid4()}"):
+            resp = c.get(path)
+            assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_unavailable", resp.text
+    store.close()

@@ -1,0 +1,451 @@
+"use client";
+
+import { useRouter, useSearchParams } from "next/navigation";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { ApiError, isAbort, type Conversation, type Message, type ModelsResponse, type StreamEvent } from "@/lib/api";
+import { conversationTitle } from "@/lib/format";
+import { useApp } from "./AppContext";
+import { Composer } from "./Composer";
+import { ConversationList } from "./ConversationList";
+import { MessageItem } from "./MessageView";
+import { ModelPicker } from "./ModelPicker";
+
+const PAGE_SIZE = 20;
+
+interface Detail {
+  id: string;
+  title: string;
+  messages: Message[];
+}
+
+interface ActiveStream {
+  controller: AbortController;
+  conversationId: string;
+  messageId: string;
+  stopped: boolean;
+}
+
+function allModelIds(models: ModelsResponse | null): Set<string> {
+  return new Set((models?.providers ?? []).flatMap((g) => g.models.map((m) => m.id)));
+}
+
+let localSeq = 0;
+
+export function ChatApp() {
+  const { client } = useApp();
+  const router = useRouter();
+  const params = useSearchParams();
+  const currentId = params.get("id");
+
+  // models
+  const [models, setModels] = useState<ModelsResponse | null>(null);
+  const [modelsError, setModelsError] = useState<string | null>(null);
+  const [model, setModel] = useState("");
+  const modelsRef = useRef<ModelsResponse | null>(null);
+  // The model the open conversation last used: picked once the model list knows it.
+  const preferredModel = useRef<string | null>(null);
+
+  // conversation list
+  const [convs, setConvs] = useState<Conversation[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [listLoading, setListLoading] = useState(true);
+  const [listError, setListError] = useState<string | null>(null);
+
+  // the open conversation
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const [detailLoading, setDetailLoading] = useState(false);
+  const [detailError, setDetailError] = useState<string | null>(null);
+  const detailIdRef = useRef<string | null>(null);
+  detailIdRef.current = detail?.id ?? null;
+
+  const [input, setInput] = useState("");
+  const [banner, setBanner] = useState<string | null>(null);
+  const [streaming, setStreaming] = useState(false);
+  const [announce, setAnnounce] = useState("");
+  const streamRef = useRef<ActiveStream | null>(null);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const stickToBottom = useRef(true);
+
+  // --- loading -------------------------------------------------------------------------------
+
+  const loadModels = useCallback(async () => {
+    try {
+      const m = await client.listModels();
+      modelsRef.current = m;
+      setModels(m);
+      setModelsError(null);
+      const ids = allModelIds(m);
+      const preferred = preferredModel.current;
+      setModel((cur) =>
+        preferred && ids.has(preferred) ? preferred : cur && ids.has(cur) ? cur : (m.default_model ?? ""),
+      );
+    } catch (e) {
+      setModelsError(`Could not load the models: ${(e as Error).message}`);
+    }
+  }, [client]);
+
+  useEffect(() => {
+    void loadModels();
+  }, [loadModels]);
+
+  const loadPage = useCallback(
+    async (after: string | null) => {
+      setListLoading(true);
+      try {
+        const page = await client.listConversations(PAGE_SIZE, after);
+        setConvs((cur) => {
+          const base = after ? cur : [];
+          const seen = new Set(base.map((c) => c.id));
+          return [...base, ...page.items.filter((c) => !seen.has(c.id))];
+        });
+        setCursor(page.next_cursor);
+        setListError(null);
+      } catch (e) {
+        setListError(`Could not load the conversations: ${(e as Error).message}`);
+      } finally {
+        setListLoading(false);
+      }
+    },
+    [client],
+  );
+
+  useEffect(() => {
+    void loadPage(null);
+  }, [loadPage]);
+
+  // Open the conversation named in the URL (unless it is the one already shown, e.g. just created).
+  useEffect(() => {
+    const active = streamRef.current;
+    if (active && active.conversationId !== currentId) {
+      // Leaving a conversation while its reply streams stops the reply (it is stored as cancelled).
+      active.stopped = true;
+      active.controller.abort();
+    }
+    setBanner(null);
+    if (!currentId) {
+      setDetail(null);
+      setDetailError(null);
+      return;
+    }
+    if (detailIdRef.current === currentId) return;
+    const ac = new AbortController();
+    setDetailLoading(true);
+    setDetailError(null);
+    setDetail(null);
+    stickToBottom.current = true;
+    client
+      .getConversation(currentId, ac.signal)
+      .then((d) => {
+        setDetail({ id: d.id, title: d.title, messages: d.messages });
+        preferredModel.current = d.model;
+        const known = allModelIds(modelsRef.current);
+        if (d.model && known.has(d.model)) setModel(d.model);
+      })
+      .catch((e) => {
+        if (isAbort(e)) return;
+        setDetailError(
+          e instanceof ApiError && e.status === 404
+            ? "This conversation does not exist (it may have been deleted)."
+            : `Could not load the conversation: ${(e as Error).message}`,
+        );
+      })
+      .finally(() => {
+        if (!ac.signal.aborted) setDetailLoading(false);
+      });
+    return () => ac.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when the URL changes
+  }, [currentId, client]);
+
+  // Keep the newest text in view while the reader is at the bottom.
+  useLayoutEffect(() => {
+    const el = scrollRef.current;
+    if (el && stickToBottom.current) el.scrollTop = el.scrollHeight;
+  }, [detail]);
+
+  function onScroll() {
+    const el = scrollRef.current;
+    if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  const patchMessage = useCallback((conversationId: string, id: string, fn: (m: Message) => Message) => {
+    setDetail((d) =>
+      d && d.id === conversationId ? { ...d, messages: d.messages.map((m) => (m.id === id ? fn(m) : m)) } : d,
+    );
+  }, []);
+
+  const touchConversation = useCallback((conv: Partial<Conversation> & { id: string }) => {
+    setConvs((cur) => {
+      const old = cur.find((c) => c.id === conv.id);
+      const now = new Date().toISOString();
+      const merged: Conversation = {
+        title: "",
+        model: null,
+        created_at: now,
+        ...old,
+        ...conv,
+        updated_at: now,
+      } as Conversation;
+      return [merged, ...cur.filter((c) => c.id !== conv.id)];
+    });
+  }, []);
+
+  /** After a stop, read back what the server stored (status, partial text, stats). */
+  const syncStored = useCallback(
+    async (conversationId: string, messageId: string) => {
+      for (let i = 0; i < 15; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        if (detailIdRef.current !== conversationId) return;
+        try {
+          const d = await client.getConversation(conversationId);
+          const stored = d.messages.find((m) => m.id === messageId);
+          if (stored && stored.status !== "streaming") {
+            patchMessage(conversationId, messageId, () => stored);
+            return;
+          }
+        } catch {
+          return;
+        }
+      }
+    },
+    [client, patchMessage],
+  );
+
+  // --- actions -------------------------------------------------------------------------------
+
+  async function send() {
+    const text = input;
+    if (!text.trim() || streamRef.current || !model) return;
+    setBanner(null);
+    let conversationId = currentId;
+    if (!conversationId || detail?.id !== conversationId) {
+      if (conversationId && detail?.id !== conversationId) return; // still loading
+      try {
+        const conv = await client.createConversation();
+        conversationId = conv.id;
+        detailIdRef.current = conv.id;
+        setDetail({ id: conv.id, title: conv.title, messages: [] });
+        touchConversation(conv);
+        router.replace(`/?id=${encodeURIComponent(conv.id)}`);
+      } catch (e) {
+        setBanner(`Could not start a conversation: ${(e as Error).message}`);
+        return;
+      }
+    }
+    const cid = conversationId;
+    const seq = ++localSeq;
+    let userId = `local-user-${seq}`;
+    let replyId = `local-reply-${seq}`;
+    const now = new Date().toISOString();
+    setDetail((d) =>
+      d && d.id === cid
+        ? {
+            ...d,
+            messages: [
+              ...d.messages,
+              { id: userId, role: "user", content: text, status: "complete", created_at: now },
+              { id: replyId, role: "assistant", content: "", status: "streaming", created_at: now, model },
+            ],
+          }
+        : d,
+    );
+    setInput("");
+    stickToBottom.current = true;
+    const active: ActiveStream = { controller: new AbortController(), conversationId: cid, messageId: replyId, stopped: false };
+    streamRef.current = active;
+    setStreaming(true);
+    setAnnounce("");
+    let started = false;
+    try {
+      for await (const ev of client.sendMessage(cid, text, model, { signal: active.controller.signal })) {
+        handle(ev);
+      }
+    } catch (e) {
+      if (isAbort(e) || active.stopped) {
+        patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
+        setAnnounce("Reply stopped");
+        if (started) void syncStored(cid, replyId);
+      } else if (!started) {
+        // Refused before anything was stored (e.g. unknown model): take the message back.
+        setDetail((d) =>
+          d && d.id === cid ? { ...d, messages: d.messages.filter((m) => m.id !== userId && m.id !== replyId) } : d,
+        );
+        setInput((cur) => cur || text);
+        setBanner((e as Error).message);
+      } else {
+        const err = e as ApiError;
+        patchMessage(cid, replyId, (m) => ({
+          ...m,
+          status: "error",
+          error: { code: err.code ?? "stream_closed", message: err.message },
+        }));
+      }
+    } finally {
+      if (streamRef.current === active) streamRef.current = null;
+      setStreaming(false);
+    }
+
+    function handle(ev: StreamEvent) {
+      switch (ev.type) {
+        case "start": {
+          started = true;
+          const oldUser = userId;
+          const oldReply = replyId;
+          userId = ev.user_message_id;
+          replyId = ev.message_id;
+          active.messageId = ev.message_id;
+          setDetail((d) =>
+            d && d.id === cid
+              ? {
+                  ...d,
+                  title: ev.title || d.title,
+                  messages: d.messages.map((m) =>
+                    m.id === oldUser
+                      ? { ...m, id: ev.user_message_id }
+                      : m.id === oldReply
+                        ? { ...m, id: ev.message_id, model: ev.model, provider: ev.provider }
+                        : m,
+                  ),
+                }
+              : d,
+          );
+          touchConversation({ id: cid, title: ev.title, model: ev.model });
+          break;
+        }
+        case "delta":
+          patchMessage(cid, replyId, (m) => ({ ...m, content: m.content + ev.content }));
+          break;
+        case "done":
+          patchMessage(cid, replyId, (m) => ({
+            ...m,
+            status: ev.status,
+            usage: ev.usage ?? null,
+            cost_usd: ev.cost_usd ?? null,
+            latency_ms: ev.latency_ms ?? null,
+            ttft_ms: ev.ttft_ms ?? null,
+            model: ev.model ?? m.model,
+            inference_event_id: ev.inference_event_id ?? null,
+          }));
+          setAnnounce(ev.status === "complete" ? "Reply finished" : "Reply stopped");
+          break;
+        case "error":
+          patchMessage(cid, replyId, (m) => ({
+            ...m,
+            status: "error",
+            error: { code: ev.code, message: ev.message },
+            usage: ev.usage ?? null,
+            cost_usd: ev.cost_usd ?? null,
+            latency_ms: ev.latency_ms ?? null,
+            ttft_ms: ev.ttft_ms ?? null,
+          }));
+          setAnnounce(`Reply failed: ${ev.message}`);
+          break;
+      }
+    }
+  }
+
+  function stop() {
+    const active = streamRef.current;
+    if (!active) return;
+    active.stopped = true;
+    active.controller.abort();
+    // Closing the stream cancels the reply; also ask explicitly, for deployments whose proxy does
+    // not pass the disconnect on (harmless when the reply is already over).
+    client.cancel(active.conversationId).catch(() => undefined);
+  }
+
+  function newConversation() {
+    setInput("");
+    router.push("/");
+  }
+
+  async function rename(id: string, title: string) {
+    const conv = await client.renameConversation(id, title);
+    setConvs((cur) => cur.map((c) => (c.id === id ? { ...c, ...conv } : c)));
+    setDetail((d) => (d && d.id === id ? { ...d, title: conv.title } : d));
+  }
+
+  async function remove(c: Conversation) {
+    if (!window.confirm(`Delete “${conversationTitle(c.title)}” and all its messages?`)) return;
+    try {
+      await client.deleteConversation(c.id);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) {
+        setListError(`Could not delete: ${(e as Error).message}`);
+        return;
+      }
+    }
+    setConvs((cur) => cur.filter((x) => x.id !== c.id));
+    if (c.id === currentId) router.push("/");
+  }
+
+  // --- render --------------------------------------------------------------------------------
+
+  const title = detail ? conversationTitle(detail.title) : currentId ? "" : "New conversation";
+  const canSend = !!model && !detailLoading && !detailError;
+
+  return (
+    <div className="chat-layout">
+      <ConversationList
+        items={convs}
+        currentId={currentId}
+        hasMore={!!cursor}
+        loading={listLoading}
+        error={listError}
+        onLoadMore={() => void loadPage(cursor)}
+        onRename={rename}
+        onDelete={(c) => void remove(c)}
+        onNew={newConversation}
+      />
+      <section className="chat-main" aria-labelledby="conversation-title">
+        <div className="chat-header">
+          <h1 id="conversation-title">{title}</h1>
+        </div>
+        <div className="messages" ref={scrollRef} onScroll={onScroll}>
+          {detailLoading && (
+            <p className="muted pad" role="status">
+              Loading the conversation…
+            </p>
+          )}
+          {detailError && (
+            <div className="alert" role="alert">
+              {detailError}
+            </div>
+          )}
+          {!detailLoading && !detailError && (!detail || detail.messages.length === 0) && (
+            <div className="empty-state">
+              <p>Pick a model below and send a message. Replies stream in as they are written.</p>
+              {models && allModelIds(models).size === 1 && models.providers.some((g) => g.models.some((m) => m.demo)) && (
+                <p className="muted">
+                  Only the offline demo model is available. Add a provider key in{" "}
+                  <a href="/settings/">Settings</a> to talk to a real model.
+                </p>
+              )}
+            </div>
+          )}
+          {detail?.messages.map((m) => <MessageItem key={m.id} m={m} />)}
+        </div>
+        <div className="sr-only" aria-live="polite">
+          {announce}
+        </div>
+        {banner && (
+          <div className="alert banner" role="alert">
+            {banner}
+          </div>
+        )}
+        <div className="composer-area">
+          <ModelPicker models={models} value={model} onChange={setModel} disabled={streaming} error={modelsError} />
+          <Composer
+            value={input}
+            onChange={setInput}
+            onSend={() => void send()}
+            onStop={stop}
+            streaming={streaming}
+            canSend={canSend}
+          />
+        </div>
+      </section>
+    </div>
+  );
+}

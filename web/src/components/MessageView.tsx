@@ -1,0 +1,90 @@
+"use client";
+
+import Link from "next/link";
+import type { Message } from "@/lib/api";
+import { errorHint, replyStats } from "@/lib/format";
+import { Markdown } from "./Markdown";
+
+function modelLabel(m: Message): string {
+  return m.model ?? "assistant";
+}
+
+function ReplyFooter({ m }: { m: Message }) {
+  const stats = m.status === "streaming" ? [] : replyStats(m);
+  return (
+    <footer className="msg-footer">
+      {m.status === "cancelled" && (
+        <span className="badge warn" data-testid="reply-status">
+          Stopped: partial reply
+        </span>
+      )}
+      {m.status === "streaming" && (
+        <span className="badge" data-testid="reply-status">
+          Writing…
+        </span>
+      )}
+      {stats.length > 0 && (
+        <dl className="stats" data-testid="reply-stats">
+          {stats.map((s) => (
+            <div key={s.label}>
+              <dt>{s.label}</dt>
+              <dd>{s.value}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </footer>
+  );
+}
+
+function ReplyError({ m }: { m: Message }) {
+  const code = m.error?.code ?? null;
+  const hint = errorHint(code);
+  const needsSettings = code === "provider_auth_failed" || code === "provider_unreachable" || code === "model_not_found";
+  return (
+    <div className="alert" role="alert" data-testid="reply-error">
+      <strong>The reply failed.</strong> <span className="error-message">{m.error?.message || "Unknown error"}</span>
+      {code && <code className="error-code">{code}</code>}
+      {hint && (
+        <p className="hint">
+          {hint} {needsSettings && <Link href="/settings/">Open Settings</Link>}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function MessageItem({ m }: { m: Message }) {
+  if (m.role === "user") {
+    return (
+      <article className="msg user" data-role="user" aria-label="You">
+        <div className="msg-body plain">{m.content}</div>
+      </article>
+    );
+  }
+  if (m.role === "system") {
+    return (
+      <article className="msg system" data-role="system" aria-label="System">
+        <div className="msg-body plain">{m.content}</div>
+      </article>
+    );
+  }
+  return (
+    <article
+      className={`msg assistant status-${m.status}`}
+      data-role="assistant"
+      data-status={m.status}
+      data-message-id={m.id}
+      aria-label={`Reply from ${modelLabel(m)}`}
+      aria-busy={m.status === "streaming" || undefined}
+    >
+      <header className="msg-head">{modelLabel(m)}</header>
+      <div className="msg-body" data-testid="reply-text">
+        {m.content ? <Markdown text={m.content} /> : m.status === "streaming" ? <span className="typing">…</span> : null}
+        {m.status === "streaming" && m.content && <span className="cursor" aria-hidden="true" />}
+      </div>
+      {m.status === "error" && <ReplyError m={m} />}
+      <ReplyFooter m={m} />
+    </article>
+  );
+}
