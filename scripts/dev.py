@@ -1,8 +1,8 @@
 """Run Prism without Docker: ``python -m scripts.dev up|down|logs|status``.
 
 The same functions as in compose, as local processes: an S3/Kinesis emulator (moto server) on
-4566, migrations on the local PostgreSQL, the ingestion API on 8101, the writer, and the chat
-API on 8100. Pids in ``.prism/run/``, logs in ``.prism/logs/``.
+4566, migrations on the local PostgreSQL, the ingestion API on 8101, the writer, the query API on
+8102, and the chat API on 8100. Pids in ``.prism/run/``, logs in ``.prism/logs/``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def services(env: dict[str, str]) -> list[Service]:
             f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}/readyz",
         ),
         Service("writer", [py, "-m", "writer.consumer"]),
+        Service(
+            "query",
+            uvicorn_argv("query.app:app", env.get("PRISM_QUERY_PORT", "8102")),
+            f"http://127.0.0.1:{env.get('PRISM_QUERY_PORT', '8102')}/healthz",
+        ),
     ]
     if _importable("chat.app"):
         port = env.get("PRISM_CHAT_PORT", "8100")
@@ -170,6 +175,7 @@ def up() -> None:
         "\nPrism is running:\n"
         f"  Chat API         http://localhost:{chat}/docs\n"
         f"  Ingestion API    http://localhost:{ing}/docs\n"
+        f"  Query API        http://localhost:{env.get('PRISM_QUERY_PORT', '8102')}/docs\n"
         f"  S3/Kinesis emu   {env['AWS_ENDPOINT_URL']}\n"
         f"  PostgreSQL       {env.get('PRISM_DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/prism')}\n"
         "  Logs             make logs      Stop: make down"

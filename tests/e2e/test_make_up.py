@@ -32,6 +32,7 @@ def local_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "PRISM_STREAM": f"prism-test:{uuid.uuid4().hex[:8]}:inference.logged",
         "PRISM_API_KEY": "e2e-key",
         "PRISM_CHAT_PORT": str(free_port()),
+        "PRISM_QUERY_PORT": str(free_port()),
         "PRISM_CREDS_KEY": "x" * 43 + "=",
     }
     # Our own ports everywhere, whatever a developer's .env says (scripts.dev reads it as defaults).
@@ -93,6 +94,15 @@ def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_en
     )
     assert row is not None and row[0] == "ok"
     assert "e2e@example.com" not in row[1] and "[EMAIL]" in row[1]
+
+    # The query API sees both events: in the metrics and in the logs explorer, with the payload.
+    query = f"http://127.0.0.1:{local_env['PRISM_QUERY_PORT']}"
+    summary = httpx.get(query + "/api/metrics/summary", params={"group_by": "model"}).json()
+    assert summary["total"]["requests"] >= 2 and summary["total"]["latency_ms"]["p95"] is not None
+    logs = httpx.get(query + "/api/logs", params={"conversation_id": conversation}).json()["items"]
+    assert len(logs) == 1 and logs[0]["status"] == "ok"
+    detail = httpx.get(f"{query}/api/logs/{logs[0]['id']}").json()
+    assert "[EMAIL]" in json.dumps(detail["payload"])
 
     down = subprocess.run(
         [sys.executable, "-m", "scripts.dev", "down"],
