@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, one table each. Not part of the test run.
 
-    uv run python -m bench [pipeline|sdk|chat ...]
+    uv run python -m bench [pipeline|sdk|chat|query ...]
 """
 
 from __future__ import annotations
@@ -8,7 +8,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"pipeline": "bench.pipeline_bench", "sdk": "bench.sdk_bench", "chat": "bench.chat_bench"}
+BENCHES = {
+    "pipeline": "bench.pipeline_bench",
+    "sdk": "bench.sdk_bench",
+    "chat": "bench.chat_bench",
+    "query": "bench.query_bench",
+}
 
 
 def main() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from uuid import UUID
 
 if TYPE_CHECKING:
     from prism.records import LogRow
@@ -81,9 +83,6 @@ class LogStore(Protocol):
 # Appended block owned by the chat function. Stores are synchronous; async callers run them in a
 # worker thread. Timestamps are timezone-aware UTC.
 
-from datetime import datetime  # noqa: E402
-from typing import Literal  # noqa: E402
-from uuid import UUID  # noqa: E402
 
 MessageStatus = Literal["complete", "cancelled", "error", "streaming"]
 MessageRole = Literal["system", "user", "assistant"]
@@ -207,3 +206,60 @@ class CredentialStore(Protocol):
     def put_credential(self, credential: StoredCredential) -> StoredCredential: ...
 
     def delete_credential(self, provider: str) -> bool: ...
+
+
+# --- the read side ------------------------------------------------------------------------------
+
+GROUP_KEYS = ("model", "provider", "status")
+#: Time steps of a timeseries are aligned to this instant (a Monday, 00:00 UTC).
+EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which rows count: each field is "any of" (empty: all)."""
+
+    model: Sequence[str] = ()
+    provider: Sequence[str] = ()
+    status: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    start: datetime
+    end: datetime
+    filters: Filters = field(default_factory=Filters)
+    conversation_id: str | None = None
+    trace_id: str | None = None
+    user_id: str | None = None
+    tag: str | None = None
+    before: tuple[datetime, UUID] | None = None  # keyset: rows strictly older than (created_at, id)
+    limit: int = 50
+
+
+class QueryStore(Protocol):
+    """What the query API reads: rollup totals, merged histogram counts, log rows."""
+
+    def totals(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def histograms(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]: ...
+
+    def get_log(self, log_id: UUID) -> dict[str, Any] | None: ...
+
+    def ping(self) -> None: ...

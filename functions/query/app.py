@@ -12,13 +12,12 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from prism.adapters.postgres_query import Filters, LogQuery
 from prism.config import Settings, get_settings
 from prism.errors import ValidationFailedError
 from prism.http import JSONBody, install_error_handlers
-from prism.ports import RawPayloadStore
+from prism.ports import Filters, LogQuery, QueryStore, RawPayloadStore
 
-from query.service import QueryService, QueryStore, decode_cursor, pick_step, window
+from query.service import QueryService, decode_cursor, pick_step, window
 
 Status = Literal["ok", "error", "cancelled"]
 GroupKey = Literal["model", "provider", "status"]

@@ -13,15 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import orjson
 from prism import histogram
-from prism.adapters.postgres_query import EPOCH, Filters, LogQuery
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
 from prism.payloads import load_payload
-from prism.ports import RawPayloadStore
+from prism.ports import EPOCH, Filters, LogQuery, QueryStore, RawPayloadStore
 from starlette.concurrency import run_in_threadpool
 
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -30,32 +29,6 @@ MAX_POINTS = 2000
 AUTO_POINTS = 360
 MAX_WINDOW = timedelta(days=400)
 MINUTE = timedelta(minutes=1)
-
-
-class QueryStore(Protocol):
-    def totals(
-        self,
-        start: datetime,
-        end: datetime,
-        filters: Filters,
-        group_by: Sequence[str] = (),
-        step: timedelta | None = None,
-    ) -> list[dict[str, Any]]: ...
-
-    def histograms(
-        self,
-        start: datetime,
-        end: datetime,
-        filters: Filters,
-        group_by: Sequence[str] = (),
-        step: timedelta | None = None,
-    ) -> list[dict[str, Any]]: ...
-
-    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]: ...
-
-    def get_log(self, log_id: UUID) -> dict[str, Any] | None: ...
-
-    def ping(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -22,10 +21,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from prism.errors import StoreError, ValidationFailedError
+from prism.ports import EPOCH, GROUP_KEYS, Filters, LogQuery
 
-GROUP_KEYS = ("model", "provider", "status")
 HOUR = timedelta(hours=1)
-EPOCH = datetime.fromisoformat("2000-01-03T00:00:00+00:00")  # steps are aligned to this (a Monday, 00:00 UTC)
 
 LIST_COLUMNS = (
     "id",
@@ -79,36 +77,15 @@ TOOL_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Which rows count: each list is "any of" (empty: all)."""
-
-    model: Sequence[str] = ()
-    provider: Sequence[str] = ()
-    status: Sequence[str] = ()
-
-    def where(self) -> tuple[sql.Composable, dict[str, Any]]:
-        parts: list[sql.Composable] = []
-        params: dict[str, Any] = {}
-        for name in GROUP_KEYS:
-            values = list(getattr(self, name))
-            if values:
-                parts.append(sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(name), sql.SQL(name)))
-                params[name] = values
-        return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    start: datetime
-    end: datetime
-    filters: Filters = field(default_factory=Filters)
-    conversation_id: str | None = None
-    trace_id: str | None = None
-    user_id: str | None = None
-    tag: str | None = None
-    before: tuple[datetime, UUID] | None = None  # keyset: rows strictly older than this
-    limit: int = 50
+def _where(filters: Filters) -> tuple[sql.Composable, dict[str, Any]]:
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    for name in GROUP_KEYS:
+        values = list(getattr(filters, name))
+        if values:
+            parts.append(sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(name), sql.SQL(name)))
+            params[name] = values
+    return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
 
 
 def _hour_floor(t: datetime) -> datetime:
@@ -180,7 +157,7 @@ class PostgresQueryStore:
         step: timedelta | None = None,
     ) -> list[dict[str, Any]]:
         """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
-        where, params = filters.where()
+        where, params = _where(filters)
         t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
         keys = _keys(group_by)
         group = sql.SQL(", ").join([*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by)])
@@ -211,7 +188,7 @@ class PostgresQueryStore:
         Whole hours come from the hour table, the minutes at either edge from the minute table. With
         a ``step`` of a whole number of hours, every step is whole hours (the caller aligns the window).
         """
-        where, params = filters.where()
+        where, params = _where(filters)
         hours_from, hours_to = _hour_floor(start), _hour_floor(end)
         if hours_from < start:
             hours_from += HOUR
@@ -239,7 +216,7 @@ class PostgresQueryStore:
     # --- logs ---------------------------------------------------------------------------------
 
     def list_logs(self, q: LogQuery) -> list[dict[str, Any]]:
-        where, params = q.filters.where()
+        where, params = _where(q.filters)
         conditions: list[sql.Composable] = [where, sql.SQL("created_at >= %(start)s AND created_at < %(end)s")]
         params.update(start=q.start, end=q.end, limit=q.limit)
         for name in ("conversation_id", "trace_id", "user_id"):
