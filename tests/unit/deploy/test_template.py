@@ -436,3 +436,24 @@ def test_public_function_urls_are_opt_in(template: dict[str, Any]) -> None:
     permissions = of_type(template["Resources"], "AWS::Lambda::Permission")
     public = {n: p for n, p in permissions.items() if p["Properties"].get("Principal") == "*"}
     assert public and all(p.get("Condition") == "PublicChatUrls" for p in public.values())
+
+
+# ---------------------------------------------------------------- query: zip on a Function URL, read only
+
+
+def test_query_is_a_read_only_zip_function_on_a_function_url(resources: dict[str, Any]) -> None:
+    props = functions(resources)["QueryFunction"]
+    assert props.get("PackageType", "Zip") == "Zip" and props["Handler"] == "query.handler.handler"
+    assert props["FunctionUrlConfig"]["InvokeMode"] == "BUFFERED"
+    env = env_of(props)
+    assert env["PRISM_RAW_STORE"] == "s3" and resources[ref_name(env["PRISM_RAW_BUCKET"])]["Type"] == "AWS::S3::Bucket"
+    role = resources[props["Role"]["Fn::GetAtt"][0]]
+    actions = {
+        action
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if isinstance(statement, dict) and "Action" in statement
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert "s3:GetObject" in actions
+    assert not {a for a in actions if a.startswith(("kinesis:", "sqs:")) or a in ("s3:PutObject", "s3:DeleteObject")}
