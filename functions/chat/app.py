@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prism.credentials import CredentialCipher
-from prism.http import install_error_handlers
+from prism.http import BodyLimit, install_error_handlers
 from prism.ports import ConversationStore, CredentialStore
 
 from chat.demo import DemoServer
@@ -27,6 +27,8 @@ from chat.service import ChatService
 from chat.settings import ChatSettings, get_chat_settings
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a 200,000-character message, JSON-escaped, fits
 
 
 def create_app(
@@ -95,6 +97,7 @@ def create_app(
     app.state.settings = settings
     app.state.demo = demo_server
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

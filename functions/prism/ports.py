@@ -263,3 +263,24 @@ class QueryStore(Protocol):
     def get_log(self, log_id: UUID) -> dict[str, Any] | None: ...
 
     def ping(self) -> None: ...
+
+
+@dataclass
+class Dashboard:
+    id: UUID
+    name: str
+    spec: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DashboardStore(Protocol):
+    def list_dashboards(self) -> list[Dashboard]: ...
+
+    def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None: ...
+
+    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
+        """Insert (``create``) or replace; None when replacing an id that does not exist."""
+        ...
+
+    def delete_dashboard(self, dashboard_id: UUID) -> bool: ...

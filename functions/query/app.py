@@ -6,19 +6,23 @@ Locally ``uvicorn query.app:app --port 8102`` (``make up``); on AWS ``query.hand
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prism.config import Settings, get_settings
-from prism.errors import ValidationFailedError
-from prism.http import JSONBody, install_error_handlers
-from prism.ports import Filters, LogQuery, QueryStore, RawPayloadStore
+from prism.errors import NotFoundError, ValidationFailedError
+from prism.http import BodyLimit, JSONBody, install_error_handlers
+from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore
+from starlette.concurrency import run_in_threadpool
 
+from query.schemas import DashboardIn, DashboardOut
 from query.service import QueryService, decode_cursor, pick_step, window
 
+MAX_BODY_BYTES = 256 * 1024  # a dashboard spec: 24 panels
 Status = Literal["ok", "error", "cancelled"]
 GroupKey = Literal["model", "provider", "status"]
 Text = Annotated[str, Query(min_length=1, max_length=500)]
@@ -56,13 +60,18 @@ GroupBy = Annotated[list[GroupKey] | None, Query(max_length=3, description="Brea
 
 
 def create_app(
-    settings: Settings | None = None, *, store: QueryStore | None = None, raw_store: RawPayloadStore | None = None
+    settings: Settings | None = None,
+    *,
+    store: QueryStore | None = None,
+    dashboards: DashboardStore | None = None,
+    raw_store: RawPayloadStore | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    if store is None:
+    if store is None or dashboards is None:
         from prism.adapters.postgres_query import PostgresQueryStore
 
-        store = PostgresQueryStore(settings.database_dsn)
+        pg = PostgresQueryStore(settings.database_dsn)
+        store, dashboards = store or pg, dashboards or pg
     if raw_store is None:
         from prism.bootstrap import build_raw_store
 
@@ -75,10 +84,11 @@ def create_app(
     )
     app.state.query = QueryService(store, raw_store)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-        allow_methods=["GET", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Authorization"],
     )
 
@@ -137,6 +147,49 @@ def create_app(
         """One event: every stored field, its tool calls, and its request/response payload, wherever it
         is kept (inline, or in the raw payload store)."""
         return await service.log(log_id)
+
+    # --- saved dashboards ---------------------------------------------------------------------
+
+    def _out(d: Dashboard) -> DashboardOut:
+        return DashboardOut(id=d.id, name=d.name, spec=d.spec, created_at=d.created_at, updated_at=d.updated_at)
+
+    def _missing(dashboard_id: UUID) -> NotFoundError:
+        return NotFoundError(f"dashboard {dashboard_id} not found", code="dashboard_not_found")
+
+    @app.get("/api/dashboards", tags=["dashboards"])
+    async def list_dashboards() -> list[DashboardOut]:
+        """Saved dashboards, most recently changed first."""
+        return [_out(d) for d in await run_in_threadpool(dashboards.list_dashboards)]
+
+    @app.post("/api/dashboards", status_code=201, tags=["dashboards"])
+    async def create_dashboard(body: DashboardIn) -> DashboardOut:
+        saved = await run_in_threadpool(
+            dashboards.save_dashboard, uuid.uuid4(), body.name, body.spec.model_dump(), create=True
+        )
+        assert saved is not None
+        return _out(saved)
+
+    @app.get("/api/dashboards/{dashboard_id}", tags=["dashboards"])
+    async def get_dashboard(dashboard_id: UUID) -> DashboardOut:
+        found = await run_in_threadpool(dashboards.get_dashboard, dashboard_id)
+        if found is None:
+            raise _missing(dashboard_id)
+        return _out(found)
+
+    @app.put("/api/dashboards/{dashboard_id}", tags=["dashboards"])
+    async def replace_dashboard(dashboard_id: UUID, body: DashboardIn) -> DashboardOut:
+        saved = await run_in_threadpool(
+            dashboards.save_dashboard, dashboard_id, body.name, body.spec.model_dump(), create=False
+        )
+        if saved is None:
+            raise _missing(dashboard_id)
+        return _out(saved)
+
+    @app.delete("/api/dashboards/{dashboard_id}", status_code=204, tags=["dashboards"])
+    async def delete_dashboard(dashboard_id: UUID) -> Response:
+        if not await run_in_threadpool(dashboards.delete_dashboard, dashboard_id):
+            raise _missing(dashboard_id)
+        return Response(status_code=204)
 
     return app
 

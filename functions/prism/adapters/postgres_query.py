@@ -18,10 +18,11 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from prism.errors import StoreError, ValidationFailedError
-from prism.ports import EPOCH, GROUP_KEYS, Filters, LogQuery
+from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery
 
 HOUR = timedelta(hours=1)
 
@@ -251,6 +252,44 @@ class PostgresQueryStore:
             ).fetchall()
         return row
 
+    # --- dashboards ---------------------------------------------------------------------------
+
+    def list_dashboards(self) -> list[Dashboard]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM dashboards ORDER BY updated_at DESC, id DESC").format(_DASHBOARD)
+            ).fetchall()
+        return [Dashboard(**r) for r in rows]
+
+    def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {} FROM dashboards WHERE id = %s").format(_DASHBOARD), (dashboard_id,)
+            ).fetchone()
+        return Dashboard(**row) if row else None
+
+    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
+        with self._conn() as conn:
+            if create:
+                row = conn.execute(
+                    sql.SQL("INSERT INTO dashboards (id, name, spec) VALUES (%s, %s, %s) RETURNING {}").format(
+                        _DASHBOARD
+                    ),
+                    (dashboard_id, name, Jsonb(spec)),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    sql.SQL(
+                        "UPDATE dashboards SET name = %s, spec = %s, updated_at = now() WHERE id = %s RETURNING {}"
+                    ).format(_DASHBOARD),
+                    (name, Jsonb(spec), dashboard_id),
+                ).fetchone()
+        return Dashboard(**row) if row else None
+
+    def delete_dashboard(self, dashboard_id: UUID) -> bool:
+        with self._conn() as conn:
+            return conn.execute("DELETE FROM dashboards WHERE id = %s", (dashboard_id,)).rowcount > 0
+
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -258,3 +297,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _columns(names: Sequence[str]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+_DASHBOARD = _columns(("id", "name", "spec", "created_at", "updated_at"))

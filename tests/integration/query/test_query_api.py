@@ -63,7 +63,7 @@ def writer(clean_database: str) -> Iterator[PostgresLogStore]:
 def client(clean_database: str, aws_endpoint: str, s3_bucket_name: str) -> Iterator[TestClient]:
     store = PostgresQueryStore(clean_database)
     raw = S3RawPayloadStore(s3_bucket_name, client=s3_client(aws_endpoint))
-    app = create_app(Settings(env="test"), store=store, raw_store=raw)
+    app = create_app(Settings(env="test"), store=store, dashboards=store, raw_store=raw)
     with TestClient(app) as c:
         yield c
     store.close()
@@ -278,10 +278,73 @@ def test_bad_requests_get_a_4xx_with_a_json_error(client: TestClient, path: str,
 def test_a_database_that_is_down_is_a_503_not_a_500(aws_endpoint: str) -> None:
     store = PostgresQueryStore("postgresql://postgres@127.0.0.1:1/prism", timeout=1)
     app = create_app(
-        Settings(env="test"), store=store, raw_store=S3RawPayloadStore("x", client=s3_client(aws_endpoint))
+        Settings(env="test"),
+        store=store,
+        dashboards=store,
+        raw_store=S3RawPayloadStore("x", client=s3_client(aws_endpoint)),
     )
     with TestClient(app) as c:
         for path in ("/api/metrics/summary", "/api/logs", f"/api/logs/{uuid.uuid4()}"):
             resp = c.get(path)
             assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_unavailable", resp.text
     store.close()
+
+
+PANEL = {"title": "p95 by model", "kind": "timeseries", "figures": ["latency_ms.p95", "ttft_ms.p95"],
+         "group_by": ["model"], "filters": {"status": ["ok"]}, "step_seconds": 3600}  # fmt: skip
+
+
+def test_dashboards_are_saved_listed_replaced_and_deleted(client: TestClient, clean_database: str) -> None:
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+    made = client.post("/api/dashboards", json={"name": "Latency", "spec": {"window": "7d", "panels": [PANEL]}})
+    assert made.status_code == 201, made.text
+    d = made.json()
+    assert d["spec"]["window"] == "7d" and d["spec"]["panels"][0]["figures"] == ["latency_ms.p95", "ttft_ms.p95"]
+    other = client.post("/api/dashboards", json={"name": "Cost"}).json()
+    assert other["spec"] == {"window": "24h", "panels": []}
+    assert [x["name"] for x in client.get("/api/dashboards").json()] == ["Cost", "Latency"]
+
+    renamed = client.put(f"/api/dashboards/{d['id']}", json={"name": "Latency (ok only)", "spec": {"panels": []}})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Latency (ok only)"
+    assert client.get(f"/api/dashboards/{d['id']}").json()["spec"]["panels"] == []
+    assert [x["name"] for x in client.get("/api/dashboards").json()][0] == "Latency (ok only)"  # newest change first
+
+    assert client.delete(f"/api/dashboards/{d['id']}").status_code == 204
+    for method in ("get", "delete"):
+        resp = getattr(client, method)(f"/api/dashboards/{d['id']}")
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "dashboard_not_found"
+    resp = client.put(f"/api/dashboards/{uuid.uuid4()}", json={"name": "x"})
+    assert resp.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "a\x00b"},
+        {"name": "x", "spec": {"window": "2y"}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "figures": []}]}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "figures": ["latency_ms.p42"]}]}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "kind": "pie"}]}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "group_by": ["user_id"]}]}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "step_seconds": 7}]}},
+        {"name": "x", "spec": {"panels": [PANEL] * 25}},
+        {"name": "x", "spec": {"panels": [{**PANEL, "extra": 1}]}},
+        {"name": "x", "unknown": True},
+    ],
+)
+def test_bad_dashboards_get_a_422_naming_the_problem(client: TestClient, body: dict[str, Any]) -> None:
+    resp = client.post("/api/dashboards", json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "validation_error" and resp.json()["error"]["message"]
+
+
+def test_an_oversized_dashboard_is_a_413(client: TestClient) -> None:
+    from query.app import MAX_BODY_BYTES
+
+    resp = client.post("/api/dashboards", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+                       headers={"content-type": "application/json"})  # fmt: skip
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"

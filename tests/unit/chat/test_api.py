@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from chat.app import create_app
@@ -352,3 +353,23 @@ def test_a_provider_failure_is_an_error_event_and_an_error_message(client: TestC
     assert [m["status"] for m in messages] == ["complete", "error", "complete", "error"]
     assert messages[1]["error"] == {"code": "provider_rate_limited", "message": "rate limited, wait"}
     assert messages[3]["content"] == "ab"
+
+
+def test_an_oversized_body_is_refused_with_a_413_before_it_is_read(client: TestClient) -> None:
+    from chat.app import MAX_BODY_BYTES
+
+    conv = client.post("/api/conversations", json={}).json()["id"]
+    big = b'{"content": "' + b"x" * MAX_BODY_BYTES + b'", "model": "demo/prism-demo"}'
+    resp = client.post(f"/api/conversations/{conv}/messages", content=big, headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"title": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b"y" * 65536
+        yield b'"}'
+
+    resp = client.post("/api/conversations", content=chunks(), headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+    ok = client.post("/api/conversations", content=b'{"title": "fine"}', headers={"content-type": "application/json"})
+    assert ok.status_code == 201
