@@ -52,5 +52,6 @@ def build_record_writer(settings: Settings) -> RecordWriter:
         settings.database_dsn,
         partitions_ahead_days=settings.partitions_ahead_days,
         retention_days=settings.retention_days,
+        minute_histogram_days=settings.minute_histogram_days,
     )
     return RecordWriter(store, build_raw_store(settings))

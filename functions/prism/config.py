@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     writer_claim_idle_ms: int = 30_000
     retention_days: int = 30
     partitions_ahead_days: int = 3
+    minute_histogram_days: int = Field(
+        default=2,
+        ge=1,
+        description="Days the per-minute latency histograms are kept (per-hour ones: retention_days). Older "
+        "windows resolve to whole hours, and steps under an hour reach back this far.",
+    )
 
     # Chat
     creds_key: str = Field(default="", description="Fernet key(s), comma-separated, newest first")

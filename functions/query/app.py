@@ -20,7 +20,7 @@ from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore
 from starlette.concurrency import run_in_threadpool
 
 from query.schemas import DashboardIn, DashboardOut
-from query.service import QueryService, decode_cursor, pick_step, window
+from query.service import QueryService, decode_cursor, window
 
 MAX_BODY_BYTES = 256 * 1024  # a dashboard spec: 24 panels
 Status = Literal["ok", "error", "cancelled"]
@@ -82,7 +82,7 @@ def create_app(
         description="Metrics (percentiles from mergeable histograms) and the logs explorer.",
         default_response_class=JSONBody,
     )
-    app.state.query = QueryService(store, raw_store)
+    app.state.query = QueryService(store, raw_store, minute_histogram_days=settings.minute_histogram_days)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(
@@ -100,7 +100,7 @@ def create_app(
     async def summary(service: ServiceDep, common: CommonDep, group_by: GroupBy = None) -> Any:
         """Requests, errors, latency and TTFT (avg, p50/p90/p95/p99, max), tokens and cost over the
         window, in total and per group. Percentiles are within ``percentile_relative_error`` of exact."""
-        w = window(common.start, common.end)
+        w = service.window(common.start, common.end)
         return await service.summary(w, common.filters, list(dict.fromkeys(group_by or ())))
 
     @app.get("/api/metrics/timeseries", tags=["metrics"])
@@ -111,9 +111,7 @@ def create_app(
         step: Annotated[int | None, Query(description="Seconds: 60, 300, 900, 3600, 21600 or 86400")] = None,
     ) -> Any:
         """The same figures per step (auto: at most 360 points), one series per group."""
-        w = window(common.start, common.end)
-        chosen = pick_step(w, step)
-        w = window(w.start, w.end, chosen)
+        w, chosen = service.series_window(common.start, common.end, step)
         return await service.timeseries(w, chosen, common.filters, list(dict.fromkeys(group_by or ())))
 
     @app.get("/api/logs", tags=["logs"])
@@ -128,7 +126,7 @@ def create_app(
         cursor: Annotated[str | None, Query(max_length=500)] = None,
     ) -> Any:
         """Inference events, newest first; follow ``next_cursor`` for older ones."""
-        w = window(common.start, common.end)
+        w = window(common.start, common.end, None)
         q = LogQuery(
             start=w.start,
             end=w.end,

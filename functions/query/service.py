@@ -29,6 +29,7 @@ MAX_POINTS = 2000
 AUTO_POINTS = 360
 MAX_WINDOW = timedelta(days=400)
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def _ceil(t: datetime, step: timedelta) -> datetime:
     return floored if floored == t else floored + step
 
 
-def window(start: datetime | None, end: datetime | None, step: timedelta = MINUTE) -> Window:
-    """[start, end) in whole ``step``s (default: the last 24 hours). Both must carry a time zone."""
+def window(start: datetime | None, end: datetime | None, step: timedelta | None = MINUTE) -> Window:
+    """[start, end) in whole ``step``s (None: as given; default: the last 24 hours). Both must carry
+    a time zone."""
     for name, t in (("from", start), ("to", end)):
         if t is not None and t.tzinfo is None:
             raise ValidationFailedError(f"'{name}' needs a time zone (e.g. 2026-11-27T10:00:00Z)", code="invalid_time")
@@ -61,15 +63,24 @@ def window(start: datetime | None, end: datetime | None, step: timedelta = MINUT
         raise ValidationFailedError("'from' must be before 'to'", code="invalid_window")
     if end - start > MAX_WINDOW:
         raise ValidationFailedError(f"the window is at most {MAX_WINDOW.days} days", code="invalid_window")
-    return Window(_floor(start.astimezone(UTC), step), _ceil(end.astimezone(UTC), step))
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    return Window(start, end) if step is None else Window(_floor(start, step), _ceil(end, step))
 
 
-def pick_step(w: Window, step_s: int | None) -> timedelta:
+def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timedelta:
+    """The step of a timeseries: ``step_s`` if allowed, else the shortest giving at most 360 points.
+    ``shortest``: the finest step the data still has for this window (see QueryService)."""
     span = (w.end - w.start).total_seconds()
     if step_s is None:
-        return timedelta(seconds=next((s for s in STEPS if span / s <= AUTO_POINTS), STEPS[-1]))
+        return timedelta(seconds=next((s for s in STEPS if s >= shortest and span / s <= AUTO_POINTS), STEPS[-1]))
     if step_s not in STEPS:
         raise ValidationFailedError(f"step must be one of {', '.join(map(str, STEPS))} (seconds)", code="invalid_step")
+    if step_s < shortest:
+        raise ValidationFailedError(
+            f"steps under {shortest} s reach back only as far as the per-minute histograms are kept "
+            "(PRISM_MINUTE_HISTOGRAM_DAYS): pick a longer step or a more recent window",
+            code="invalid_step",
+        )
     if span / step_s > MAX_POINTS:
         raise ValidationFailedError(
             f"{span / step_s:.0f} points: at most {MAX_POINTS}; pick a longer step or a shorter window",
@@ -131,9 +142,37 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 class QueryService:
-    def __init__(self, store: QueryStore, raw_store: RawPayloadStore | None) -> None:
+    def __init__(self, store: QueryStore, raw_store: RawPayloadStore | None, *, minute_histogram_days: int = 2) -> None:
         self.store = store
         self.raw_store = raw_store
+        self._minute_days = minute_histogram_days
+
+    def minute_horizon(self) -> datetime:
+        """Per-minute histograms exist from here on (the writer's maintenance prunes older ones)."""
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - timedelta(days=self._minute_days)
+
+    def window(self, start: datetime | None, end: datetime | None) -> Window:
+        """The window of a summary or a logs query, in whole minutes; an edge older than the
+        per-minute histograms is widened to the whole hour around it."""
+        w = window(start, end)
+        horizon = self.minute_horizon()
+        start_, end_ = w.start, w.end
+        if start_ < horizon:
+            start_ = _floor(start_, HOUR)
+        if end_ < horizon:
+            end_ = _ceil(end_, HOUR)
+        return Window(start_, end_)
+
+    def series_window(
+        self, start: datetime | None, end: datetime | None, step_s: int | None
+    ) -> tuple[Window, timedelta]:
+        """The window and step of a timeseries: whole steps; under an hour only where per-minute
+        histograms exist."""
+        w = window(start, end)
+        shortest = STEPS[0] if w.start >= self.minute_horizon() else 3600
+        step = pick_step(w, step_s, shortest)
+        return window(w.start, w.end, step), step
 
     async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)

@@ -65,5 +65,6 @@ def maintenance(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings.database_dsn,
         partitions_ahead_days=settings.partitions_ahead_days,
         retention_days=settings.retention_days,
+        minute_histogram_days=settings.minute_histogram_days,
     )
     return {"profile": profile, **store.maintain()}

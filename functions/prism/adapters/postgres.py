@@ -257,10 +257,13 @@ SELECT (SELECT count(*) FROM rows)
 class PostgresLogStore:
     """LogStore over one connection (the writer is one process per connection)."""
 
-    def __init__(self, dsn: str, *, partitions_ahead_days: int = 3, retention_days: int = 30) -> None:
+    def __init__(
+        self, dsn: str, *, partitions_ahead_days: int = 3, retention_days: int = 30, minute_histogram_days: int = 2
+    ) -> None:
         self._dsn = dsn
         self._ahead = partitions_ahead_days
         self._retention = retention_days
+        self._minute_histograms = minute_histogram_days
         self._conn: psycopg.Connection[Any] | None = None
         self._statement: sql.Composed | None = None
         self.profile: Profile | None = None
@@ -369,12 +372,16 @@ class PostgresLogStore:
                 dropped = drop_expired_partitions(conn, today, self._retention)
             cutoff = datetime.combine(today - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
             pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
-            # The rollups keep as long as the rows they sum.
+            # The rollups keep as long as the rows they sum; the per-minute histograms less long (the
+            # per-hour ones serve older windows).
+            minutes_cutoff = datetime.combine(today - timedelta(days=self._minute_histograms), datetime.min.time(), UTC)
+            cutoffs = {"latency_hist_minute": minutes_cutoff, "latency_hist_hour": cutoff}
+            if profile == "postgres":
+                cutoffs["metrics_minute"] = cutoff
             rolled = 0
-            tables = ("metrics_minute", "latency_hist_minute", "latency_hist_hour")
-            for table in tables if profile == "postgres" else tables[1:]:
+            for table, before in cutoffs.items():
                 rolled += conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE bucket < %s").format(sql.Identifier(table)), (cutoff,)
+                    sql.SQL("DELETE FROM {} WHERE bucket < %s").format(sql.Identifier(table)), (before,)
                 ).rowcount
         return {
             "partitions_created": made,

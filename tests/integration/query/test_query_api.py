@@ -25,7 +25,8 @@ from prism.config import Settings
 from prism.records import LogRow, to_row
 from query.app import create_app
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # windows below start at 09:17, so they cut hours
+# Recent enough to have per-minute histograms; windows below start at T0 + 17 min, so they cut hours.
+T0 = (datetime.now(UTC) - timedelta(hours=7)).replace(minute=0, second=0, microsecond=0)
 MODELS = ("gpt-4o", "claude-sonnet")
 
 
@@ -264,8 +265,10 @@ def test_the_detail_view_returns_the_payload_inline_or_from_the_object_store(
         ("/api/metrics/summary", {"group_by": "user_id"}, 422, "validation_error"),
         ("/api/metrics/summary", {"status": "weird"}, 422, "validation_error"),
         ("/api/metrics/timeseries", {"step": 7}, 422, "invalid_step"),
-        ("/api/metrics/timeseries", {"step": 60, "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
+        ("/api/metrics/timeseries", {"step": 3600, "from": "2025-11-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"},
          422, "too_many_points"),
+        ("/api/metrics/timeseries", {"step": 60, "from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"},
+         422, "invalid_step"),
     ],
 )  # fmt: skip
 def test_bad_requests_get_a_4xx_with_a_json_error(client: TestClient, path: str, params: dict[str, Any], status: int,
@@ -308,7 +311,7 @@ def test_dashboards_are_saved_listed_replaced_and_deleted(client: TestClient, cl
     renamed = client.put(f"/api/dashboards/{d['id']}", json={"name": "Latency (ok only)", "spec": {"panels": []}})
     assert renamed.status_code == 200 and renamed.json()["name"] == "Latency (ok only)"
     assert client.get(f"/api/dashboards/{d['id']}").json()["spec"]["panels"] == []
-    assert [x["name"] for x in client.get("/api/dashboards").json()][0] == "Latency (ok only)"  # newest change first
+    assert client.get("/api/dashboards").json()[0]["name"] == "Latency (ok only)"  # newest change first
 
     assert client.delete(f"/api/dashboards/{d['id']}").status_code == 204
     for method in ("get", "delete"):
@@ -348,3 +351,27 @@ def test_an_oversized_dashboard_is_a_413(client: TestClient) -> None:
     resp = client.post("/api/dashboards", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
                        headers={"content-type": "application/json"})  # fmt: skip
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+
+
+def test_windows_older_than_the_minute_histograms_resolve_to_whole_hours(
+    writer: PostgresLogStore, client: TestClient, clean_database: str
+) -> None:
+    old = (datetime.now(UTC) - timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    rows = [event_row(old + timedelta(minutes=i), latency_ms=100 + i) for i in range(240)]  # 4 hours
+    writer.write(rows)
+    writer.maintain()  # today: the per-minute histograms of 4 days ago go, the per-hour ones stay
+    with psycopg.connect(clean_database) as conn:
+        assert conn.execute("SELECT count(*) FROM latency_hist_minute WHERE bucket < %s", (old + timedelta(hours=5),)
+                            ).fetchone() == (0,)  # fmt: skip
+        assert conn.execute("SELECT sum(n) FROM latency_hist_hour WHERE metric = 'latency'").fetchone() == (240,)
+    start, end = old + timedelta(minutes=17), old + timedelta(hours=2, minutes=41)
+    body = client.get("/api/metrics/summary", params={"from": start.isoformat(), "to": end.isoformat()}).json()
+    assert (datetime.fromisoformat(body["from"]), datetime.fromisoformat(body["to"])) == (old, old + timedelta(hours=3))
+    in_hours = [r.latency_ms for r in rows if old <= r.created_at < old + timedelta(hours=3)]
+    assert body["total"]["requests"] == len(in_hours) == 180  # totals and percentiles over the same hours
+    assert_close(body["total"]["latency_ms"]["p95"], nearest_rank(in_hours, 0.95))
+    params = {"from": old.isoformat(), "to": (old + timedelta(hours=4)).isoformat()}
+    resp = client.get("/api/metrics/timeseries", params={**params, "step": 60})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_step"
+    auto = client.get("/api/metrics/timeseries", params=params).json()
+    assert auto["step_seconds"] == 3600 and [p["requests"] for p in auto["series"][0]["points"]] == [60, 60, 60, 60]
