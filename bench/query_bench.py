@@ -53,15 +53,26 @@ ROLLUPS = [
               coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0)
        FROM inference_logs GROUP BY 1, 2, 3, 4""",
     """INSERT INTO latency_hist_minute
-       SELECT date_trunc('minute', created_at), model, provider, status, 'latency', prism_hist_bucket(latency_ms),
-              count(*)
-       FROM inference_logs GROUP BY 1, 2, 3, 4, 5, 6
-       UNION ALL
-       SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms), count(*)
-       FROM inference_logs WHERE ttft_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6""",
+       SELECT bucket, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+       FROM (SELECT date_trunc('minute', created_at) AS bucket, model, provider, status, 'latency' AS metric,
+                    prism_hist_bucket(latency_ms) AS idx, count(*) AS c
+             FROM inference_logs WHERE created_at >= %(minutes_from)s GROUP BY 1, 2, 3, 4, 5, 6
+             UNION ALL
+             SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms),
+                    count(*)
+             FROM inference_logs WHERE ttft_ms IS NOT NULL AND created_at >= %(minutes_from)s
+             GROUP BY 1, 2, 3, 4, 5, 6) AS per_minute
+       GROUP BY 1, 2, 3, 4, 5""",
     """INSERT INTO latency_hist_hour
-       SELECT date_trunc('hour', bucket), model, provider, status, metric, idx, sum(n)
-       FROM latency_hist_minute GROUP BY 1, 2, 3, 4, 5, 6""",
+       SELECT bucket, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+       FROM (SELECT date_trunc('hour', created_at) AS bucket, model, provider, status, 'latency' AS metric,
+                    prism_hist_bucket(latency_ms) AS idx, count(*) AS c
+             FROM inference_logs GROUP BY 1, 2, 3, 4, 5, 6
+             UNION ALL
+             SELECT date_trunc('hour', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms),
+                    count(*)
+             FROM inference_logs WHERE ttft_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS per_hour
+       GROUP BY 1, 2, 3, 4, 5""",
 ]
 
 
@@ -79,8 +90,10 @@ def fill(db_url: str, rows: int, days: int, end: datetime) -> float:
                 FILL, {"start": start, "rows": rows, "span": timedelta(days=days), "from_i": from_i, "to_i": to_i}
             )
             print(f"  {to_i:,} rows", flush=True)
+        # what the writer keeps: per-minute histograms for the last 2 days (PRISM_MINUTE_HISTOGRAM_DAYS)
+        minutes_from = datetime.combine(end.date() - timedelta(days=2), datetime.min.time(), UTC)
         for statement in ROLLUPS:
-            conn.execute(statement)
+            conn.execute(statement, {"minutes_from": minutes_from})
         conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - t0
 

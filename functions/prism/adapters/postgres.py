@@ -226,7 +226,8 @@ _ROLLUP = sql.SQL(
 )
 """
 )
-# Both profiles: the latency/TTFT histograms (migration 004), per minute and per hour.
+# Both profiles: the latency/TTFT histograms (migration 004), per minute and per hour, one row per
+# series holding its buckets and counts; an existing row is merged with the batch's.
 _HISTOGRAMS = sql.SQL(
     """
 , hist AS (
@@ -236,17 +237,24 @@ _HISTOGRAMS = sql.SQL(
     UNION ALL
     SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms)
     FROM rows WHERE ttft_ms IS NOT NULL
+), per_minute AS (
+    SELECT minute, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6
+), per_hour AS (
+    SELECT date_trunc('hour', minute) AS hour, model, provider, status, metric, idx, sum(c)::bigint AS c
+    FROM per_minute GROUP BY 1, 2, 3, 4, 5, 6
 ), hist_minute AS (
     INSERT INTO latency_hist_minute AS h
-    SELECT minute, model, provider, status, metric, idx, count(*)
-    FROM hist GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (bucket, model, provider, status, metric, idx) DO UPDATE SET n = h.n + EXCLUDED.n
+    SELECT minute, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+    FROM per_minute GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
+    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
     RETURNING 1
 ), hist_hour AS (
     INSERT INTO latency_hist_hour AS h
-    SELECT date_trunc('hour', minute), model, provider, status, metric, idx, count(*)
-    FROM hist GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (bucket, model, provider, status, metric, idx) DO UPDATE SET n = h.n + EXCLUDED.n
+    SELECT hour, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+    FROM per_hour GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
+    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM rows)

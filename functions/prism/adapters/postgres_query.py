@@ -200,15 +200,15 @@ class PostgresQueryStore:
         t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
         keys = _keys(group_by)
         group = sql.SQL(", ").join(
-            [*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by), sql.SQL("metric, idx")]
+            [*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by), sql.SQL("metric, u.idx")]
         )
         query = sql.SQL(
-            "SELECT {t}{keys}metric, idx, sum(n)::bigint AS n FROM ("
+            "SELECT {t}{keys}metric, u.idx, sum(u.n)::bigint AS n FROM ("
             " SELECT * FROM latency_hist_hour WHERE bucket >= %(hours_from)s AND bucket < %(hours_to)s"
             " UNION ALL"
             " SELECT * FROM latency_hist_minute WHERE (bucket >= %(start)s AND bucket < %(hours_from)s)"
             " OR (bucket >= %(hours_to)s AND bucket < %(end)s)"
-            ") h WHERE {where} GROUP BY {group}"
+            ") h CROSS JOIN LATERAL unnest(h.idx, h.n) AS u (idx, n) WHERE {where} GROUP BY {group}"
         ).format(t=t, keys=keys, where=where, group=group)
         params.update(start=start, end=end, hours_from=hours_from, hours_to=hours_to, step=step, origin=EPOCH)
         with self._conn() as conn:

@@ -17,18 +17,30 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                 ELSE least(greatest(ceil(ln(v) / ln(1.05::float8)), -400), 600) END::smallint
 $$;
 
+-- One row per series (minute or hour, model, provider, status, metric) holds the whole histogram:
+-- the buckets that have values (idx, ascending) and their counts (n), so a 30-day window reads
+-- 720 rows per series, not one row per bucket. prism_hist_merge adds two such histograms.
 CREATE TABLE latency_hist_minute (
     bucket   timestamptz NOT NULL,
     model    text        NOT NULL,
     provider text        NOT NULL,
     status   text        NOT NULL,
     metric   text        NOT NULL CHECK (metric IN ('latency', 'ttft')),
-    idx      smallint    NOT NULL,
-    n        bigint      NOT NULL,
-    PRIMARY KEY (bucket, model, provider, status, metric, idx)
+    idx      smallint[]  NOT NULL,
+    n        bigint[]    NOT NULL CHECK (cardinality(idx) = cardinality(n)),
+    PRIMARY KEY (bucket, model, provider, status, metric)
 );
 
 CREATE TABLE latency_hist_hour (LIKE latency_hist_minute INCLUDING ALL);
+
+CREATE FUNCTION prism_hist_merge(a_idx smallint[], a_n bigint[], b_idx smallint[], b_n bigint[],
+                                 OUT idx smallint[], OUT n bigint[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(i ORDER BY i), array_agg(c ORDER BY i)
+    FROM (SELECT i, sum(c)::bigint AS c
+          FROM (SELECT * FROM unnest(a_idx, a_n) UNION ALL SELECT * FROM unnest(b_idx, b_n)) AS u (i, c)
+          GROUP BY i) AS merged
+$$;
 
 -- The logs explorer pages newest first by (created_at, id). Rows arrive in created_at order, so
 -- this B-tree only ever grows at its right edge.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,12 +101,24 @@ def test_the_sql_bucket_function_is_the_python_one(database_url: str) -> None:
 def test_the_writer_counts_each_new_row_once_into_the_histograms(writer: PostgresLogStore, clean_database: str) -> None:
     rows = [event_row(T0 + timedelta(seconds=i * 7), latency_ms=50 + i, ttft_ms=None if i % 3 else 20.0)
             for i in range(100)]  # fmt: skip
-    assert writer.write(rows) == 100
+    assert writer.write(rows[::2]) == 50
+    assert writer.write(rows[1::2]) == 50  # the same minutes again: merged into the rows already there
     assert writer.write(rows[:40]) == 0  # re-delivered: nothing counted again
     with psycopg.connect(clean_database) as conn:
         for table in ("latency_hist_minute", "latency_hist_hour"):
-            counts = dict(conn.execute(f"SELECT metric, sum(n) FROM {table} GROUP BY 1").fetchall())  # noqa: S608
+            counts = dict(conn.execute(f"SELECT metric, sum(c) FROM {table}, unnest(n) c GROUP BY 1").fetchall())  # noqa: S608
             assert counts == {"latency": 100, "ttft": 34}, table
+        rows_by_minute = conn.execute(
+            "SELECT idx, n FROM latency_hist_minute WHERE metric = 'latency' ORDER BY bucket"
+        ).fetchall()
+        assert len(rows_by_minute) == 12  # 100 rows 7 s apart: one histogram row per minute
+        for idx, n in rows_by_minute:
+            assert idx == sorted(set(idx)) and len(idx) == len(n) and all(c > 0 for c in n)
+        expected = Counter(histogram.bucket(r.latency_ms) for r in rows)
+        merged = Counter()
+        for idx, n in rows_by_minute:
+            merged.update(dict(zip(idx, n, strict=True)))
+        assert merged == expected
 
 
 def _populate(writer: PostgresLogStore) -> dict[str, list[tuple[datetime, float, float | None, str]]]:
@@ -363,7 +376,8 @@ def test_windows_older_than_the_minute_histograms_resolve_to_whole_hours(
     with psycopg.connect(clean_database) as conn:
         assert conn.execute("SELECT count(*) FROM latency_hist_minute WHERE bucket < %s", (old + timedelta(hours=5),)
                             ).fetchone() == (0,)  # fmt: skip
-        assert conn.execute("SELECT sum(n) FROM latency_hist_hour WHERE metric = 'latency'").fetchone() == (240,)
+        assert conn.execute("SELECT sum(c) FROM latency_hist_hour, unnest(n) c WHERE metric = 'latency'"
+                            ).fetchone() == (240,)  # fmt: skip
     start, end = old + timedelta(minutes=17), old + timedelta(hours=2, minutes=41)
     body = client.get("/api/metrics/summary", params={"from": start.isoformat(), "to": end.isoformat()}).json()
     assert (datetime.fromisoformat(body["from"]), datetime.fromisoformat(body["to"])) == (old, old + timedelta(hours=3))
