@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     args = parser.parse_args()
 
     from prism.adapters.postgres import drop_database, migrate
@@ -203,7 +204,10 @@ def main() -> None:
         rows.append(("log detail by id", t_one, "row + tools + payload"))
         store.close()
     finally:
-        drop_database(db_url)
+        if args.keep:
+            print(f"kept: {db_url}")
+        else:
+            drop_database(db_url)
 
     print(
         f"\nQuery bench: {args.rows:,} rows over {args.days} days (filled in {fill_s:.0f} s); histogram rows: "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+#: The percentiles every metrics response carries.
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 GAMMA = 1.05
 RELATIVE_ERROR = (GAMMA - 1) / (GAMMA + 1)  # 0.0244
 ZERO = -32768  # values <= 0
@@ -34,7 +36,10 @@ def value(i: int) -> float:
 
 
 def quantiles(counts: Mapping[int, int] | Iterable[tuple[int, int]], qs: Iterable[float]) -> dict[float, float | None]:
-    """Nearest-rank quantiles (``q`` in [0, 1]) of the values counted per bucket; None when empty."""
+    """Nearest-rank quantiles (``q`` in [0, 1]) of the values counted per bucket; None when empty.
+
+    The reference for the rule the query store applies in SQL (``PostgresQueryStore.percentiles``):
+    the first bucket whose running count reaches ``max(1, ceil(q * total))``."""
     items = sorted(counts.items() if isinstance(counts, Mapping) else counts)
     total = sum(n for _, n in items)
     out: dict[float, float | None] = {}

@@ -19,11 +19,11 @@ from uuid import UUID
 import orjson
 from prism import histogram
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
+from prism.histogram import QUANTILES
 from prism.payloads import load_payload
 from prism.ports import EPOCH, Filters, LogQuery, QueryStore, RawPayloadStore
 from starlette.concurrency import run_in_threadpool
 
-QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
 MAX_POINTS = 2000
 AUTO_POINTS = 360
@@ -89,13 +89,19 @@ def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timede
     return timedelta(seconds=step_s)
 
 
-def _stats(totals: dict[str, Any] | None, hist: dict[str, dict[int, int]], minutes: float) -> dict[str, Any]:
+Percentiles = dict[str, dict[str, Any]]  # metric -> the store's row (count, p50, p90, ... as buckets)
+
+
+def _stats(totals: dict[str, Any] | None, pct: Percentiles, minutes: float) -> dict[str, Any]:
     t = totals or {}
     requests = int(t.get("requests") or 0)
     errors = int(t.get("errors") or 0)
     ttft_count = int(t.get("ttft_count") or 0)
-    latency = histogram.quantiles(hist.get("latency", {}), QUANTILES.values())
-    ttft = histogram.quantiles(hist.get("ttft", {}), QUANTILES.values())
+
+    def values(metric: str) -> dict[str, float | None]:
+        row = pct.get(metric)
+        return {name: histogram.value(row[name]) if row and row[name] is not None else None for name in QUANTILES}
+
     return {
         "requests": requests,
         "errors": errors,
@@ -103,13 +109,10 @@ def _stats(totals: dict[str, Any] | None, hist: dict[str, dict[int, int]], minut
         "requests_per_minute": requests / minutes if minutes else None,
         "latency_ms": {
             "avg": t["latency_ms_sum"] / requests if requests else None,
-            **{name: latency[q] for name, q in QUANTILES.items()},
+            **values("latency"),
             "max": t.get("latency_ms_max"),
         },
-        "ttft_ms": {
-            "avg": t["ttft_ms_sum"] / ttft_count if ttft_count else None,
-            **{name: ttft[q] for name, q in QUANTILES.items()},
-        },
+        "ttft_ms": {"avg": t["ttft_ms_sum"] / ttft_count if ttft_count else None, **values("ttft")},
         "tokens": {
             "prompt": int(t.get("prompt_tokens") or 0),
             "completion": int(t.get("completion_tokens") or 0),
@@ -176,13 +179,11 @@ class QueryService:
 
     async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)
-        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by)
-        by_key: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-        overall: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        for h in hists:
-            by_key[_key(h, group_by)][h["metric"]][h["idx"]] = int(h["n"])
-            overall[h["metric"]][h["idx"]] += int(h["n"])
-        whole = _sum_totals(totals)
+        overall = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters)
+        grouped = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters, group_by) if group_by else []
+        by_key: dict[tuple[Any, ...], Percentiles] = defaultdict(dict)
+        for row in grouped:
+            by_key[_key(row, group_by)][row["metric"]] = row
         groups = [
             {
                 "key": dict(zip(group_by, _key(t, group_by), strict=True)),
@@ -195,21 +196,19 @@ class QueryService:
             "to": w.end,
             "group_by": list(group_by),
             "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
-            "total": _stats(whole, overall, w.minutes),
+            "total": _stats(_sum_totals(totals), {row["metric"]: row for row in overall}, w.minutes),
             "groups": groups if group_by else [],
         }
 
     async def timeseries(self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by, step)
-        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
+        pcts = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters, group_by, step)
         per_point: dict[tuple[Any, ...], dict[datetime, dict[str, Any]]] = defaultdict(dict)
         for row in totals:
             per_point[_key(row, group_by)][row["t"]] = row
-        hist_point: dict[tuple[Any, ...], dict[datetime, dict[str, dict[int, int]]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(dict))
-        )
-        for h in hists:
-            hist_point[_key(h, group_by)][h["t"]][h["metric"]][h["idx"]] = int(h["n"])
+        pct_point: dict[tuple[Any, ...], dict[datetime, Percentiles]] = defaultdict(lambda: defaultdict(dict))
+        for row in pcts:
+            pct_point[_key(row, group_by)][row["t"]][row["metric"]] = row
         keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))
         times = []
         t = w.start
@@ -217,12 +216,15 @@ class QueryService:
             times.append(t)
             t += step
         minutes = step / MINUTE
-        series = []
-        for k in keys:
-            points = []
-            for at in times:
-                points.append({"t": at, **_stats(per_point[k].get(at), hist_point[k].get(at, {}), minutes)})
-            series.append({"key": dict(zip(group_by, k, strict=True)), "points": points})
+        series = [
+            {
+                "key": dict(zip(group_by, k, strict=True)),
+                "points": [
+                    {"t": at, **_stats(per_point[k].get(at), pct_point[k].get(at, {}), minutes)} for at in times
+                ],
+            }
+            for k in keys
+        ]
         return {
             "from": w.start,
             "to": w.end,
