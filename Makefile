@@ -46,9 +46,11 @@ migrate: setup ## Apply database migrations
 	@$(RUN) python -m prism.migrate
 
 test: setup ## Install what is needed and run the tests
+	@./scripts/web_deps.sh
 	@$(RUN) pytest -q -p no:cacheprovider
 
 check: setup ## Lint, typecheck and test
+	@./scripts/web_deps.sh
 	@$(RUN) ruff check functions sdk tests bench scripts
 	@$(RUN) mypy
 	@$(RUN) pytest -q -p no:cacheprovider

@@ -60,14 +60,18 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def require_tools() -> tuple[str, str]:
+def require_npm() -> str:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         pytest.fail("Node.js and npm are needed for the web tests (or set PRISM_SKIP_WEB=1)")
+    return npm
+
+
+def require_chromium() -> str:
     chromium = chromium_path()
     if chromium is None:
         pytest.fail("Chromium is needed for the web tests: apt-get install -y chromium (or set PRISM_SKIP_WEB=1)")
-    return npm, chromium
+    return chromium
 
 
 def run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -165,13 +169,14 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 class StaticServer:
     def __init__(self, directory: Path, config: dict[str, Any]) -> None:
-        handler = type("Handler", (StaticHandler,), {"config": json.dumps(config).encode()})
+        handler: type[StaticHandler] = type("Handler", (StaticHandler,), {"config": json.dumps(config).encode()})
+        self.handler = handler
         self.httpd = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
         )
@@ -212,7 +217,7 @@ def web_stack() -> Iterator[Stack]:
 
     db = PG_ADMIN.rsplit("/", 1)[0] + f"/prism_web_{uuid.uuid4().hex[:10]}"
     migrate(db, profile="postgres")
-    fake = FakeOpenAI(Behaviour(text=REPLY, first_token_delay=0.1, inter_token_delay=0.06))
+    fake = FakeOpenAI(Behaviour(text=REPLY, first_token_delay=0.1, inter_token_delay=0.08))
     fake.models = ["fake-model", "fake-long", "fake-error"]
     fake.by_model["fake-long"] = Behaviour(text=LONG_REPLY, first_token_delay=0.1, inter_token_delay=0.1)
     fake.by_model["fake-error"] = Behaviour(
@@ -238,7 +243,7 @@ def web_stack() -> Iterator[Stack]:
             app = create_app(settings)
             chat = stack.enter_context(ThreadServer(app))
             config = {"chatApiUrl": chat.url, "chatStreamUrl": None, "queryApiUrl": None}
-            static.httpd.RequestHandlerClass.config = json.dumps(config).encode()  # type: ignore[attr-defined]
+            static.handler.config = json.dumps(config).encode()
             stack.enter_context(static)
             yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url)
     finally:
@@ -253,23 +258,24 @@ def web_stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def tools() -> tuple[str, str]:
-    npm, chromium = require_tools()
-    ensure_installed(npm)
-    return npm, chromium
+def npm() -> str:
+    """npm, with web/node_modules installed."""
+    path = require_npm()
+    ensure_installed(path)
+    return path
 
 
 @pytest.mark.timeout(900)  # a first run installs node_modules
-def test_web_unit_tests(tools: tuple[str, str]) -> None:
+def test_web_unit_tests(npm: str) -> None:
     """vitest: the SSE parser, the API client, the config loader, the Markdown renderer."""
     res = run(["npx", "--no-install", "vitest", "run"], timeout=300)
     assert res.returncode == 0, f"vitest failed:\n{res.stdout[-8000:]}\n{res.stderr[-4000:]}"
 
 
 @pytest.mark.timeout(900)  # a first run builds web/out
-def test_web_end_to_end(tools: tuple[str, str]) -> None:
+def test_web_end_to_end(npm: str) -> None:
     """Playwright (web/e2e): streaming, stop, resume, settings, errors, conversation list."""
-    npm, chromium = tools
+    chromium = require_chromium()
     ensure_built(npm)
     with web_stack() as s:
         env = node_env(
@@ -283,6 +289,10 @@ def test_web_end_to_end(tools: tuple[str, str]) -> None:
 
 
 if __name__ == "__main__":
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` too drops the database
     with web_stack() as s:
         print(f"web:  {s.web_url}\nchat: {s.chat_url}\nfake: {s.fake_url}  (models: fake-model, fake-long, fake-error)")
         print("web/out is served as built: run `npm run build` in web/ to see changes. Ctrl-C stops.")

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { ApiError, isAbort, type Conversation, type Message, type ModelsResponse, type StreamEvent } from "@/lib/api";
@@ -63,6 +64,7 @@ export function ChatApp() {
   const [streaming, setStreaming] = useState(false);
   const [announce, setAnnounce] = useState("");
   const streamRef = useRef<ActiveStream | null>(null);
+  const sendingRef = useRef(false);
   const scrollRef = useRef<HTMLDivElement>(null);
   const stickToBottom = useRef(true);
 
@@ -121,13 +123,15 @@ export function ChatApp() {
       active.stopped = true;
       active.controller.abort();
     }
-    setBanner(null);
     if (!currentId) {
+      setBanner(null);
       setDetail(null);
       setDetailError(null);
       return;
     }
+    // Already shown: the conversation was just created by sending its first message.
     if (detailIdRef.current === currentId) return;
+    setBanner(null);
     const ac = new AbortController();
     setDetailLoading(true);
     setDetailError(null);
@@ -153,7 +157,7 @@ export function ChatApp() {
         if (!ac.signal.aborted) setDetailLoading(false);
       });
     return () => ac.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when the URL changes
+    // Only when the URL changes (not when the models or the shown detail do).
   }, [currentId, client]);
 
   // Keep the newest text in view while the reader is at the bottom.
@@ -191,32 +195,40 @@ export function ChatApp() {
     });
   }, []);
 
-  /** After a stop, read back what the server stored (status, partial text, stats). */
+  /** After a stop, read back what the server stored (status, partial text, stats, ids). */
   const syncStored = useCallback(
-    async (conversationId: string, messageId: string) => {
+    async (conversationId: string) => {
       for (let i = 0; i < 15; i++) {
         await new Promise((r) => setTimeout(r, 300));
         if (detailIdRef.current !== conversationId) return;
         try {
           const d = await client.getConversation(conversationId);
-          const stored = d.messages.find((m) => m.id === messageId);
-          if (stored && stored.status !== "streaming") {
-            patchMessage(conversationId, messageId, () => stored);
-            return;
-          }
+          if (d.messages.some((m) => m.status === "streaming")) continue;
+          if (streamRef.current?.conversationId === conversationId) return; // a new turn began
+          setDetail((cur) => (cur && cur.id === conversationId ? { ...cur, title: d.title, messages: d.messages } : cur));
+          return;
         } catch {
           return;
         }
       }
     },
-    [client, patchMessage],
+    [client],
   );
 
   // --- actions -------------------------------------------------------------------------------
 
   async function send() {
     const text = input;
-    if (!text.trim() || streamRef.current || !model) return;
+    if (!text.trim() || streamRef.current || sendingRef.current || !model) return;
+    sendingRef.current = true; // no second turn while the first is being set up (double Enter)
+    try {
+      await sendTurn(text);
+    } finally {
+      sendingRef.current = false;
+    }
+  }
+
+  async function sendTurn(text: string) {
     setBanner(null);
     let conversationId = currentId;
     if (!conversationId || detail?.id !== conversationId) {
@@ -265,7 +277,7 @@ export function ChatApp() {
       if (isAbort(e) || active.stopped) {
         patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
         setAnnounce("Reply stopped");
-        if (started) void syncStored(cid, replyId);
+        void syncStored(cid);
       } else if (!started) {
         // Refused before anything was stored (e.g. unknown model): take the message back.
         setDetail((d) =>
@@ -419,7 +431,7 @@ export function ChatApp() {
               {models && allModelIds(models).size === 1 && models.providers.some((g) => g.models.some((m) => m.demo)) && (
                 <p className="muted">
                   Only the offline demo model is available. Add a provider key in{" "}
-                  <a href="/settings/">Settings</a> to talk to a real model.
+                  <Link href="/settings/">Settings</Link> to talk to a real model.
                 </p>
               )}
             </div>

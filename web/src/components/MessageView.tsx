@@ -39,13 +39,15 @@ function ReplyFooter({ m }: { m: Message }) {
 
 function ReplyError({ m }: { m: Message }) {
   const code = m.error?.code ?? null;
-  const hint = errorHint(code);
+  const message = m.error?.message || "Unknown error";
+  // The API's own message may already say what to do.
+  const hint = /settings/i.test(message) ? null : errorHint(code);
   const needsSettings = code === "provider_auth_failed" || code === "provider_unreachable" || code === "model_not_found";
   return (
     <div className="alert" role="alert" data-testid="reply-error">
-      <strong>The reply failed.</strong> <span className="error-message">{m.error?.message || "Unknown error"}</span>
+      <strong>The reply failed.</strong> <span className="error-message">{message}</span>
       {code && <code className="error-code">{code}</code>}
-      {hint && (
+      {(hint || needsSettings) && (
         <p className="hint">
           {hint} {needsSettings && <Link href="/settings/">Open Settings</Link>}
         </p>
@@ -81,7 +83,6 @@ export function MessageItem({ m }: { m: Message }) {
       <header className="msg-head">{modelLabel(m)}</header>
       <div className="msg-body" data-testid="reply-text">
         {m.content ? <Markdown text={m.content} /> : m.status === "streaming" ? <span className="typing">…</span> : null}
-        {m.status === "streaming" && m.content && <span className="cursor" aria-hidden="true" />}
       </div>
       {m.status === "error" && <ReplyError m={m} />}
       <ReplyFooter m={m} />

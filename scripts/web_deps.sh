@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# What the web UI's tests need beyond Python: the npm packages (from web/package-lock.json) and a
+# Chromium for Playwright (Debian's package; Playwright downloads no browser). `make test` runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${PRISM_SKIP_WEB:-}" = "1" ]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null; then
+  echo "web tests need Node 20+ and npm (or set PRISM_SKIP_WEB=1 to skip them)" >&2
+  exit 1
+fi
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  echo "Installing Chromium for the browser tests (apt-get install chromium)"
+  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
