@@ -2,7 +2,8 @@
 
 The same functions as in compose, as local processes: an S3/Kinesis emulator (moto server) on
 4566, migrations on the local PostgreSQL, the ingestion API on 8101, the writer, the query API on
-8102, and the chat API on 8100. Pids in ``.prism/run/``, logs in ``.prism/logs/``.
+8102, the chat API on 8100, and the web UI on 3001 (built on first use; skipped without Node).
+Pids in ``.prism/run/``, logs in ``.prism/logs/``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def services(env: dict[str, str]) -> list[Service]:
                 f"http://127.0.0.1:{port}/healthz",
             )
         )
+    if env.get("PRISM_WEB", "on") != "off" and (ROOT / "web" / "package.json").exists():
+        port = env.get("PRISM_WEB_PORT", "3001")
+        out.append(Service("web", [py, "-m", "scripts.web", "--port", port], f"http://127.0.0.1:{port}/config.json"))
     return out
 
 
@@ -98,6 +102,8 @@ def local_env() -> dict[str, str]:
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     env.setdefault("PRISM_INGEST_URL", f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}")
+    web = env.get("PRISM_WEB_PORT", "3001")
+    env.setdefault("PRISM_CORS_ORIGINS", f"http://localhost:{web},http://127.0.0.1:{web}")
     return env
 
 
@@ -156,6 +162,8 @@ def up() -> None:
     for service in services(env):
         if service.name == "ingestion":
             subprocess.run([sys.executable, "-m", "prism.migrate"], env=env, cwd=ROOT, check=True)
+        if service.name == "web" and not _web_built():
+            continue
         proc = spawn(service, env, LOGS)
         (RUN / f"{service.name}.pid").write_text(str(proc.pid))
         if service.health:
@@ -176,10 +184,25 @@ def up() -> None:
         f"  Chat API         http://localhost:{chat}/docs\n"
         f"  Ingestion API    http://localhost:{ing}/docs\n"
         f"  Query API        http://localhost:{env.get('PRISM_QUERY_PORT', '8102')}/docs\n"
+        f"  Web UI           http://localhost:{env.get('PRISM_WEB_PORT', '3001')}\n"
         f"  S3/Kinesis emu   {env['AWS_ENDPOINT_URL']}\n"
         f"  PostgreSQL       {env.get('PRISM_DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/prism')}\n"
         "  Logs             make logs      Stop: make down"
     )
+
+
+def _web_built() -> bool:
+    """Build the web UI if it is missing or stale (the first time: about a minute). Without Node,
+    the rest of Prism runs without it."""
+    from scripts.web import BuildError, ensure_built, find_npm
+
+    print("  web        building the UI if needed (npm ci, next build) ...", flush=True)
+    try:
+        ensure_built(find_npm())
+    except BuildError as exc:
+        print(f"  web        skipped: {str(exc).splitlines()[0]}")
+        return False
+    return True
 
 
 def _alive(pidfile: Path) -> bool:

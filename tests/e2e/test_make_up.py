@@ -33,6 +33,7 @@ def local_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "PRISM_API_KEY": "e2e-key",
         "PRISM_CHAT_PORT": str(free_port()),
         "PRISM_QUERY_PORT": str(free_port()),
+        "PRISM_WEB_PORT": str(free_port()),
         "PRISM_CREDS_KEY": "x" * 43 + "=",
     }
     # Our own ports everywhere, whatever a developer's .env says (scripts.dev reads it as defaults).
@@ -103,6 +104,16 @@ def test_up_serves_ingestion_and_writes_rows_then_down_stops_everything(local_en
     assert len(logs) == 1 and logs[0]["status"] == "ok"
     detail = httpx.get(f"{query}/api/logs/{logs[0]['id']}").json()
     assert "[EMAIL]" in json.dumps(detail["payload"])
+
+    # The web UI, with its runtime config pointing at this stack, allowed by the chat API's CORS.
+    web = f"http://127.0.0.1:{local_env['PRISM_WEB_PORT']}"
+    assert "<html" in httpx.get(web + "/").text
+    config = httpx.get(web + "/config.json").json()
+    assert config["chatApiUrl"].endswith(f":{local_env['PRISM_CHAT_PORT']}")
+    assert config["queryApiUrl"].endswith(f":{local_env['PRISM_QUERY_PORT']}")
+    origin = f"http://localhost:{local_env['PRISM_WEB_PORT']}"
+    models = httpx.get(chat + "/api/models", headers={"Origin": origin})
+    assert models.headers.get("access-control-allow-origin") == origin
 
     down = subprocess.run(
         [sys.executable, "-m", "scripts.dev", "down"],

@@ -15,9 +15,6 @@ Run the same stack by hand, to develop the UI against it::
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import json
 import os
 import shutil
 import socket
@@ -32,13 +29,11 @@ from typing import Any
 
 import pytest
 
+from scripts.web import OUT, WEB, BuildError, StaticServer, ensure_built, ensure_installed, node_env
+
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
-OUT = WEB / "out"
 PG_ADMIN = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SKIP = os.environ.get("PRISM_SKIP_WEB") == "1"
-# What the build reads: a newer file here than out/index.html means out/ is stale.
-SOURCES = ["src", "public", "package.json", "package-lock.json", "next.config.ts", "tsconfig.json"]
 
 # The fake provider's models and how each answers (the Playwright specs rely on these names).
 REPLY = (
@@ -80,44 +75,6 @@ def run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> su
     )
 
 
-def node_env(**extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
-        "NEXT_TELEMETRY_DISABLED": "1",
-        "CI": os.environ.get("CI", "1"),
-        **extra,
-    }
-    return env
-
-
-def newest_source_mtime() -> float:
-    newest = 0.0
-    for name in SOURCES:
-        p = WEB / name
-        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
-        for f in files:
-            newest = max(newest, f.stat().st_mtime)
-    return newest
-
-
-def ensure_installed(npm: str) -> None:
-    if (WEB / "node_modules" / ".package-lock.json").exists():
-        return
-    res = run([npm, "ci", "--no-audit", "--no-fund"], timeout=600)
-    assert res.returncode == 0, f"npm ci failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
-
-
-def ensure_built(npm: str) -> None:
-    index = OUT / "index.html"
-    if index.exists() and index.stat().st_mtime >= newest_source_mtime():
-        return
-    res = run([npm, "run", "build"], timeout=600)
-    assert res.returncode == 0, f"npm run build failed:\n{res.stdout[-6000:]}\n{res.stderr[-4000:]}"
-    assert index.exists(), "the build wrote no out/index.html"
-    index.touch()  # a source saved during the build makes the next run build again
-
-
 # --- the stack -------------------------------------------------------------------------------------
 
 
@@ -153,49 +110,6 @@ class ThreadServer:
         self.thread.join(10)
 
 
-class StaticHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves web/out, plus /config.json pointing at this stack's chat API."""
-
-    config: bytes = b"{}"
-
-    def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/config.json":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(self.config)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(self.config)
-            return
-        super().do_GET()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class StaticServer:
-    def __init__(self, directory: Path, config: dict[str, Any]) -> None:
-        handler: type[StaticHandler] = type("Handler", (StaticHandler,), {"config": json.dumps(config).encode()})
-        self.handler = handler
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
-        )
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> StaticServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @dataclass
 class Stack:
     web_url: str
@@ -229,7 +143,7 @@ def web_stack() -> Iterator[Stack]:
         with contextlib.ExitStack() as stack:
             stack.enter_context(fake)
             # The static server's port is needed for CORS before the chat API starts.
-            static = StaticServer(OUT, {})
+            static = StaticServer(OUT)
             settings = ChatSettings(
                 env="test",
                 database_url=db,
@@ -243,7 +157,7 @@ def web_stack() -> Iterator[Stack]:
             app = create_app(settings)
             chat = stack.enter_context(ThreadServer(app))
             config = {"chatApiUrl": chat.url, "chatStreamUrl": None, "queryApiUrl": None}
-            static.handler.config = json.dumps(config).encode()
+            static.set_config(config)
             stack.enter_context(static)
             yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url)
     finally:
@@ -261,7 +175,10 @@ def web_stack() -> Iterator[Stack]:
 def npm() -> str:
     """npm, with web/node_modules installed."""
     path = require_npm()
-    ensure_installed(path)
+    try:
+        ensure_installed(path)
+    except BuildError as exc:
+        pytest.fail(str(exc))
     return path
 
 
@@ -276,7 +193,10 @@ def test_web_unit_tests(npm: str) -> None:
 def test_web_end_to_end(npm: str) -> None:
     """Playwright (web/e2e): streaming, stop, resume, settings, errors, conversation list."""
     chromium = require_chromium()
-    ensure_built(npm)
+    try:
+        ensure_built(npm)
+    except BuildError as exc:
+        pytest.fail(str(exc))
     with web_stack() as s:
         env = node_env(
             PRISM_WEB_URL=s.web_url,
