@@ -100,9 +100,9 @@ class ChatService:
         return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip())
 
     async def get_conversation(self, conversation_id: UUID) -> tuple[Conversation, list[ChatMessage]]:
-        # A reply whose `done` was just written is being stored: read it as stored.
+        # A reply that has ended (its `done` written, or stopped) is being stored: read it as stored.
         for turn in list(self._active.get(conversation_id, ())):
-            if turn.replied:
+            if turn.replied or turn.cancel_reason is not None:
                 await turn.wait()
         conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
         if conv is None:

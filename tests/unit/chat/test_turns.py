@@ -266,3 +266,19 @@ async def test_a_write_that_fails_stops_the_turn_as_a_client_that_went_away() ->
     assert turn.outcome is not None and (turn.outcome.status, turn.outcome.content) == ("cancelled", "ab")
     assert gateway.streams[0].closed
     assert not any(c.startswith(b"event: done") for c in written)  # nothing more went to the broken connection
+
+
+async def test_a_reader_right_after_a_stop_sees_the_reply_stored_as_cancelled() -> None:
+    store, gateway = SlowFinishStore(), FakeGateway()
+    gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await _deltas(await _attach(turn), 2)
+    turn.cancel("client_disconnected")  # the browser aborted its fetch
+    reader = asyncio.create_task(service.get_conversation(conv.id))
+    await asyncio.sleep(0.05)
+    assert not reader.done()  # waits for the store instead of answering "streaming"
+    store.release.set()
+    _, messages = await asyncio.wait_for(reader, 5)
+    assert (messages[1].status, messages[1].content) == ("cancelled", "Partial")
