@@ -130,6 +130,7 @@ def main() -> None:
 
     from prism.adapters.postgres import drop_database, migrate
     from prism.adapters.postgres_query import PostgresQueryStore
+    from prism.cursor import decode_cursor
     from prism.ports import Filters, LogQuery
     from query.service import QueryService, pick_step, window
 
@@ -189,8 +190,6 @@ def main() -> None:
             q, result = first, None
             for _ in range(20):
                 result = await service.logs(q)
-                from query.service import decode_cursor
-
                 q = LogQuery(start=w.start, end=w.end, limit=50, before=decode_cursor(result["next_cursor"]))
             return result
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import orjson
-from prism.errors import ConversationNotFoundError, ValidationFailedError
+from prism.cursor import decode_cursor, encode_cursor
+from prism.errors import ConversationNotFoundError
 from prism.ports import ChatMessage, Conversation, ConversationStore, MessageOutcome
 from starlette.concurrency import run_in_threadpool
 
@@ -45,27 +43,6 @@ def history_for_model(history: list[ChatMessage]) -> list[dict[str, str]]:
     return out
 
 
-def encode_cursor(conv: Conversation) -> str:
-    raw = orjson.dumps([conv.updated_at.isoformat(), str(conv.id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ts, cid = orjson.loads(raw)
-        if not isinstance(ts, str) or not isinstance(cid, str):
-            raise TypeError("a cursor is [timestamp, id]")
-        moment = datetime.fromisoformat(ts)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, UUID(cid)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise ValidationFailedError(
-            "cursor is not valid: pass back the next_cursor of the previous page", code="invalid_cursor"
-        ) from exc
-
-
 class ChatService:
     def __init__(
         self,
@@ -94,7 +71,7 @@ class ChatService:
         items = await run_in_threadpool(self.store.list_conversations, limit + 1, before)
         more = len(items) > limit
         items = items[:limit]
-        return items, encode_cursor(items[-1]) if more and items else None
+        return items, encode_cursor(items[-1].updated_at, items[-1].id) if more and items else None
 
     async def create_conversation(self, title: str | None) -> Conversation:
         return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip())

@@ -14,13 +14,14 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prism.config import Settings, get_settings
+from prism.cursor import decode_cursor
 from prism.errors import NotFoundError, ValidationFailedError
 from prism.http import BodyLimit, JSONBody, install_error_handlers
 from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore
 from starlette.concurrency import run_in_threadpool
 
 from query.schemas import DashboardIn, DashboardOut
-from query.service import QueryService, decode_cursor, window
+from query.service import QueryService, window
 
 MAX_BODY_BYTES = 256 * 1024  # a dashboard spec: 24 panels
 Status = Literal["ok", "error", "cancelled"]

@@ -7,8 +7,6 @@ cost that depends on the window's length in hours, not on its number of rows.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
 from prism import histogram
+from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
 from prism.histogram import QUANTILES
 from prism.payloads import load_payload
@@ -124,24 +122,6 @@ def _stats(totals: dict[str, Any] | None, pct: Percentiles, minutes: float) -> d
 
 def _key(row: dict[str, Any], group_by: Sequence[str]) -> tuple[Any, ...]:
     return tuple(row[k] for k in group_by)
-
-
-def encode_cursor(created_at: datetime, log_id: UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(log_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        ts, lid = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        moment = datetime.fromisoformat(ts)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, UUID(lid)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise ValidationFailedError(
-            "cursor is not valid: pass back the next_cursor of the previous page", code="invalid_cursor"
-        ) from exc
 
 
 class QueryService:

@@ -7,18 +7,15 @@ Driver errors are wrapped in :class:`prism.errors.StoreError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
-from prism.errors import ConversationNotFoundError, NotFoundError, StoreError, ValidationFailedError
+from prism.adapters.postgres_pool import PooledPostgres
+from prism.errors import ConversationNotFoundError
 from prism.ports import (
     ChatMessage,
     Conversation,
@@ -101,10 +98,6 @@ def _credential(row: dict[str, Any]) -> StoredCredential:
     return StoredCredential(**{**row, "models": list(row["models"] or [])})
 
 
-def _first_line(exc: BaseException) -> str:
-    """The driver's message without its DETAIL/CONTEXT lines, which may quote the values sent."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
     # App-data writes sit on the chat's critical path (before the first token, before `done`):
@@ -113,56 +106,13 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET synchronous_commit = off")
 
 
-class PostgresAppStore:
+class PostgresAppStore(PooledPostgres):
     """Implements ``ConversationStore`` and ``CredentialStore``."""
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> None:
-        self._pool = ConnectionPool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            open=False,
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            configure=_configure,
-            name="prism-app",
+        super().__init__(
+            dsn, name="prism-app", configure=_configure, min_size=min_size, max_size=max_size, timeout=timeout
         )
-        self._opened = False
-
-    def open(self) -> None:
-        if not self._opened:
-            try:
-                self._pool.open(wait=False)
-            except psycopg.Error as exc:  # pragma: no cover - open(wait=False) rarely raises
-                raise StoreError(f"cannot open the app database pool: {exc}") from exc
-            self._opened = True
-
-    def close(self) -> None:
-        if self._opened:
-            self._pool.close()
-            self._opened = False
-
-    @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A pooled connection in autocommit: every method is one statement, one round trip."""
-        self.open()
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except (NotFoundError, StoreError):
-            raise
-        except psycopg.DataError as exc:
-            # A value the database cannot hold (a NUL character, an out-of-range number) is the
-            # request's fault, not an outage: 422, not 503.
-            raise ValidationFailedError(f"a value cannot be stored: {_first_line(exc)}", code="invalid_value") from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"app database error: {type(exc).__name__}: {_first_line(exc)}") from exc
-        except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
-            raise StoreError("app database unreachable: no connection available") from exc
-
-    def ping(self) -> None:
-        with self._conn() as conn:
-            conn.execute("SELECT 1")
 
     # --- conversations ------------------------------------------------------------------------
 

@@ -9,19 +9,16 @@ keyset on ``(created_at, id)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
 
-from prism.errors import StoreError, ValidationFailedError
+from prism.adapters.postgres_pool import PooledPostgres
 from prism.histogram import QUANTILES
 from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery
 
@@ -108,46 +105,13 @@ _TOTALS = """
 """
 
 
-class PostgresQueryStore:
+class PostgresQueryStore(PooledPostgres):
+    """Implements ``QueryStore`` and ``DashboardStore``."""
+
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0) -> None:
-        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            dsn,
-            connection_class=psycopg.Connection[dict[str, Any]],
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            open=False,
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            configure=_configure,
-            name="prism-query",
+        super().__init__(
+            dsn, name="prism-query", configure=_configure, min_size=min_size, max_size=max_size, timeout=timeout
         )
-        self._opened = False
-
-    def close(self) -> None:
-        if self._opened:
-            self._pool.close()
-            self._opened = False
-
-    @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        if not self._opened:
-            self._pool.open(wait=False)
-            self._opened = True
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise StoreError(f"PostgreSQL: no connection available: {exc}") from exc
-        except psycopg.DataError as exc:  # a filter value the database cannot hold (a NUL character)
-            raise ValidationFailedError(
-                f"a filter value is not valid: {_first_line(exc)}", code="invalid_value"
-            ) from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {_first_line(exc)}") from exc
-
-    def ping(self) -> None:
-        with self._conn() as conn:
-            conn.execute("SELECT 1")
 
     # --- metrics ------------------------------------------------------------------------------
 
@@ -317,9 +281,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     # groups: keep the aggregate in memory rather than spilling to disk (the default is 4 MB).
     conn.execute("SET work_mem = '64MB'")
 
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _columns(names: Sequence[str]) -> sql.Composable:

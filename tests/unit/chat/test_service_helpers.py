@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from chat.gateway import ModelCall, provider_error
-from chat.service import decode_cursor, encode_cursor, history_for_model, title_from
+from chat.service import history_for_model, title_from
+from prism.cursor import decode_cursor, encode_cursor
 from prism.errors import ValidationFailedError
 from prism.ports import ChatMessage, Conversation
 
@@ -44,8 +45,8 @@ def test_history_keeps_cancelled_partials_and_drops_failed_replies() -> None:
 
 def test_cursor_round_trip_and_garbage() -> None:
     conv = Conversation(uuid.uuid4(), "t", None, datetime.now(UTC), datetime.now(UTC))
-    assert decode_cursor(encode_cursor(conv)) == (conv.updated_at, conv.id)
-    for bad in ("x", "!!!", "bm90IGpzb24", encode_cursor(conv)[:-3]):
+    assert decode_cursor(encode_cursor(conv.updated_at, conv.id)) == (conv.updated_at, conv.id)
+    for bad in ("x", "!!!", "bm90IGpzb24", encode_cursor(conv.updated_at, conv.id)[:-3]):
         with pytest.raises(ValidationFailedError):
             decode_cursor(bad)
 
