@@ -36,10 +36,8 @@ def value(i: int) -> float:
 
 
 def quantiles(counts: Mapping[int, int] | Iterable[tuple[int, int]], qs: Iterable[float]) -> dict[float, float | None]:
-    """Nearest-rank quantiles (``q`` in [0, 1]) of the values counted per bucket; None when empty.
-
-    The reference for the rule the query store applies in SQL (``PostgresQueryStore.percentiles``):
-    the first bucket whose running count reaches ``max(1, ceil(q * total))``."""
+    """Nearest-rank quantiles (``q`` in [0, 1]) of the values counted per bucket; None when empty:
+    the value of the first bucket whose running count reaches ``max(1, ceil(q * total))``."""
     items = sorted(counts.items() if isinstance(counts, Mapping) else counts)
     total = sum(n for _, n in items)
     out: dict[float, float | None] = {}

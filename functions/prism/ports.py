@@ -249,7 +249,7 @@ class QueryStore(Protocol):
         step: timedelta | None = None,
     ) -> list[dict[str, Any]]: ...
 
-    def percentiles(
+    def histograms(
         self,
         start: datetime,
         end: datetime,

@@ -87,18 +87,19 @@ def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timede
     return timedelta(seconds=step_s)
 
 
-Percentiles = dict[str, dict[str, Any]]  # metric -> the store's row (count, p50, p90, ... as buckets)
+Histograms = dict[str, dict[str, Any]]  # metric -> the store's row (idx: buckets, n: counts)
 
 
-def _stats(totals: dict[str, Any] | None, pct: Percentiles, minutes: float) -> dict[str, Any]:
+def _stats(totals: dict[str, Any] | None, hists: Histograms, minutes: float) -> dict[str, Any]:
     t = totals or {}
     requests = int(t.get("requests") or 0)
     errors = int(t.get("errors") or 0)
     ttft_count = int(t.get("ttft_count") or 0)
 
     def values(metric: str) -> dict[str, float | None]:
-        row = pct.get(metric)
-        return {name: histogram.value(row[name]) if row and row[name] is not None else None for name in QUANTILES}
+        row = hists.get(metric)
+        picked = histogram.quantiles(zip(row["idx"], row["n"], strict=True) if row else (), QUANTILES.values())
+        return {name: picked[q] for name, q in QUANTILES.items()}
 
     return {
         "requests": requests,
@@ -159,9 +160,9 @@ class QueryService:
 
     async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)
-        overall = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters)
-        grouped = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters, group_by) if group_by else []
-        by_key: dict[tuple[Any, ...], Percentiles] = defaultdict(dict)
+        overall = await run_in_threadpool(self.store.histograms, w.start, w.end, filters)
+        grouped = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by) if group_by else []
+        by_key: dict[tuple[Any, ...], Histograms] = defaultdict(dict)
         for row in grouped:
             by_key[_key(row, group_by)][row["metric"]] = row
         groups = [
@@ -182,11 +183,11 @@ class QueryService:
 
     async def timeseries(self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by, step)
-        pcts = await run_in_threadpool(self.store.percentiles, w.start, w.end, filters, group_by, step)
+        pcts = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
         per_point: dict[tuple[Any, ...], dict[datetime, dict[str, Any]]] = defaultdict(dict)
         for row in totals:
             per_point[_key(row, group_by)][row["t"]] = row
-        pct_point: dict[tuple[Any, ...], dict[datetime, Percentiles]] = defaultdict(lambda: defaultdict(dict))
+        pct_point: dict[tuple[Any, ...], dict[datetime, Histograms]] = defaultdict(lambda: defaultdict(dict))
         for row in pcts:
             pct_point[_key(row, group_by)][row["t"]][row["metric"]] = row
         keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))

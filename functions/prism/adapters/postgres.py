@@ -226,7 +226,7 @@ _ROLLUP = sql.SQL(
 )
 """
 )
-# Both profiles: the latency/TTFT histograms (migration 004), per minute and per hour, one row per
+# Both profiles: the latency/TTFT histograms (migration 004), per minute, hour and day, one row per
 # series holding its buckets and counts; an existing row is merged with the batch's.
 _HISTOGRAMS = sql.SQL(
     """
@@ -240,8 +240,11 @@ _HISTOGRAMS = sql.SQL(
 ), per_minute AS (
     SELECT minute, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6
 ), per_hour AS (
-    SELECT date_trunc('hour', minute) AS hour, model, provider, status, metric, idx, sum(c)::bigint AS c
+    SELECT date_trunc('hour', minute, 'UTC') AS hour, model, provider, status, metric, idx, sum(c)::bigint AS c
     FROM per_minute GROUP BY 1, 2, 3, 4, 5, 6
+), per_day AS (
+    SELECT date_trunc('day', hour, 'UTC') AS day, model, provider, status, metric, idx, sum(c)::bigint AS c
+    FROM per_hour GROUP BY 1, 2, 3, 4, 5, 6
 ), hist_minute AS (
     INSERT INTO latency_hist_minute AS h
     SELECT minute, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
@@ -253,6 +256,13 @@ _HISTOGRAMS = sql.SQL(
     INSERT INTO latency_hist_hour AS h
     SELECT hour, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
     FROM per_hour GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
+    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
+    RETURNING 1
+), hist_day AS (
+    INSERT INTO latency_hist_day AS h
+    SELECT day, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+    FROM per_day GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
     SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
     RETURNING 1
@@ -383,7 +393,7 @@ class PostgresLogStore:
             # The rollups keep as long as the rows they sum; the per-minute histograms less long (the
             # per-hour ones serve older windows).
             minutes_cutoff = datetime.combine(today - timedelta(days=self._minute_histograms), datetime.min.time(), UTC)
-            cutoffs = {"latency_hist_minute": minutes_cutoff, "latency_hist_hour": cutoff}
+            cutoffs = {"latency_hist_minute": minutes_cutoff, "latency_hist_hour": cutoff, "latency_hist_day": cutoff}
             if profile == "postgres":
                 cutoffs["metrics_minute"] = cutoff
             rolled = 0

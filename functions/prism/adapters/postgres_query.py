@@ -19,10 +19,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres
-from prism.histogram import QUANTILES
 from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 LIST_COLUMNS = (
     "id",
@@ -87,8 +87,25 @@ def _where(filters: Filters) -> tuple[sql.Composable, dict[str, Any]]:
     return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
 
 
-def _hour_floor(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
+def _floor(t: datetime, unit: timedelta) -> datetime:
+    return t - (t - EPOCH) % unit
+
+
+def _spans(start: datetime, end: datetime, step: timedelta | None) -> dict[str, datetime]:
+    """Split [start, end) for the three histogram tables: days in [days_from, days_to), hours in
+    [hours_from, hours_to) outside that, minutes outside [hours_from, hours_to). A step shorter
+    than a day (an hour) keeps each step inside one table, so it reads no coarser table."""
+    hours_from, hours_to = _floor(start, HOUR), _floor(end, HOUR)
+    if hours_from < start:
+        hours_from += HOUR
+    if (step is not None and step < HOUR) or hours_from >= hours_to:
+        hours_from = hours_to = end
+    days_from, days_to = _floor(hours_from, DAY), _floor(hours_to, DAY)
+    if days_from < hours_from:
+        days_from += DAY
+    if (step is not None and step < DAY) or days_from >= days_to:
+        days_from = days_to = hours_to
+    return {"hours_from": hours_from, "hours_to": hours_to, "days_from": days_from, "days_to": days_to}
 
 
 def _keys(group_by: Sequence[str]) -> sql.Composable:
@@ -142,7 +159,7 @@ class PostgresQueryStore(PooledPostgres):
             rows = conn.execute(query, params).fetchall()
         return [r for r in rows if r["requests"]]
 
-    def percentiles(
+    def histograms(
         self,
         start: datetime,
         end: datetime,
@@ -150,52 +167,37 @@ class PostgresQueryStore(PooledPostgres):
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
     ) -> list[dict[str, Any]]:
-        """Per group (and step, as ``t``) and ``metric``: ``count`` and the bucket (``idx``) of each of
-        :data:`prism.histogram.QUANTILES` in the histograms merged over [start, end).
+        """Per group (and step, as ``t``) and ``metric``: the histogram merged over [start, end), as
+        ``idx`` (ascending buckets) and ``n`` (their counts).
 
-        Whole hours come from the hour table, the minutes at either edge from the minute table. With
-        a ``step`` of a whole number of hours, every step is whole hours (the caller aligns the window).
-        A quantile is the first bucket whose running count reaches ``max(1, ceil(q * count))``.
+        Whole days come from the day table, the hours at either edge from the hour table, the minutes
+        at either edge from the minute table (see :func:`_spans`).
         """
         where, params = _where(filters)
-        hours_from, hours_to = _hour_floor(start), _hour_floor(end)
-        if hours_from < start:
-            hours_from += HOUR
-        if step is not None and step < HOUR:
-            hours_from = hours_to = end  # per-minute steps: minutes only
-        if hours_from >= hours_to:
-            hours_from = hours_to = end
         t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
         series = sql.SQL(", ").join(
             [*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by), sql.SQL("metric")]
-        )
-        picks = sql.SQL(", ").join(
-            sql.SQL("min(idx) FILTER (WHERE running >= greatest(1, ceil({} * total))) AS {}").format(
-                sql.Literal(q), sql.Identifier(name)
-            )
-            for name, q in QUANTILES.items()
         )
         # unnest in the select list (one ProjectSet node) is several times faster than a LATERAL
         # unnest per row; the two arrays have the same length, so they unnest in step.
         query = sql.SQL(
             """
-WITH merged AS (
-    SELECT {series}, idx, sum(n)::float8 AS n FROM (
+SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) AS n FROM (
+    SELECT {series}, idx, sum(n)::bigint AS n FROM (
         SELECT {t}{keys}metric, unnest(idx) AS idx, unnest(n) AS n FROM (
-            SELECT * FROM latency_hist_hour WHERE bucket >= %(hours_from)s AND bucket < %(hours_to)s
+            SELECT * FROM latency_hist_day WHERE bucket >= %(days_from)s AND bucket < %(days_to)s
+            UNION ALL
+            SELECT * FROM latency_hist_hour WHERE (bucket >= %(hours_from)s AND bucket < %(days_from)s)
+                                               OR (bucket >= %(days_to)s AND bucket < %(hours_to)s)
             UNION ALL
             SELECT * FROM latency_hist_minute WHERE (bucket >= %(start)s AND bucket < %(hours_from)s)
                                                  OR (bucket >= %(hours_to)s AND bucket < %(end)s)
         ) h WHERE {where}
     ) u GROUP BY {series}, idx
-), ranked AS (
-    SELECT *, sum(n) OVER (PARTITION BY {series} ORDER BY idx) AS running, sum(n) OVER (PARTITION BY {series}) AS total
-    FROM merged
-)
-SELECT {series}, max(total)::bigint AS count, {picks} FROM ranked GROUP BY {series}
+) merged GROUP BY {series}
 """
-        ).format(t=t, keys=_keys(group_by), where=where, series=series, picks=picks)
-        params.update(start=start, end=end, hours_from=hours_from, hours_to=hours_to, step=step, origin=EPOCH)
+        ).format(t=t, keys=_keys(group_by), where=where, series=series)
+        params.update(_spans(start, end, step), start=start, end=end, step=step, origin=EPOCH)
         with self._conn() as conn:
             return conn.execute(query, params).fetchall()
 
@@ -280,7 +282,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     # A day of per-minute histograms at 5-minute steps merges into ~40k (step, metric, bucket)
     # groups: keep the aggregate in memory rather than spilling to disk (the default is 4 MB).
     conn.execute("SET work_mem = '64MB'")
-
 
 
 def _columns(names: Sequence[str]) -> sql.Composable:

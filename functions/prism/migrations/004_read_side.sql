@@ -7,9 +7,10 @@
 -- exact (nearest-rank) percentile. Bucket -32768 holds values <= 0. Counts add: two histograms of
 -- the same series merge by summing per bucket, across minutes, hours, models or instances.
 --
--- The writer keeps both tables current in the same transaction as the rows it inserts (both
--- storage profiles), so they never count a row twice or miss one. The hour table serves long
--- windows (30 days is 720 hours, not 43,200 minutes).
+-- The writer keeps the three tables (minute, hour, day) current in the same transaction as the
+-- rows it inserts (both storage profiles), so they never count a row twice or miss one. A window
+-- reads whole days from the day table, the hours at its edges from the hour table and the minutes
+-- at its edges from the minute table: 30 days is 30 rows per series, not 43,200.
 
 CREATE FUNCTION prism_hist_bucket(v double precision) RETURNS smallint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
@@ -19,7 +20,7 @@ $$;
 
 -- One row per series (minute or hour, model, provider, status, metric) holds the whole histogram:
 -- the buckets that have values (idx, ascending) and their counts (n), so a 30-day window reads
--- 720 rows per series, not one row per bucket. prism_hist_merge adds two such histograms.
+-- a handful of rows per series, not one row per bucket. prism_hist_merge adds two such histograms.
 CREATE TABLE latency_hist_minute (
     bucket   timestamptz NOT NULL,
     model    text        NOT NULL,
@@ -32,6 +33,7 @@ CREATE TABLE latency_hist_minute (
 );
 
 CREATE TABLE latency_hist_hour (LIKE latency_hist_minute INCLUDING ALL);
+CREATE TABLE latency_hist_day (LIKE latency_hist_minute INCLUDING ALL);
 
 CREATE FUNCTION prism_hist_merge(a_idx smallint[], a_n bigint[], b_idx smallint[], b_n bigint[],
                                  OUT idx smallint[], OUT n bigint[])

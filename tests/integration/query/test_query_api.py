@@ -105,7 +105,7 @@ def test_the_writer_counts_each_new_row_once_into_the_histograms(writer: Postgre
     assert writer.write(rows[1::2]) == 50  # the same minutes again: merged into the rows already there
     assert writer.write(rows[:40]) == 0  # re-delivered: nothing counted again
     with psycopg.connect(clean_database) as conn:
-        for table in ("latency_hist_minute", "latency_hist_hour"):
+        for table in ("latency_hist_minute", "latency_hist_hour", "latency_hist_day"):
             counts = dict(conn.execute(f"SELECT metric, sum(c) FROM {table}, unnest(n) c GROUP BY 1").fetchall())  # noqa: S608
             assert counts == {"latency": 100, "ttft": 34}, table
         rows_by_minute = conn.execute(
@@ -389,3 +389,29 @@ def test_windows_older_than_the_minute_histograms_resolve_to_whole_hours(
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_step"
     auto = client.get("/api/metrics/timeseries", params=params).json()
     assert auto["step_seconds"] == 3600 and [p["requests"] for p in auto["series"][0]["points"]] == [60, 60, 60, 60]
+
+
+def test_a_window_over_days_merges_days_hours_and_minutes_exactly(writer: PostgresLogStore, client: TestClient) -> None:
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    rng = random.Random(5)
+    rows = [event_row(base + timedelta(minutes=5 * i - 6 * 60, seconds=rng.randint(0, 299)),
+                      latency_ms=rng.lognormvariate(6, 0.8), ttft_ms=None)
+            for i in range(12 * 36)]  # fmt: skip  (from 6 h before `base` to 30 h after)
+    for start in range(0, len(rows), 100):
+        writer.write(rows[start : start + 100])
+    start, end = base - timedelta(hours=5, minutes=43), base + timedelta(days=1, hours=5, minutes=19)
+    body = client.get("/api/metrics/summary", params={"from": start.isoformat(), "to": end.isoformat()}).json()
+    # the start is older than the per-minute histograms: widened to its hour; the end is not
+    assert datetime.fromisoformat(body["from"]) == base - timedelta(hours=6)
+    assert datetime.fromisoformat(body["to"]) == end
+    inside = [r.latency_ms for r in rows if base - timedelta(hours=6) <= r.created_at < end]
+    assert body["total"]["requests"] == len(inside)
+    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        assert_close(body["total"]["latency_ms"][name], nearest_rank(inside, q))
+    daily = client.get("/api/metrics/timeseries", params={"from": base.isoformat(),
+                                                          "to": (base + timedelta(days=1)).isoformat(),
+                                                          "step": 86400}).json()  # fmt: skip
+    (point,) = daily["series"][0]["points"]
+    one_day = [r.latency_ms for r in rows if base <= r.created_at < base + timedelta(days=1)]
+    assert point["requests"] == len(one_day) == 288
+    assert_close(point["latency_ms"]["p95"], nearest_rank(one_day, 0.95))
