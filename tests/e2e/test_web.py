@@ -1,6 +1,8 @@
 """The web UI end to end, as a person uses it: GIVEN the static build of ``web/`` served next to the
-real chat API (real PostgreSQL, LiteLLM, the demo model) and the fake OpenAI-compatible server,
-WHEN Playwright drives Chromium through the chat and settings pages THEN every spec passes.
+real chat API (real PostgreSQL, LiteLLM, the demo model), the query API over the same database
+(seeded with inference events through the writer path) and the fake OpenAI-compatible server,
+WHEN Playwright drives Chromium through the chat, settings, metrics and logs pages THEN every spec
+passes.
 The web unit tests (vitest) run here too.
 
 Needs Node (npm) and Chromium (``/usr/bin/chromium`` or ``PRISM_CHROMIUM``): without them these
@@ -18,11 +20,14 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +85,82 @@ class Stack:
     web_url: str
     chat_url: str
     fake_url: str  # the fake provider's base URL, with /v1
+    query_url: str
+
+
+# --- seeded inference events (the Playwright specs 04-metrics and 05-logs rely on these) -----------
+
+# Recent events (within the last hour): three models, every 6th one an error; two of them carry an
+# e-mail address the ingestion redacted. Older events (3 to 5 hours ago, gpt-4o only) make the
+# 1 h and 24 h windows differ. One event's payload is offloaded to a file that is not there.
+SEED_MODELS = (("gpt-4o", "openai"), ("claude-sonnet", "anthropic"), ("mistral-small", "mistral"))
+SEED_RECENT = 36
+SEED_OLDER = 10
+SEED_REDACTED_CONVERSATION = "conv-e2e-redacted"
+
+
+def _event_row(created_at: datetime, i: int, model: str, provider: str, *, status: str = "ok",
+               redacted: bool = False, uri: str | None = None, tags: tuple[str, ...] = ()) -> Any:  # fmt: skip
+    from prism.records import to_row
+
+    latency = {"gpt-4o": 400.0, "claude-sonnet": 900.0, "mistral-small": 250.0}[model] + (i % 7) * 37.0
+    start = created_at - timedelta(milliseconds=latency)
+    question = "Please write to [EMAIL] about the invoice." if redacted else f"Question number {i}?"
+    event: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "ts_start": start.isoformat(),
+        "ts_first_token": (start + timedelta(milliseconds=latency * 0.3)).isoformat(),
+        "ts_end": created_at.isoformat(),
+        "provider": provider,
+        "model": model,
+        "status": status,
+        "usage": {"prompt_tokens": 20 + i, "completion_tokens": 10 + i % 5, "total_tokens": 30 + i + i % 5},
+        "cost_usd": 0.0005 * (1 + i % 3),
+        "request": {
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": question},
+            ],
+            "temperature": 0.2,
+        },
+        "response": {"content": f"Answer number {i}.", "finish_reason": "stop"},
+        "conversation_id": SEED_REDACTED_CONVERSATION if redacted else f"conv-e2e-{i % 4}",
+        "tags": ["e2e", *(["redacted"] if redacted else []), *tags],
+    }
+    if status == "error":
+        event["error"] = {"type": "provider_rate_limited", "message": "Rate limit reached for requests"}
+        event["response"] = None
+    if redacted:
+        event["tool_invocations"] = [
+            {"name": "lookup_invoice", "arguments": {"customer": "[EMAIL]"}, "result": {"total": 42}, "status": "ok"}
+        ]
+    record = {"created_at": created_at.isoformat(), "redactions": {"email": 1} if redacted else {},
+              "raw_payload_uri": uri}  # fmt: skip
+    return to_row(record, event)
+
+
+def seed_events(db: str, raw_dir: Path) -> int:
+    """Inference events written as the writer writes them (rollups and histograms included)."""
+    from prism.adapters.postgres import PostgresLogStore
+
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(SEED_RECENT):
+        model, provider = SEED_MODELS[i % len(SEED_MODELS)]
+        rows.append(
+            _event_row(now - timedelta(minutes=50) + timedelta(seconds=i * 75), i, model, provider,
+                       status="error" if i % 6 == 5 else "ok", redacted=i in (4, 22))  # fmt: skip
+        )
+    for i in range(SEED_OLDER):
+        rows.append(_event_row(now - timedelta(hours=5) + timedelta(minutes=i * 12), 100 + i, "gpt-4o", "openai"))
+    missing = (raw_dir / "raw" / "not-there.json").as_uri()
+    rows.append(_event_row(now - timedelta(hours=2), 200, "gpt-4o", "openai", uri=missing, tags=("offloaded",)))
+    store = PostgresLogStore(db)
+    try:
+        store.maintain()
+        return store.write(rows)
+    finally:
+        store.close()
 
 
 @contextlib.contextmanager
@@ -90,7 +171,11 @@ def web_stack() -> Iterator[Stack]:
     from chat.app import create_app
     from chat.settings import ChatSettings
     from cryptography.fernet import Fernet
+    from prism.adapters.files import FileRawPayloadStore
     from prism.adapters.postgres import drop_database, migrate
+    from prism.adapters.postgres_query import PostgresQueryStore
+    from prism.config import Settings
+    from query.app import create_app as create_query_app
 
     from tests.support.fake_openai import Behaviour, FakeOpenAI
     from tests.support.net import ThreadServer
@@ -105,8 +190,11 @@ def web_stack() -> Iterator[Stack]:
         error_body={"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
     )
     app = None
+    query_store = None
     try:
         with contextlib.ExitStack() as stack:
+            raw_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prism-web-raw-")))
+            seed_events(db, raw_dir)
             stack.enter_context(fake)
             # The static server's port is needed for CORS before the chat API starts.
             static = StaticServer(OUT)
@@ -122,11 +210,21 @@ def web_stack() -> Iterator[Stack]:
             )
             app = create_app(settings)
             chat = stack.enter_context(ThreadServer(app))
-            config = {"chatApiUrl": chat.url, "chatStreamUrl": None, "queryApiUrl": None}
+            query_store = PostgresQueryStore(db)
+            query_app = create_query_app(
+                Settings(env="test", database_url=db, cors_origins=static.url),
+                store=query_store,
+                dashboards=query_store,
+                raw_store=FileRawPayloadStore(raw_dir),
+            )
+            query = stack.enter_context(ThreadServer(query_app))
+            config = {"chatApiUrl": chat.url, "chatStreamUrl": None, "queryApiUrl": query.url}
             static.set_config(config)
             stack.enter_context(static)
-            yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url)
+            yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url, query_url=query.url)
     finally:
+        if query_store is not None:
+            query_store.close()
         if app is not None:
             app.state.chat.store.close()
             if app.state.demo is not None:
@@ -157,7 +255,7 @@ def test_web_unit_tests(npm: str) -> None:
 
 @pytest.mark.timeout(900)  # a first run builds web/out
 def test_web_end_to_end(npm: str) -> None:
-    """Playwright (web/e2e): streaming, stop, resume, settings, errors, conversation list."""
+    """Playwright (web/e2e): streaming, stop, resume, settings, errors, conversation list, metrics, logs."""
     chromium = require_chromium()
     try:
         ensure_built(npm)
@@ -168,6 +266,7 @@ def test_web_end_to_end(npm: str) -> None:
             PRISM_WEB_URL=s.web_url,
             PRISM_CHAT_URL=s.chat_url,
             PRISM_FAKE_URL=s.fake_url,
+            PRISM_QUERY_URL=s.query_url,
             PRISM_CHROMIUM=chromium,
         )
         res = run(["npx", "--no-install", "playwright", "test"], timeout=420, env=env)
@@ -180,7 +279,8 @@ if __name__ == "__main__":
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` too drops the database
     with web_stack() as s:
-        print(f"web:  {s.web_url}\nchat: {s.chat_url}\nfake: {s.fake_url}  (models: fake-model, fake-long, fake-error)")
+        print(f"web:  {s.web_url}\nchat: {s.chat_url}\nquery: {s.query_url}\n"
+              f"fake: {s.fake_url}  (models: fake-model, fake-long, fake-error)")  # fmt: skip
         print("web/out is served as built: run `npm run build` in web/ to see changes. Ctrl-C stops.")
         with contextlib.suppress(KeyboardInterrupt):
             while True:

@@ -3,10 +3,13 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { ChatClient } from "@/lib/api";
 import { loadConfig, type AppConfig } from "@/lib/config";
+import { QueryClient } from "@/lib/query";
 
 interface AppValue {
   config: AppConfig;
   client: ChatClient;
+  /** The query API (metrics, logs); null when config.json has no queryApiUrl. */
+  query: QueryClient | null;
 }
 
 const Ctx = createContext<AppValue | null>(null);
@@ -20,7 +23,16 @@ export function AppProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     let live = true;
     loadConfig()
-      .then((config) => live && setState({ status: "ready", config, client: new ChatClient(config) }))
+      .then(
+        (config) =>
+          live &&
+          setState({
+            status: "ready",
+            config,
+            client: new ChatClient(config),
+            query: config.queryApiUrl ? new QueryClient(config.queryApiUrl) : null,
+          }),
+      )
       .catch((e: Error) => live && setState({ status: "error", message: e.message }));
     return () => {
       live = false;
@@ -44,7 +56,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
       </div>
     );
   }
-  return <Ctx.Provider value={{ config: state.config, client: state.client }}>{children}</Ctx.Provider>;
+  return <Ctx.Provider value={{ config: state.config, client: state.client, query: state.query }}>{children}</Ctx.Provider>;
 }
 
 export function useApp(): AppValue {

@@ -33,6 +33,15 @@ function ReplyFooter({ m }: { m: Message }) {
           ))}
         </dl>
       )}
+      {m.inference_event_id && m.status !== "streaming" && (
+        <Link
+          href={`/logs/?id=${encodeURIComponent(m.inference_event_id)}`}
+          className="small log-link"
+          data-testid="reply-log-link"
+        >
+          Log
+        </Link>
+      )}
     </footer>
   );
 }

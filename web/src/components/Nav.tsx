@@ -5,8 +5,8 @@ import { usePathname } from "next/navigation";
 
 const LINKS: { href: string; label: string; soon?: boolean }[] = [
   { href: "/", label: "Chat" },
-  { href: "/metrics/", label: "Metrics", soon: true },
-  { href: "/logs/", label: "Logs", soon: true },
+  { href: "/metrics/", label: "Metrics" },
+  { href: "/logs/", label: "Logs" },
   { href: "/settings/", label: "Settings" },
 ];
 

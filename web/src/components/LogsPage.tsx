@@ -1,0 +1,489 @@
+"use client";
+
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import {
+  formatDuration,
+  formatTime,
+  formatUsd,
+  logsViewFilters,
+  logsViewHref,
+  parseLogsView,
+  prettyJson,
+  requestMessages,
+  responseText,
+  tokensText,
+  WINDOW_LABELS,
+  WINDOWS,
+  windowRange,
+  without,
+  type LogDetail,
+  type LogItem,
+  type LogsView,
+  type WindowName,
+} from "@/lib/query";
+import { useApp } from "./AppContext";
+import { QueryApiMissing } from "./QueryApiMissing";
+
+const PAGE_SIZE = 25;
+
+/** /logs/ (the list) and /logs/?id=... (one event): a static export has no page per id. */
+export function LogsPage() {
+  const { query } = useApp();
+  const params = useSearchParams();
+  const id = params.get("id");
+  if (!query) return <QueryApiMissing page="Logs" />;
+  return id ? <LogDetailView id={id} /> : <LogList />;
+}
+
+function StatusBadge({ status }: { status: string }) {
+  const cls = status === "ok" ? "badge ok" : status === "error" ? "badge err" : "badge warn";
+  return (
+    <span className={cls} data-testid="log-status">
+      {status}
+    </span>
+  );
+}
+
+function LogList() {
+  const { query } = useApp();
+  const router = useRouter();
+  const params = useSearchParams();
+  const view = useMemo(() => parseLogsView(new URLSearchParams(params.toString())), [params]);
+  const viewKey = logsViewHref(view);
+  const [items, setItems] = useState<LogItem[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [range, setRange] = useState(() => windowRange(view.window));
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [models, setModels] = useState<string[]>([]);
+  const [conv, setConv] = useState(view.conversation_id);
+  const [tag, setTag] = useState(view.tag);
+
+  useEffect(() => {
+    setConv(view.conversation_id);
+    setTag(view.tag);
+  }, [view.conversation_id, view.tag]);
+
+  // First page whenever the view changes; the window is fixed at that moment so later pages match.
+  useEffect(() => {
+    if (!query) return;
+    const ctl = new AbortController();
+    const r = windowRange(view.window);
+    setRange(r);
+    setLoading(true);
+    setItems([]);
+    setCursor(null);
+    query
+      .logs(r, logsViewFilters(view), PAGE_SIZE, null, ctl.signal)
+      .then((page) => {
+        setItems(page.items);
+        setCursor(page.next_cursor);
+        setError(null);
+        setLoading(false);
+      })
+      .catch((e: Error & { code?: string }) => {
+        if (e.code === "aborted") return;
+        setError(`Could not load the logs: ${e.message}`);
+        setLoading(false);
+      });
+    return () => ctl.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [query, viewKey]);
+
+  useEffect(() => {
+    if (!query) return;
+    const ctl = new AbortController();
+    query
+      .summary(windowRange(view.window), {}, ["model"], ctl.signal)
+      .then((s) => setModels(s.groups.map((g) => g.key.model).filter((m): m is string => !!m).sort()))
+      .catch(() => undefined);
+    return () => ctl.abort();
+  }, [query, view.window]);
+
+  function go(next: Partial<LogsView>) {
+    router.push(logsViewHref({ ...view, ...next }));
+  }
+
+  async function loadMore() {
+    if (!query || !cursor) return;
+    setLoading(true);
+    try {
+      const page = await query.logs(range, logsViewFilters(view), PAGE_SIZE, cursor);
+      setItems((prev) => [...prev, ...page.items]);
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError(`Could not load more: ${(e as Error).message}`);
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  function applyText(e: FormEvent) {
+    e.preventDefault();
+    go({ conversation_id: conv.trim(), tag: tag.trim() });
+  }
+
+  const modelOptions = view.model && !models.includes(view.model) ? [...models, view.model] : models;
+  const filtered = view.model || view.status || view.conversation_id || view.tag;
+
+  return (
+    <div className="page logs">
+      <header className="page-head">
+        <h1>Logs</h1>
+        <p className="muted small">Every inference event, newest first.</p>
+      </header>
+      <form className="filters" aria-label="Log filters" onSubmit={applyText}>
+        <div className="field">
+          <label htmlFor="l-window">Window</label>
+          <select id="l-window" value={view.window} onChange={(e) => go({ window: e.target.value as WindowName })}>
+            {WINDOWS.map((w) => (
+              <option key={w} value={w}>
+                {WINDOW_LABELS[w]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="l-model">Model</label>
+          <select id="l-model" value={view.model} onChange={(e) => go({ model: e.target.value })}>
+            <option value="">All models</option>
+            {modelOptions.map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="l-status">Status</label>
+          <select id="l-status" value={view.status} onChange={(e) => go({ status: e.target.value })}>
+            <option value="">Any status</option>
+            <option value="ok">ok</option>
+            <option value="error">error</option>
+            <option value="cancelled">cancelled</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="l-conv">Conversation id</label>
+          <input id="l-conv" value={conv} onChange={(e) => setConv(e.target.value)} spellCheck={false} />
+        </div>
+        <div className="field">
+          <label htmlFor="l-tag">Tag</label>
+          <input id="l-tag" value={tag} onChange={(e) => setTag(e.target.value)} spellCheck={false} />
+        </div>
+        <button type="submit" className="btn">
+          Apply
+        </button>
+        {filtered && (
+          <Link href={logsViewHref({ ...view, model: "", status: "", conversation_id: "", tag: "" })} className="small">
+            Clear filters
+          </Link>
+        )}
+      </form>
+
+      {error && (
+        <div className="alert" role="alert">
+          {error}
+        </div>
+      )}
+
+      {!loading && !error && items.length === 0 && (
+        <div className="empty-state card" data-testid="logs-empty">
+          <p>
+            <strong>No inference events {filtered ? "match these filters" : "in this window"}.</strong>
+          </p>
+          <p className="small">Try a longer window{filtered ? " or clear the filters" : ""}.</p>
+        </div>
+      )}
+
+      {items.length > 0 && (
+        <div className="card table-card">
+          <div className="table-scroll">
+            <table className="data" data-testid="logs-table">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Model</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="num">Latency</th>
+                  <th scope="col" className="num">TTFT</th>
+                  <th scope="col" className="num">Tokens</th>
+                  <th scope="col" className="num">Cost</th>
+                  <th scope="col">Conversation</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((it) => (
+                  <tr key={it.id} data-log-id={it.id} data-created-at={it.created_at} data-status={it.status}>
+                    <td>
+                      <Link href={`/logs/?id=${encodeURIComponent(it.id)}`} title={it.created_at}>
+                        {formatTime(it.created_at)}
+                      </Link>
+                    </td>
+                    <td>{it.model}</td>
+                    <td>
+                      <StatusBadge status={it.status} />
+                    </td>
+                    <td className="num">{formatDuration(it.latency_ms)}</td>
+                    <td className="num">{formatDuration(it.ttft_ms)}</td>
+                    <td className="num">{tokensText(it)}</td>
+                    <td className="num">{formatUsd(it.cost_usd)}</td>
+                    <td className="mono small ellipsis">
+                      {it.conversation_id ? (
+                        <Link href={logsViewHref({ ...view, conversation_id: it.conversation_id })} title="Only this conversation">
+                          {it.conversation_id}
+                        </Link>
+                      ) : (
+                        "–"
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      )}
+      <div className="row list-foot">
+        {items.length > 0 && (
+          <span className="muted small" data-testid="logs-count">
+            {items.length} shown
+          </span>
+        )}
+        {cursor && (
+          <button type="button" className="btn" onClick={() => void loadMore()} disabled={loading}>
+            Load more
+          </button>
+        )}
+        {loading && (
+          <span className="muted small" role="status">
+            Loading…
+          </span>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Fact({ label, children }: { label: string; children: ReactNode }) {
+  if (children === null || children === undefined || children === "") return null;
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+function LogDetailView({ id }: { id: string }) {
+  const { query } = useApp();
+  const [log, setLog] = useState<LogDetail | null>(null);
+  const [error, setError] = useState<{ code: string; message: string } | null>(null);
+
+  useEffect(() => {
+    if (!query) return;
+    const ctl = new AbortController();
+    setLog(null);
+    setError(null);
+    query
+      .log(id, ctl.signal)
+      .then(setLog)
+      .catch((e: Error & { code?: string }) => {
+        if (e.code !== "aborted") setError({ code: e.code ?? "", message: e.message });
+      });
+    return () => ctl.abort();
+  }, [query, id]);
+
+  const back = (
+    <p className="small">
+      <Link href="/logs/">← All logs</Link>
+    </p>
+  );
+
+  if (error) {
+    return (
+      <div className="page logs">
+        {back}
+        <h1>Log</h1>
+        <div className="alert" role="alert">
+          {error.code === "log_not_found"
+            ? "This inference event is not stored (yet): events reach the logs through the ingestion pipeline, which can take a few seconds."
+            : `Could not load the event: ${error.message}`}
+        </div>
+      </div>
+    );
+  }
+  if (!log) {
+    return (
+      <div className="page logs">
+        {back}
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      </div>
+    );
+  }
+
+  const request = log.payload?.request;
+  const response = log.payload?.response;
+  const messages = requestMessages(request);
+  const reply = responseText(response);
+  const requestRest = without(request, ["messages"]);
+  const responseRest = without(response, ["content"]);
+  const redactions = Object.entries(log.redactions ?? {}).filter(([, n]) => n > 0);
+  const metadata = log.metadata && Object.keys(log.metadata).length ? log.metadata : null;
+
+  return (
+    <div className="page logs log-detail">
+      {back}
+      <header className="page-head">
+        <h1>
+          {log.model} <StatusBadge status={log.status} />
+        </h1>
+        <p className="muted small mono">{log.id}</p>
+      </header>
+
+      {log.status === "error" && (log.error_type || log.error_message) && (
+        <div className="alert" role="alert" data-testid="log-error">
+          <strong>{log.error_type ?? "error"}</strong> {log.error_message}
+        </div>
+      )}
+
+      <section className="card" aria-labelledby="facts-title">
+        <h2 id="facts-title">Event</h2>
+        <dl className="facts grid" data-testid="log-facts">
+          <Fact label="Created">{formatTime(log.created_at)}</Fact>
+          <Fact label="Started">{formatTime(log.ts_start)}</Fact>
+          <Fact label="Ended">{formatTime(log.ts_end)}</Fact>
+          <Fact label="Latency">{formatDuration(log.latency_ms)}</Fact>
+          <Fact label="TTFT">{formatDuration(log.ttft_ms)}</Fact>
+          <Fact label="Provider">{log.provider}</Fact>
+          <Fact label="Model">{log.model}</Fact>
+          <Fact label="Response model">{log.response_model}</Fact>
+          <Fact label="Status">{log.status}</Fact>
+          <Fact label="Finish reason">{log.finish_reason}</Fact>
+          <Fact label="Prompt tokens">{log.prompt_tokens ?? null}</Fact>
+          <Fact label="Completion tokens">{log.completion_tokens ?? null}</Fact>
+          <Fact label="Total tokens">{log.total_tokens ?? null}</Fact>
+          <Fact label="Cached tokens">{log.cached_tokens ?? null}</Fact>
+          <Fact label="Reasoning tokens">{log.reasoning_tokens ?? null}</Fact>
+          <Fact label="Cost">{log.cost_usd === null ? null : formatUsd(log.cost_usd)}</Fact>
+          <Fact label="Cost note">{log.cost_note}</Fact>
+          <Fact label="Conversation">
+            {log.conversation_id ? (
+              <Link href={`/?id=${encodeURIComponent(log.conversation_id)}`} className="mono">
+                {log.conversation_id}
+              </Link>
+            ) : null}
+          </Fact>
+          <Fact label="Message">{log.message_id ? <span className="mono">{log.message_id}</span> : null}</Fact>
+          <Fact label="Trace">{log.trace_id ? <span className="mono">{log.trace_id}</span> : null}</Fact>
+          <Fact label="Span">{log.span_id ? <span className="mono">{log.span_id}</span> : null}</Fact>
+          <Fact label="User">{log.user_id}</Fact>
+          <Fact label="Tags">{log.tags?.length ? log.tags.join(", ") : null}</Fact>
+          <Fact label="SDK">{log.sdk}</Fact>
+          <Fact label="Payload">{log.payload_location ?? "not stored"}</Fact>
+        </dl>
+      </section>
+
+      <section className="card" aria-labelledby="redactions-title" data-testid="log-redactions">
+        <h2 id="redactions-title">Redactions</h2>
+        {redactions.length ? (
+          <ul className="inline-list">
+            {redactions.map(([kind, n]) => (
+              <li key={kind}>
+                <span className="badge warn">
+                  {kind}: {n}
+                </span>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="muted small">Nothing was redacted.</p>
+        )}
+      </section>
+
+      {log.payload_error && (
+        <div className="alert warn" role="alert" data-testid="payload-error">
+          <strong>The request and response could not be fetched.</strong> {log.payload_error}
+        </div>
+      )}
+
+      {log.payload && (
+        <>
+          <section className="card" aria-labelledby="request-title" data-testid="log-request">
+            <h2 id="request-title">Request</h2>
+            {messages.length > 0 ? (
+              <ol className="payload-messages">
+                {messages.map((m, i) => (
+                  <li key={i} className={`pmsg role-${m.role}`}>
+                    <span className="pmsg-role">{m.role}</span>
+                    <div className="pmsg-text">{m.text}</div>
+                  </li>
+                ))}
+              </ol>
+            ) : (
+              !requestRest && <p className="muted small">No messages.</p>
+            )}
+            {requestRest && (
+              <details>
+                <summary>Parameters</summary>
+                <pre className="json">{prettyJson(requestRest)}</pre>
+              </details>
+            )}
+          </section>
+          <section className="card" aria-labelledby="response-title" data-testid="log-response">
+            <h2 id="response-title">Response</h2>
+            {reply !== null ? <div className="pmsg-text">{reply}</div> : !responseRest && <p className="muted small">No response.</p>}
+            {responseRest && (
+              <details open={reply === null}>
+                <summary>Other fields</summary>
+                <pre className="json">{prettyJson(responseRest)}</pre>
+              </details>
+            )}
+          </section>
+        </>
+      )}
+
+      {log.tools.length > 0 && (
+        <section className="card" aria-labelledby="tools-title" data-testid="log-tools">
+          <h2 id="tools-title">Tool calls</h2>
+          <ol className="tools">
+            {log.tools.map((t) => (
+              <li key={t.idx}>
+                <p>
+                  <strong>{t.name}</strong> <StatusBadge status={t.status} />{" "}
+                  {t.latency_ms !== null && <span className="muted small">{formatDuration(t.latency_ms)}</span>}
+                  {t.tool_call_id && <span className="muted small mono"> {t.tool_call_id}</span>}
+                </p>
+                {t.arguments !== null && t.arguments !== undefined && (
+                  <>
+                    <h3 className="small">Arguments</h3>
+                    <pre className="json">{prettyJson(t.arguments)}</pre>
+                  </>
+                )}
+                {t.result !== null && t.result !== undefined && (
+                  <>
+                    <h3 className="small">Result</h3>
+                    <pre className="json">{prettyJson(t.result)}</pre>
+                  </>
+                )}
+                {t.error && <p className="field-error">{t.error}</p>}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+
+      {metadata && (
+        <section className="card" aria-labelledby="meta-title">
+          <h2 id="meta-title">Metadata</h2>
+          <pre className="json">{prettyJson(metadata)}</pre>
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,344 @@
+"use client";
+
+import { useEffect, useMemo, useState } from "react";
+import {
+  chartData,
+  formatCount,
+  formatDuration,
+  formatPercentileError,
+  formatRate,
+  formatTime,
+  formatUsd,
+  headlineTiles,
+  WINDOW_LABELS,
+  WINDOWS,
+  windowRange,
+  type EventStatus,
+  type MetricFilters,
+  type Summary,
+  type Timeseries,
+  type WindowName,
+} from "@/lib/query";
+import { useApp } from "./AppContext";
+import { LineChart } from "./LineChart";
+import { QueryApiMissing } from "./QueryApiMissing";
+
+const CHARTS: {
+  title: string;
+  breakdownTitle: string;
+  figures: { path: string; label: string }[];
+  breakdown: { path: string; label: string };
+  format: (v: number) => string;
+  testId: string;
+}[] = [
+  {
+    title: "Requests and errors",
+    breakdownTitle: "Requests by model",
+    figures: [
+      { path: "requests", label: "Requests" },
+      { path: "errors", label: "Errors" },
+    ],
+    breakdown: { path: "requests", label: "Requests" },
+    format: formatCount,
+    testId: "chart-requests",
+  },
+  {
+    title: "Latency p50 / p95 / p99",
+    breakdownTitle: "Latency p95 by model",
+    figures: [
+      { path: "latency_ms.p50", label: "p50" },
+      { path: "latency_ms.p95", label: "p95" },
+      { path: "latency_ms.p99", label: "p99" },
+    ],
+    breakdown: { path: "latency_ms.p95", label: "p95" },
+    format: formatDuration,
+    testId: "chart-latency",
+  },
+  {
+    title: "Time to first token p95",
+    breakdownTitle: "TTFT p95 by model",
+    figures: [{ path: "ttft_ms.p95", label: "TTFT p95" }],
+    breakdown: { path: "ttft_ms.p95", label: "TTFT p95" },
+    format: formatDuration,
+    testId: "chart-ttft",
+  },
+  {
+    title: "Tokens",
+    breakdownTitle: "Tokens by model",
+    figures: [
+      { path: "tokens.prompt", label: "Prompt" },
+      { path: "tokens.completion", label: "Completion" },
+    ],
+    breakdown: { path: "tokens.total", label: "Tokens" },
+    format: formatCount,
+    testId: "chart-tokens",
+  },
+  {
+    title: "Cost (USD)",
+    breakdownTitle: "Cost by model (USD)",
+    figures: [{ path: "cost_usd", label: "Cost" }],
+    breakdown: { path: "cost_usd", label: "Cost" },
+    format: formatUsd,
+    testId: "chart-cost",
+  },
+];
+
+const STATUSES: EventStatus[] = ["ok", "error", "cancelled"];
+
+interface Loaded {
+  summary: Summary;
+  series: Timeseries;
+}
+
+export function MetricsPage() {
+  const { query } = useApp();
+  const [win, setWin] = useState<WindowName>("24h");
+  const [model, setModel] = useState("");
+  const [provider, setProvider] = useState("");
+  const [status, setStatus] = useState("");
+  const [breakdown, setBreakdown] = useState(false);
+  const [tick, setTick] = useState(0);
+  const [data, setData] = useState<Loaded | null>(null);
+  const [options, setOptions] = useState<{ models: string[]; providers: string[] }>({ models: [], providers: [] });
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+
+  // Filter values: what was seen in the window, whatever the filters.
+  useEffect(() => {
+    if (!query) return;
+    const ctl = new AbortController();
+    query
+      .summary(windowRange(win), {}, ["model", "provider"], ctl.signal)
+      .then((s) => {
+        const models = new Set<string>();
+        const providers = new Set<string>();
+        for (const g of s.groups) {
+          if (g.key.model) models.add(g.key.model);
+          if (g.key.provider) providers.add(g.key.provider);
+        }
+        setOptions({ models: [...models].sort(), providers: [...providers].sort() });
+      })
+      .catch(() => undefined); // the main request reports errors
+    return () => ctl.abort();
+  }, [query, win, tick]);
+
+  useEffect(() => {
+    if (!query) return;
+    const ctl = new AbortController();
+    const range = windowRange(win);
+    const filters: MetricFilters = {
+      model: model ? [model] : [],
+      provider: provider ? [provider] : [],
+      status: status ? [status as EventStatus] : [],
+    };
+    setLoading(true);
+    Promise.all([
+      query.summary(range, filters, ["model"], ctl.signal),
+      query.timeseries(range, filters, breakdown ? ["model"] : [], undefined, ctl.signal),
+    ])
+      .then(([summary, series]) => {
+        setData({ summary, series });
+        setError(null);
+        setLoading(false);
+      })
+      .catch((e: Error & { code?: string }) => {
+        if (e.code === "aborted") return;
+        setError(`Could not load the metrics: ${e.message}`);
+        setLoading(false);
+      });
+    return () => ctl.abort();
+  }, [query, win, model, provider, status, breakdown, tick]);
+
+  const charts = useMemo(
+    () =>
+      data
+        ? CHARTS.map((c) => ({
+            ...c,
+            data: chartData(data.series, breakdown ? [c.breakdown] : c.figures),
+          }))
+        : [],
+    [data, breakdown],
+  );
+
+  if (!query) return <QueryApiMissing page="Metrics" />;
+
+  const modelOptions = model && !options.models.includes(model) ? [...options.models, model] : options.models;
+  const providerOptions =
+    provider && !options.providers.includes(provider) ? [...options.providers, provider] : options.providers;
+  const total = data?.summary.total;
+  const pctError = formatPercentileError(data?.summary.percentile_relative_error);
+
+  return (
+    <div className="page metrics">
+      <header className="page-head">
+        <h1>Metrics</h1>
+        {data && (
+          <p className="muted small" data-testid="metrics-window">
+            {formatTime(data.summary.from)} – {formatTime(data.summary.to)}
+            {pctError && (
+              <>
+                {" · "}
+                <span data-testid="percentile-error" title="Percentiles come from merged histograms">
+                  {pctError}
+                </span>
+              </>
+            )}
+          </p>
+        )}
+      </header>
+
+      <form className="filters" aria-label="Metrics filters" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="m-window">Window</label>
+          <select id="m-window" value={win} onChange={(e) => setWin(e.target.value as WindowName)}>
+            {WINDOWS.map((w) => (
+              <option key={w} value={w}>
+                {WINDOW_LABELS[w]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="m-model">Model</label>
+          <select id="m-model" value={model} onChange={(e) => setModel(e.target.value)}>
+            <option value="">All models</option>
+            {modelOptions.map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="m-provider">Provider</label>
+          <select id="m-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
+            <option value="">All providers</option>
+            {providerOptions.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="m-status">Status</label>
+          <select id="m-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">Any status</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={breakdown} onChange={(e) => setBreakdown(e.target.checked)} /> Break down by
+          model
+        </label>
+        <button type="button" className="btn" onClick={() => setTick((t) => t + 1)} disabled={loading}>
+          Refresh
+        </button>
+        {loading && (
+          <span className="muted small" role="status">
+            Loading…
+          </span>
+        )}
+      </form>
+
+      {error && (
+        <div className="alert" role="alert">
+          {error}
+        </div>
+      )}
+
+      {total && total.requests === 0 && (
+        <div className="empty-state card" data-testid="metrics-empty">
+          <p>
+            <strong>No inference events in this window.</strong>
+          </p>
+          <p className="small">
+            Pick a longer window or clear the filters. Events appear here once an app (or the chat) sends them to
+            the ingestion API and the writer has stored them.
+          </p>
+        </div>
+      )}
+
+      {data && total && total.requests > 0 && (
+        <>
+          <dl className="tiles" aria-label="Totals">
+            {headlineTiles(total).map((t) => (
+              <div key={t.label} className="tile card" data-testid={t.testId}>
+                <dt>{t.label}</dt>
+                <dd>{t.value}</dd>
+              </div>
+            ))}
+          </dl>
+
+          <section aria-labelledby="charts-title">
+            <h2 id="charts-title" className="sr-only">
+              Over time
+            </h2>
+            <p className="muted small">
+              One point per {formatStep(data.series.step_seconds)}.
+            </p>
+            <div className="charts">
+              {charts.map((c) => (
+                <LineChart
+                  key={c.testId}
+                  title={breakdown ? c.breakdownTitle : c.title}
+                  data={c.data}
+                  format={c.format}
+                  testId={c.testId}
+                />
+              ))}
+            </div>
+          </section>
+
+          <section aria-labelledby="by-model-title" className="card table-card">
+            <h2 id="by-model-title">By model</h2>
+            <div className="table-scroll">
+              <table className="data" data-testid="by-model">
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col" className="num">Requests</th>
+                    <th scope="col" className="num">Errors</th>
+                    <th scope="col" className="num">Error rate</th>
+                    <th scope="col" className="num">Latency p50</th>
+                    <th scope="col" className="num">p95</th>
+                    <th scope="col" className="num">p99</th>
+                    <th scope="col" className="num">TTFT p95</th>
+                    <th scope="col" className="num">Tokens</th>
+                    <th scope="col" className="num">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.summary.groups.map((g) => (
+                    <tr key={g.key.model ?? ""} data-model={g.key.model ?? ""}>
+                      <th scope="row">{g.key.model ?? "(none)"}</th>
+                      <td className="num">{formatCount(g.requests)}</td>
+                      <td className="num">{formatCount(g.errors)}</td>
+                      <td className="num">{formatRate(g.error_rate)}</td>
+                      <td className="num">{formatDuration(g.latency_ms.p50)}</td>
+                      <td className="num">{formatDuration(g.latency_ms.p95)}</td>
+                      <td className="num">{formatDuration(g.latency_ms.p99)}</td>
+                      <td className="num">{formatDuration(g.ttft_ms.p95)}</td>
+                      <td className="num">{formatCount(g.tokens.total)}</td>
+                      <td className="num">{formatUsd(g.cost_usd)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function formatStep(seconds: number): string {
+  if (seconds % 86400 === 0) return seconds === 86400 ? "day" : `${seconds / 86400} days`;
+  if (seconds % 3600 === 0) return seconds === 3600 ? "hour" : `${seconds / 3600} hours`;
+  return seconds === 60 ? "minute" : `${seconds / 60} minutes`;
+}
