@@ -69,7 +69,7 @@ def clean_database(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE inference_logs, tool_invocations, inference_event_ids, metrics_minute, "
-            "latency_hist_minute, latency_hist_hour"
+            "latency_hist_minute, latency_hist_hour, latency_hist_day"
         )
     yield database_url
 

@@ -191,6 +191,8 @@ class QueryService:
         for row in pcts:
             pct_point[_key(row, group_by)][row["t"]][row["metric"]] = row
         keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))
+        if not group_by:
+            keys = [()]  # one series, every step present even when nothing happened
         times = []
         t = w.start
         while t < w.end:

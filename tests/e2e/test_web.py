@@ -147,10 +147,9 @@ def seed_events(db: str, raw_dir: Path) -> int:
     rows = []
     for i in range(SEED_RECENT):
         model, provider = SEED_MODELS[i % len(SEED_MODELS)]
-        rows.append(
-            _event_row(now - timedelta(minutes=50) + timedelta(seconds=i * 75), i, model, provider,
-                       status="error" if i % 6 == 5 else "ok", redacted=i in (4, 22))  # fmt: skip
-        )
+        at = now - timedelta(minutes=50) + timedelta(seconds=i * 75)
+        status = "error" if i % 6 == 5 else "ok"
+        rows.append(_event_row(at, i, model, provider, status=status, redacted=i in (4, 22)))
     for i in range(SEED_OLDER):
         rows.append(_event_row(now - timedelta(hours=5) + timedelta(minutes=i * 12), 100 + i, "gpt-4o", "openai"))
     missing = (raw_dir / "raw" / "not-there.json").as_uri()

@@ -65,3 +65,34 @@ test("metrics: totals, percentiles, charts and the per-model table; window and f
   await expect(legend).toContainText(MODELS.map((m) => m));
   await expect(page.getByTestId("chart-latency").locator("figcaption")).toHaveText("Latency p95 by model");
 });
+
+test("saved dashboards: save the current view, open it later, delete it", async ({ page }) => {
+  await page.goto("/metrics/");
+  await expect(tile(page, "tile-requests")).toHaveText(String(LAST_DAY));
+  const dash = page.getByTestId("dashboards");
+  await expect(dash).toContainText("None yet");
+
+  await page.getByLabel("Window", { exact: true }).selectOption("1h");
+  await page.getByLabel("Model", { exact: true }).selectOption("claude-sonnet");
+  await expect(tile(page, "tile-requests")).toHaveText("12");
+  await dash.getByLabel("Dashboard name").fill("Claude, last hour");
+  await dash.getByRole("button", { name: "Save current view" }).click();
+  await expect(dash.getByRole("status")).toContainText("Saved");
+  const item = dash.locator('li[data-dashboard="Claude, last hour"]');
+  await expect(item).toContainText("Last hour · claude-sonnet");
+
+  // Elsewhere, then back: opening the dashboard restores its window and filters.
+  await page.getByLabel("Window", { exact: true }).selectOption("24h");
+  await page.getByLabel("Model", { exact: true }).selectOption("");
+  await expect(tile(page, "tile-requests")).toHaveText(String(LAST_DAY));
+  await page.reload();
+  await item.getByRole("button", { name: "Open Claude, last hour" }).click();
+  await expect(page.getByLabel("Window", { exact: true })).toHaveValue("1h");
+  await expect(page.getByLabel("Model", { exact: true })).toHaveValue("claude-sonnet");
+  await expect(tile(page, "tile-requests")).toHaveText("12");
+
+  page.once("dialog", (d) => void d.accept());
+  await item.getByRole("button", { name: "Delete Claude, last hour" }).click();
+  await expect(item).toHaveCount(0);
+  await expect(dash).toContainText("None yet");
+});

@@ -260,3 +260,37 @@ describe("log payloads", () => {
     expect(messageText(null)).toBe("");
   });
 });
+
+describe("saved dashboards", () => {
+  it("saves the metrics view as panels and reads it back", async () => {
+    const { viewToSpec, specToView, DEFAULT_METRICS_VIEW } = await import("@/lib/query");
+    const charts = [{ title: "Latency", figures: ["latency_ms.p50", "latency_ms.p95"] }];
+    const view = { window: "7d" as const, model: "gpt-4o", provider: "", status: "error", breakdown: true };
+    const spec = viewToSpec(view, charts);
+    expect(spec.window).toBe("7d");
+    expect(spec.panels.map((p) => [p.kind, p.title])).toEqual([
+      ["stat", "Totals"],
+      ["timeseries", "Latency"],
+      ["table", "By model"],
+    ]);
+    expect(spec.panels[0].figures.length).toBeLessThanOrEqual(8); // the API's limit
+    expect(spec.panels[1]).toMatchObject({ group_by: ["model"], filters: { model: ["gpt-4o"], provider: [], status: ["error"] } });
+    expect(specToView(spec)).toEqual(view);
+    expect(specToView(viewToSpec(DEFAULT_METRICS_VIEW, charts))).toEqual(DEFAULT_METRICS_VIEW);
+    // Specs made elsewhere (the API, by hand): whatever is unknown falls back to the defaults.
+    expect(specToView({ window: "24h", panels: [] })).toEqual(DEFAULT_METRICS_VIEW);
+    expect(specToView(null)).toEqual(DEFAULT_METRICS_VIEW);
+  });
+
+  it("posts and deletes dashboards", async () => {
+    const fetchImpl = vi.fn(async (_url: string, init?: RequestInit) =>
+      init?.method === "DELETE" ? new Response(null, { status: 204 }) : new Response(JSON.stringify({ id: "d1" }), { status: 201 }),
+    );
+    const q = new QueryClient("http://q", fetchImpl as unknown as typeof fetch);
+    await q.createDashboard("Mine", { window: "1h", panels: [] });
+    expect(fetchImpl.mock.calls[0][0]).toBe("http://q/api/dashboards");
+    expect(fetchImpl.mock.calls[0][1]).toMatchObject({ method: "POST", body: JSON.stringify({ name: "Mine", spec: { window: "1h", panels: [] } }) });
+    await expect(q.deleteDashboard("d1")).resolves.toBeUndefined();
+    expect(fetchImpl.mock.calls[1][1]).toMatchObject({ method: "DELETE" });
+  });
+});

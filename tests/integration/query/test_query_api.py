@@ -196,7 +196,13 @@ def test_timeseries_points_add_up_and_carry_their_own_percentiles(writer: Postgr
     auto = client.get("/api/metrics/timeseries", params={"from": start.isoformat(), "to": end.isoformat()}).json()
     assert auto["step_seconds"] == 60 and len(auto["series"][0]["points"]) == 180
     empty = client.get("/api/metrics/timeseries", params={"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"})
-    assert empty.status_code == 200 and empty.json()["series"] == []
+    assert empty.status_code == 200
+    (quiet,) = empty.json()["series"]  # ungrouped: one series, every step present, nothing in it
+    assert len(quiet["points"]) == 1 and quiet["points"][0]["requests"] == 0
+    assert quiet["points"][0]["latency_ms"]["p95"] is None
+    old_hour = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"}
+    grouped = client.get("/api/metrics/timeseries", params={**old_hour, "group_by": "model"})
+    assert grouped.json()["series"] == []  # grouped: no group had anything
 
 
 def test_logs_page_newest_first_by_keyset_and_filter(writer: PostgresLogStore, client: TestClient) -> None:

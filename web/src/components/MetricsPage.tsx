@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import {
   chartData,
   formatCount,
@@ -10,10 +10,14 @@ import {
   formatTime,
   formatUsd,
   headlineTiles,
+  specToView,
+  viewToSpec,
   WINDOW_LABELS,
   WINDOWS,
   windowRange,
+  type Dashboard,
   type EventStatus,
+  type MetricsView,
   type MetricFilters,
   type Summary,
   type Timeseries,
@@ -161,6 +165,15 @@ export function MetricsPage() {
   );
 
   if (!query) return <QueryApiMissing page="Metrics" />;
+
+  const view: MetricsView = { window: win, model, provider, status, breakdown };
+  function applyView(v: MetricsView) {
+    setWin(v.window);
+    setModel(v.model);
+    setProvider(v.provider);
+    setStatus(v.status);
+    setBreakdown(v.breakdown);
+  }
 
   const modelOptions = model && !options.models.includes(model) ? [...options.models, model] : options.models;
   const providerOptions =
@@ -333,7 +346,127 @@ export function MetricsPage() {
           </section>
         </>
       )}
+
+      <Dashboards view={view} onOpen={applyView} />
     </div>
+  );
+}
+
+const SPEC_CHARTS = CHARTS.map((c) => ({ title: c.title, figures: c.figures.map((f) => f.path) }));
+
+/** Saved dashboards: the current view saved under a name; opening one restores its view. */
+function Dashboards({ view, onOpen }: { view: MetricsView; onOpen: (v: MetricsView) => void }) {
+  const { query } = useApp();
+  const [items, setItems] = useState<Dashboard[] | null>(null);
+  const [name, setName] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+
+  const load = useCallback(async () => {
+    if (!query) return;
+    try {
+      setItems(await query.listDashboards());
+    } catch (e) {
+      setMsg({ kind: "error", text: `Could not load the dashboards: ${(e as Error).message}` });
+    }
+  }, [query]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    if (!query) return;
+    const n = name.trim();
+    if (!n) {
+      setMsg({ kind: "error", text: "Name the dashboard." });
+      return;
+    }
+    setBusy(true);
+    setMsg(null);
+    try {
+      await query.createDashboard(n, viewToSpec(view, SPEC_CHARTS));
+      setName("");
+      setMsg({ kind: "ok", text: `Saved “${n}”.` });
+      await load();
+    } catch (err) {
+      setMsg({ kind: "error", text: (err as Error).message });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function remove(d: Dashboard) {
+    if (!query || !window.confirm(`Delete the dashboard “${d.name}”?`)) return;
+    setBusy(true);
+    setMsg(null);
+    try {
+      await query.deleteDashboard(d.id);
+      await load();
+    } catch (err) {
+      setMsg({ kind: "error", text: (err as Error).message });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="card dashboards" aria-labelledby="dash-title" data-testid="dashboards">
+      <h2 id="dash-title">Saved dashboards</h2>
+      {items && items.length === 0 && <p className="muted small">None yet: save the current view to come back to it.</p>}
+      {items && items.length > 0 && (
+        <ul className="dash-list">
+          {items.map((d) => {
+            const v = specToView(d.spec);
+            const filters = [v.model, v.provider, v.status].filter(Boolean).join(", ");
+            return (
+              <li key={d.id} data-dashboard={d.name}>
+                <button type="button" className="btn small" onClick={() => onOpen(v)} aria-label={`Open ${d.name}`}>
+                  Open
+                </button>
+                <span className="dash-name">{d.name}</span>
+                <span className="muted small">
+                  {WINDOW_LABELS[v.window]}
+                  {filters && ` · ${filters}`}
+                  {v.breakdown && " · by model"}
+                </span>
+                <button
+                  type="button"
+                  className="icon-btn danger"
+                  onClick={() => void remove(d)}
+                  disabled={busy}
+                  aria-label={`Delete ${d.name}`}
+                >
+                  Delete
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <form className="row" onSubmit={save}>
+        <label htmlFor="dash-name" className="sr-only">
+          Dashboard name
+        </label>
+        <input
+          id="dash-name"
+          className="text-input"
+          placeholder="Dashboard name"
+          value={name}
+          maxLength={200}
+          onChange={(e) => setName(e.target.value)}
+        />
+        <button type="submit" className="btn" disabled={busy}>
+          Save current view
+        </button>
+        {msg && (
+          <span className={msg.kind === "ok" ? "ok-text small" : "field-error"} role={msg.kind === "ok" ? "status" : "alert"}>
+            {msg.text}
+          </span>
+        )}
+      </form>
+    </section>
   );
 }
 
