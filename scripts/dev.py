@@ -102,8 +102,11 @@ def local_env() -> dict[str, str]:
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     env.setdefault("PRISM_INGEST_URL", f"http://127.0.0.1:{env.get('PRISM_INGESTION_PORT', '8101')}")
+    # The chat and query APIs always allow the web UI that `make up` serves, whatever its port.
     web = env.get("PRISM_WEB_PORT", "3001")
-    env.setdefault("PRISM_CORS_ORIGINS", f"http://localhost:{web},http://127.0.0.1:{web}")
+    origins = [o.strip() for o in env.get("PRISM_CORS_ORIGINS", "").split(",") if o.strip()]
+    origins += [o for o in (f"http://localhost:{web}", f"http://127.0.0.1:{web}") if o not in origins]
+    env["PRISM_CORS_ORIGINS"] = ",".join(origins)
     return env
 
 
