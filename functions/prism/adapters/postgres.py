@@ -25,6 +25,7 @@ PARTITIONED = ("inference_logs", "tool_invocations")
 _MIGRATION = re.compile(r"^(?P<key>\d{3}_[a-z0-9_]+?)(?:\.(?P<profile>postgres|timescale))?\.sql$")
 _PARTITION = re.compile(r"^(?P<table>[a-z_]+)_p(?P<day>\d{8})$")
 _MIGRATE_LOCK = 0x5052_4953  # "PRIS"
+_PARTITION_LOCK = 0x5052_4950  # serialises partition creation across writers and migrate
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -137,7 +138,17 @@ def partitions(conn: psycopg.Connection[Any], table: str) -> list[date]:
 
 
 def ensure_partitions(conn: psycopg.Connection[Any], today: date, days_ahead: int, back: int = 1) -> int:
-    """Create the daily partitions from ``today - back`` to ``today + days_ahead``."""
+    """Create the daily partitions from ``today - back`` to ``today + days_ahead``. Serialised by an
+    advisory lock: ``CREATE TABLE IF NOT EXISTS`` alone is not safe against a concurrent creator
+    (migrate and a writer catching up can both reach the same day)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (_PARTITION_LOCK,))
+    try:
+        return _create_partitions(conn, today, days_ahead, back)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_PARTITION_LOCK,))
+
+
+def _create_partitions(conn: psycopg.Connection[Any], today: date, days_ahead: int, back: int) -> int:
     made = 0
     for table in PARTITIONED:
         existing = set(partitions(conn, table))

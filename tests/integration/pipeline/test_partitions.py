@@ -75,3 +75,33 @@ def test_rows_for_days_without_a_partition_get_one_or_are_refused(database_url: 
     with pytest.raises(BadRecordError):
         store.write([_row(datetime.now(UTC) - timedelta(days=45))])
     store.close()
+
+
+def test_concurrent_partition_creation_does_not_collide(database_url: str) -> None:
+    # GIVEN migrate and several writers catching up, all reaching the same missing days at once
+    import threading
+
+    from prism.adapters.postgres import ensure_partitions
+
+    day = date(2027, 3, 1) + timedelta(days=int(datetime.now(UTC).timestamp()) % 300)  # days no other test made
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def create() -> None:
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                barrier.wait()
+                ensure_partitions(conn, day, 6, back=0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # THEN every day exists once and nobody failed
+    assert errors == []
+    with psycopg.connect(database_url) as conn:
+        made = [d for d in partitions(conn, "inference_logs") if day <= d <= day + timedelta(days=6)]
+    assert made == [day + timedelta(days=i) for i in range(7)]
