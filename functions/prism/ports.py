@@ -215,6 +215,11 @@ GROUP_KEYS = ("model", "provider", "status")
 EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
 
 
+def align_down(t: datetime, unit: timedelta) -> datetime:
+    """The start of the ``unit`` (minute, hour, day, step) holding ``t``, counted from :data:`EPOCH`."""
+    return t - (t - EPOCH) % unit
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which rows count: each field is "any of" (empty: all)."""

@@ -2,12 +2,12 @@
 
 Percentiles are read from merged histograms (``prism.histogram``): each one is within
 ``RELATIVE_ERROR`` (2.44 %) of the exact nearest-rank percentile of the rows in the window, at a
-cost that depends on the window's length in hours, not on its number of rows.
+cost that depends on the window's length, not on its number of rows.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,7 @@ from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
 from prism.histogram import QUANTILES
 from prism.payloads import load_payload
-from prism.ports import EPOCH, Filters, LogQuery, QueryStore, RawPayloadStore
+from prism.ports import Filters, LogQuery, QueryStore, RawPayloadStore, align_down
 from starlette.concurrency import run_in_threadpool
 
 STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
@@ -40,12 +40,8 @@ class Window:
         return (self.end - self.start) / MINUTE
 
 
-def _floor(t: datetime, step: timedelta) -> datetime:
-    return t - (t - EPOCH) % step
-
-
 def _ceil(t: datetime, step: timedelta) -> datetime:
-    floored = _floor(t, step)
+    floored = align_down(t, step)
     return floored if floored == t else floored + step
 
 
@@ -62,7 +58,7 @@ def window(start: datetime | None, end: datetime | None, step: timedelta | None 
     if end - start > MAX_WINDOW:
         raise ValidationFailedError(f"the window is at most {MAX_WINDOW.days} days", code="invalid_window")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    return Window(start, end) if step is None else Window(_floor(start, step), _ceil(end, step))
+    return Window(start, end) if step is None else Window(align_down(start, step), _ceil(end, step))
 
 
 def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timedelta:
@@ -87,7 +83,12 @@ def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timede
     return timedelta(seconds=step_s)
 
 
-Histograms = dict[str, dict[str, Any]]  # metric -> the store's row (idx: buckets, n: counts)
+Histograms = dict[str, Counter[int]]  # metric -> count per bucket
+
+
+def _counts(row: dict[str, Any]) -> Counter[int]:
+    """A histogram row of the store (``idx``: buckets, ``n``: counts) as counts per bucket."""
+    return Counter(dict(zip(row["idx"], row["n"], strict=True)))
 
 
 def _stats(totals: dict[str, Any] | None, hists: Histograms, minutes: float) -> dict[str, Any]:
@@ -97,8 +98,7 @@ def _stats(totals: dict[str, Any] | None, hists: Histograms, minutes: float) -> 
     ttft_count = int(t.get("ttft_count") or 0)
 
     def values(metric: str) -> dict[str, float | None]:
-        row = hists.get(metric)
-        picked = histogram.quantiles(zip(row["idx"], row["n"], strict=True) if row else (), QUANTILES.values())
+        picked = histogram.quantiles(hists.get(metric, {}), QUANTILES.values())
         return {name: picked[q] for name, q in QUANTILES.items()}
 
     return {
@@ -137,13 +137,13 @@ class QueryService:
         return today - timedelta(days=self._minute_days)
 
     def window(self, start: datetime | None, end: datetime | None) -> Window:
-        """The window of a summary or a logs query, in whole minutes; an edge older than the
-        per-minute histograms is widened to the whole hour around it."""
+        """The window of a summary, in whole minutes; an edge older than the per-minute histograms
+        is widened to the whole hour around it."""
         w = window(start, end)
         horizon = self.minute_horizon()
         start_, end_ = w.start, w.end
         if start_ < horizon:
-            start_ = _floor(start_, HOUR)
+            start_ = align_down(start_, HOUR)
         if end_ < horizon:
             end_ = _ceil(end_, HOUR)
         return Window(start_, end_)
@@ -160,11 +160,13 @@ class QueryService:
 
     async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)
-        overall = await run_in_threadpool(self.store.histograms, w.start, w.end, filters)
-        grouped = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by) if group_by else []
+        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by)
         by_key: dict[tuple[Any, ...], Histograms] = defaultdict(dict)
-        for row in grouped:
-            by_key[_key(row, group_by)][row["metric"]] = row
+        overall: Histograms = defaultdict(Counter)  # the groups' histograms merged: counts add
+        for row in hists:
+            counts = _counts(row)
+            by_key[_key(row, group_by)][row["metric"]] = counts
+            overall[row["metric"]] += counts
         groups = [
             {
                 "key": dict(zip(group_by, _key(t, group_by), strict=True)),
@@ -177,19 +179,19 @@ class QueryService:
             "to": w.end,
             "group_by": list(group_by),
             "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
-            "total": _stats(_sum_totals(totals), {row["metric"]: row for row in overall}, w.minutes),
+            "total": _stats(_sum_totals(totals), overall, w.minutes),
             "groups": groups if group_by else [],
         }
 
     async def timeseries(self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by, step)
-        pcts = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
+        hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
         per_point: dict[tuple[Any, ...], dict[datetime, dict[str, Any]]] = defaultdict(dict)
         for row in totals:
             per_point[_key(row, group_by)][row["t"]] = row
-        pct_point: dict[tuple[Any, ...], dict[datetime, Histograms]] = defaultdict(lambda: defaultdict(dict))
-        for row in pcts:
-            pct_point[_key(row, group_by)][row["t"]][row["metric"]] = row
+        hist_point: dict[tuple[Any, ...], dict[datetime, Histograms]] = defaultdict(lambda: defaultdict(dict))
+        for row in hists:
+            hist_point[_key(row, group_by)][row["t"]][row["metric"]] = _counts(row)
         keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))
         if not group_by:
             keys = [()]  # one series, every step present even when nothing happened
@@ -203,7 +205,7 @@ class QueryService:
             {
                 "key": dict(zip(group_by, k, strict=True)),
                 "points": [
-                    {"t": at, **_stats(per_point[k].get(at), pct_point[k].get(at, {}), minutes)} for at in times
+                    {"t": at, **_stats(per_point[k].get(at), hist_point[k].get(at, {}), minutes)} for at in times
                 ],
             }
             for k in keys

@@ -239,47 +239,37 @@ _ROLLUP = sql.SQL(
 )
 # Both profiles: the latency/TTFT histograms (migration 004), per minute, hour and day, one row per
 # series holding its buckets and counts; an existing row is merged with the batch's.
-_HISTOGRAMS = sql.SQL(
-    """
+_HIST_UPSERT = """
+), hist_{level} AS (
+    INSERT INTO latency_hist_{level} AS h
+    SELECT bucket, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+    FROM per_{level} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
+    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
+    RETURNING 1"""
+_HISTOGRAMS = sql.SQL("").join(
+    [
+        sql.SQL(
+            """
 , hist AS (
-    SELECT date_trunc('minute', created_at) AS minute, model, provider, status, 'latency' AS metric,
+    SELECT date_trunc('minute', created_at) AS bucket, model, provider, status, 'latency' AS metric,
            prism_hist_bucket(latency_ms) AS idx
     FROM rows
     UNION ALL
     SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms)
     FROM rows WHERE ttft_ms IS NOT NULL
 ), per_minute AS (
-    SELECT minute, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6
+    SELECT bucket, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6
 ), per_hour AS (
-    SELECT date_trunc('hour', minute, 'UTC') AS hour, model, provider, status, metric, idx, sum(c)::bigint AS c
+    SELECT date_trunc('hour', bucket, 'UTC') AS bucket, model, provider, status, metric, idx, sum(c)::bigint AS c
     FROM per_minute GROUP BY 1, 2, 3, 4, 5, 6
 ), per_day AS (
-    SELECT date_trunc('day', hour, 'UTC') AS day, model, provider, status, metric, idx, sum(c)::bigint AS c
-    FROM per_hour GROUP BY 1, 2, 3, 4, 5, 6
-), hist_minute AS (
-    INSERT INTO latency_hist_minute AS h
-    SELECT minute, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
-    FROM per_minute GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
-    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
-    RETURNING 1
-), hist_hour AS (
-    INSERT INTO latency_hist_hour AS h
-    SELECT hour, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
-    FROM per_hour GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
-    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
-    RETURNING 1
-), hist_day AS (
-    INSERT INTO latency_hist_day AS h
-    SELECT day, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
-    FROM per_day GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
-    SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM rows)
-"""
+    SELECT date_trunc('day', bucket, 'UTC') AS bucket, model, provider, status, metric, idx, sum(c)::bigint AS c
+    FROM per_hour GROUP BY 1, 2, 3, 4, 5, 6"""
+        ),
+        *(sql.SQL(_HIST_UPSERT).format(level=sql.SQL(level)) for level in ("minute", "hour", "day")),
+        sql.SQL("\n)\nSELECT (SELECT count(*) FROM rows)\n"),
+    ]
 )
 
 

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from prism.adapters.postgres_pool import PooledPostgres
+from prism.adapters.postgres_pool import PooledPostgres, columns
 from prism.errors import ConversationNotFoundError
 from prism.ports import (
     ChatMessage,
@@ -27,12 +27,8 @@ from prism.ports import (
 T = TypeVar("T")
 
 
-def _columns(*names: str) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
-
-
-_CONVERSATION = _columns("id", "title", "model", "created_at", "updated_at")
-_MESSAGE = _columns(
+_CONVERSATION = columns("id", "title", "model", "created_at", "updated_at")
+_MESSAGE = columns(
     "id",
     "conversation_id",
     "role",
@@ -51,7 +47,7 @@ _MESSAGE = _columns(
     "error_message",
     "inference_event_id",
 )
-_CREDENTIAL = _columns("provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at")
+_CREDENTIAL = columns("provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at")
 
 _M = (
     "id, conversation_id, role, content, status, created_at, model, provider, prompt_tokens, "
@@ -96,7 +92,6 @@ def _message(row: dict[str, Any]) -> ChatMessage:
 
 def _credential(row: dict[str, Any]) -> StoredCredential:
     return StoredCredential(**{**row, "models": list(row["models"] or [])})
-
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -13,12 +13,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from prism.errors import PrismError, StoreError, ValidationFailedError
 
 Connection = psycopg.Connection[dict[str, Any]]
+
+
+def columns(*names: str) -> sql.Composable:
+    """A column list, each name quoted as an identifier."""
+    return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
 def first_line(exc: BaseException) -> str:

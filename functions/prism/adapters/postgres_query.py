@@ -1,10 +1,10 @@
 """The read side on PostgreSQL (both storage profiles): rollup totals, merged histograms, log rows.
 
 Totals come from ``metrics_minute`` (a table on plain PostgreSQL, a continuous aggregate on
-TimescaleDB: the same columns). Percentiles come from the histogram tables of migration 004: a
-window uses ``latency_hist_hour`` for its whole hours and ``latency_hist_minute`` for the minutes
-at its edges, so 30 days read about 720 rows per series and bucket, not 43,200. Log rows page by
-keyset on ``(created_at, id)``.
+TimescaleDB: the same columns). Histograms come from the tables of migration 004: a window reads
+its whole days from ``latency_hist_day``, the hours at its edges from ``latency_hist_hour`` and the
+minutes at its edges from ``latency_hist_minute`` (:func:`_spans`), so 30 days read about 30 rows
+per series, not 43,200. Log rows page by keyset on ``(created_at, id)``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from prism.adapters.postgres_pool import PooledPostgres
-from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery
+from prism.adapters.postgres_pool import PooledPostgres, columns
+from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery, align_down
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -87,20 +87,16 @@ def _where(filters: Filters) -> tuple[sql.Composable, dict[str, Any]]:
     return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
 
 
-def _floor(t: datetime, unit: timedelta) -> datetime:
-    return t - (t - EPOCH) % unit
-
-
 def _spans(start: datetime, end: datetime, step: timedelta | None) -> dict[str, datetime]:
     """Split [start, end) for the three histogram tables: days in [days_from, days_to), hours in
     [hours_from, hours_to) outside that, minutes outside [hours_from, hours_to). A step shorter
     than a day (an hour) keeps each step inside one table, so it reads no coarser table."""
-    hours_from, hours_to = _floor(start, HOUR), _floor(end, HOUR)
+    hours_from, hours_to = align_down(start, HOUR), align_down(end, HOUR)
     if hours_from < start:
         hours_from += HOUR
     if (step is not None and step < HOUR) or hours_from >= hours_to:
         hours_from = hours_to = end
-    days_from, days_to = _floor(hours_from, DAY), _floor(hours_to, DAY)
+    days_from, days_to = align_down(hours_from, DAY), align_down(hours_to, DAY)
     if days_from < hours_from:
         days_from += DAY
     if (step is not None and step < DAY) or days_from >= days_to:
@@ -108,9 +104,14 @@ def _spans(start: datetime, end: datetime, step: timedelta | None) -> dict[str, 
     return {"hours_from": hours_from, "hours_to": hours_to, "days_from": days_from, "days_to": days_to}
 
 
-def _keys(group_by: Sequence[str]) -> sql.Composable:
+def _series(group_by: Sequence[str], step: timedelta | None, *more: str) -> tuple[sql.Composable, sql.Composable]:
+    """What a series is keyed by: the select list's leading columns (the step as ``t``, then the
+    group keys) and the matching GROUP BY list (plus ``more`` columns)."""
     assert all(k in GROUP_KEYS for k in group_by), group_by
-    return sql.SQL("").join(sql.Identifier(k) + sql.SQL(", ") for k in group_by)
+    t = [sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t")] if step else []
+    select = sql.SQL("").join(c + sql.SQL(", ") for c in [*t, *map(sql.Identifier, group_by)])
+    names = [*(["t"] if step else []), *group_by, *more]
+    return select, sql.SQL(", ").join(map(sql.Identifier, names))
 
 
 _TOTALS = """
@@ -142,15 +143,12 @@ class PostgresQueryStore(PooledPostgres):
     ) -> list[dict[str, Any]]:
         """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
         where, params = _where(filters)
-        t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
-        keys = _keys(group_by)
-        group = sql.SQL(", ").join([*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by)])
+        select, group = _series(group_by, step)
         query = sql.SQL(
-            "SELECT {t}{keys}" + _TOTALS + "FROM metrics_minute WHERE bucket >= %(start)s AND bucket < %(end)s "
+            "SELECT {select}" + _TOTALS + "FROM metrics_minute WHERE bucket >= %(start)s AND bucket < %(end)s "
             "AND {where} {group_by}"
         ).format(
-            t=t,
-            keys=keys,
+            select=select,
             where=where,
             group_by=sql.SQL("GROUP BY {}").format(group) if (step or group_by) else sql.SQL(""),
         )
@@ -174,17 +172,14 @@ class PostgresQueryStore(PooledPostgres):
         at either edge from the minute table (see :func:`_spans`).
         """
         where, params = _where(filters)
-        t = sql.SQL("date_bin(%(step)s, bucket, %(origin)s) AS t, ") if step else sql.SQL("")
-        series = sql.SQL(", ").join(
-            [*(sql.SQL("t") for _ in [step] if step), *map(sql.Identifier, group_by), sql.SQL("metric")]
-        )
+        select, series = _series(group_by, step, "metric")
         # unnest in the select list (one ProjectSet node) is several times faster than a LATERAL
         # unnest per row; the two arrays have the same length, so they unnest in step.
         query = sql.SQL(
             """
 SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) AS n FROM (
     SELECT {series}, idx, sum(n)::bigint AS n FROM (
-        SELECT {t}{keys}metric, unnest(idx) AS idx, unnest(n) AS n FROM (
+        SELECT {select}metric, unnest(idx) AS idx, unnest(n) AS n FROM (
             SELECT * FROM latency_hist_day WHERE bucket >= %(days_from)s AND bucket < %(days_to)s
             UNION ALL
             SELECT * FROM latency_hist_hour WHERE (bucket >= %(hours_from)s AND bucket < %(days_from)s)
@@ -196,7 +191,7 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
     ) u GROUP BY {series}, idx
 ) merged GROUP BY {series}
 """
-        ).format(t=t, keys=_keys(group_by), where=where, series=series)
+        ).format(select=select, where=where, series=series)
         params.update(_spans(start, end, step), start=start, end=end, step=step, origin=EPOCH)
         with self._conn() as conn:
             return conn.execute(query, params).fetchall()
@@ -220,21 +215,21 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
             params.update(before_at=q.before[0], before_id=q.before[1])
         query = sql.SQL(
             "SELECT {cols} FROM inference_logs WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
-        ).format(cols=_columns(LIST_COLUMNS), where=sql.SQL(" AND ").join(conditions))
+        ).format(cols=columns(*LIST_COLUMNS), where=sql.SQL(" AND ").join(conditions))
         with self._conn() as conn:
             return conn.execute(query, params).fetchall()
 
     def get_log(self, log_id: UUID) -> dict[str, Any] | None:
         with self._conn() as conn:
             row = conn.execute(
-                sql.SQL("SELECT {} FROM inference_logs WHERE id = %s").format(_columns(DETAIL_COLUMNS)), (log_id,)
+                sql.SQL("SELECT {} FROM inference_logs WHERE id = %s").format(columns(*DETAIL_COLUMNS)), (log_id,)
             ).fetchone()
             if row is None:
                 return None
             row["tools"] = conn.execute(
                 sql.SQL(
                     "SELECT {} FROM tool_invocations WHERE inference_id = %s AND created_at = %s ORDER BY idx"
-                ).format(_columns(TOOL_COLUMNS)),
+                ).format(columns(*TOOL_COLUMNS)),
                 (log_id, row["created_at"]),
             ).fetchall()
         return row
@@ -284,8 +279,4 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET work_mem = '64MB'")
 
 
-def _columns(names: Sequence[str]) -> sql.Composable:
-    return sql.SQL(", ").join(map(sql.Identifier, names))
-
-
-_DASHBOARD = _columns(("id", "name", "spec", "created_at", "updated_at"))
+_DASHBOARD = columns("id", "name", "spec", "created_at", "updated_at")
