@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prism.credentials import CredentialCipher
-from prism.http import BodyLimit, install_error_handlers
+from prism.http import BodyLimit, install_docs, install_error_handlers
 from prism.ports import ConversationStore, CredentialStore
 
 from chat.demo import DemoServer
@@ -91,7 +91,10 @@ def create_app(
         version="1",
         description="Conversations with streamed replies; every model call is logged by prism-sdk.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.chat = service
     app.state.providers = providers
     app.state.settings = settings

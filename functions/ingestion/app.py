@@ -24,7 +24,7 @@ from prism.errors import (
     ValidationFailedError,
 )
 from prism.events import EventBatch, InferenceEvent
-from prism.http import JSONBody, error_body, install_error_handlers
+from prism.http import JSONBody, error_body, install_docs, install_error_handlers
 from prism.ingest import Ingestor, IngestResult
 from pydantic import BaseModel, ValidationError
 
@@ -99,8 +99,11 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         description="Receives inference events (v1), validates and redacts them, and publishes them "
         "to the bus. Authenticate with `Authorization: Bearer <PRISM_API_KEY>`.",
         default_response_class=JSONBody,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
     app.state.ingestor = ingestor
 
     def authorize(header: str | None) -> None:

@@ -1,14 +1,19 @@
-"""HTTP edge shared by the FastAPI functions: one error shape, one handler per error kind."""
+"""HTTP edge shared by the FastAPI functions: one error shape, one handler per error kind, the API
+docs served from the package (no CDN)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import fastapi_standalone_docs
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prism.errors import PrismError
@@ -111,3 +116,56 @@ async def _send_413(send: Send, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# Swagger UI 5.33.1 and ReDoc 2.5.4 as shipped by the fastapi-standalone-docs wheel (a dependency of
+# the functions, so they are in every image and Lambda zip). Its ReDoc bundle is patched to load its
+# logo from ``<page>/logo-mini.svg``, hence the ReDoc assets under ``/redoc/``.
+DOCS_ASSETS = Path(fastapi_standalone_docs.__file__).resolve().parent / "static"
+DOCS_URL, REDOC_URL = "/docs", "/redoc"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) with their scripts, styles and icons from
+    this process, so they work with no outbound access. FastAPI's own pages load them from public
+    CDNs: build the app with ``docs_url=None, redoc_url=None`` and call this instead.
+
+    Assets: ``/docs/swagger-ui-bundle.js``, ``/docs/swagger-ui.css``, ``/redoc/redoc.standalone.js``,
+    ``/redoc/logo-mini.svg``, ``/docs/fastapi/favicon.png``; every URL in the pages is relative to the
+    request's root path (an API mounted under a prefix keeps working)."""
+    if app.docs_url is not None or app.redoc_url is not None:
+        raise ValueError("build the app with docs_url=None, redoc_url=None: install_docs serves both pages")
+    if app.openapi_url is None:
+        return
+    openapi_url = app.openapi_url
+    # Mounts match only below their path ("/docs/..."), so the pages at "/docs" and "/redoc" stay routes.
+    app.mount(f"{DOCS_URL}/fastapi", StaticFiles(directory=DOCS_ASSETS / "fastapi"), name="docs-favicon")
+    app.mount(DOCS_URL, StaticFiles(directory=DOCS_ASSETS / "swagger"), name="docs-assets")
+    app.mount(REDOC_URL, StaticFiles(directory=DOCS_ASSETS / "redoc"), name="redoc-assets")
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_swagger_ui_html(
+            openapi_url=base + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{base}{DOCS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{DOCS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_URL}/fastapi/favicon.png",
+            # No badge from the public validator (validator.swagger.io) under the title.
+            swagger_ui_parameters={"validatorUrl": None, **(app.swagger_ui_parameters or {})},
+        )
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_redoc_html(
+            openapi_url=base + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{base}{REDOC_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{base}{DOCS_URL}/fastapi/favicon.png",
+            with_google_fonts=False,
+        )

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prism.config import Settings, get_settings
 from prism.cursor import decode_cursor
 from prism.errors import NotFoundError, ValidationFailedError
-from prism.http import BodyLimit, JSONBody, install_error_handlers
+from prism.http import BodyLimit, JSONBody, install_docs, install_error_handlers
 from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore
 from starlette.concurrency import run_in_threadpool
 
@@ -82,7 +82,10 @@ def create_app(
         version="1",
         description="Metrics (percentiles from mergeable histograms) and the logs explorer.",
         default_response_class=JSONBody,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.query = QueryService(store, raw_store, minute_histogram_days=settings.minute_histogram_days)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
