@@ -23,6 +23,14 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
 
+# PRISM_TEST_CLOCK=2028-02-29T10:00:00Z runs the session on a shifted wall clock (ticking from there;
+# monotonic time is untouched), before any test module reads the time: tests/integration/test_clock_shift.py
+# runs the date-sensitive tests (marker ``clock``) so on far dates.
+if os.environ.get("PRISM_TEST_CLOCK"):
+    import time_machine
+
+    time_machine.travel(os.environ["PRISM_TEST_CLOCK"], tick=True).start()
+
 PG_ADMIN = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("PRISM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent

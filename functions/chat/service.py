@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
+from prism.clock import Clock, utc_now
 from prism.cursor import decode_cursor, encode_cursor
 from prism.errors import ConversationNotFoundError
 from prism.ports import ChatMessage, Conversation, ConversationStore, MessageOutcome
@@ -54,8 +55,10 @@ class ChatService:
         read_timeout_s: float,
         cancel_poll_s: float | None,
         after_reply: Callable[[], Awaitable[None]] | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
+        self._clock = clock
         self.providers = providers
         self.gateway = gateway
         self._total_timeout_s = total_timeout_s
@@ -93,7 +96,7 @@ class ChatService:
         if message.status != "streaming":
             return message
         limit = timedelta(seconds=self._total_timeout_s + STALE_GRACE_S)
-        if datetime.now(UTC) - message.created_at < limit:
+        if self._clock() - message.created_at < limit:
             return message
         outcome = MessageOutcome(
             status="error",

@@ -7,14 +7,15 @@ the database only ever see the output of ``redact_event``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from prism.clock import Clock, utc_now
 from prism.errors import BusError, StoreError
 from prism.events import InferenceEvent
 from prism.ports import Bus, RawPayloadStore, Redactor
@@ -75,7 +76,7 @@ class Ingestor:
         *,
         keep_raw: bool = False,
         max_payload_bytes: int = 256 * 1024,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.bus = bus
         self.redactor = redactor

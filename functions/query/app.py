@@ -21,7 +21,7 @@ from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore
 from starlette.concurrency import run_in_threadpool
 
 from query.schemas import DashboardIn, DashboardOut
-from query.service import QueryService, window
+from query.service import QueryService
 
 MAX_BODY_BYTES = 256 * 1024  # a dashboard spec: 24 panels
 Status = Literal["ok", "error", "cancelled"]
@@ -130,7 +130,7 @@ def create_app(
         cursor: Annotated[str | None, Query(max_length=500)] = None,
     ) -> Any:
         """Inference events, newest first; follow ``next_cursor`` for older ones."""
-        w = window(common.start, common.end, None)
+        w = service.logs_window(common.start, common.end)
         q = LogQuery(
             start=w.start,
             end=w.end,

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from prism import histogram
+from prism.clock import Clock, utc_now, utc_today
 from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
 from prism.histogram import QUANTILES
@@ -45,13 +46,15 @@ def _ceil(t: datetime, step: timedelta) -> datetime:
     return floored if floored == t else floored + step
 
 
-def window(start: datetime | None, end: datetime | None, step: timedelta | None = MINUTE) -> Window:
-    """[start, end) in whole ``step``s (None: as given; default: the last 24 hours). Both must carry
-    a time zone."""
+def window(
+    start: datetime | None, end: datetime | None, step: timedelta | None = MINUTE, *, clock: Clock = utc_now
+) -> Window:
+    """[start, end) in whole ``step``s (None: as given; default: the 24 hours up to ``clock``). Both
+    must carry a time zone."""
     for name, t in (("from", start), ("to", end)):
         if t is not None and t.tzinfo is None:
             raise ValidationFailedError(f"'{name}' needs a time zone (e.g. 2026-11-27T10:00:00Z)", code="invalid_time")
-    end = end or datetime.now(UTC)
+    end = end or clock()
     start = start or end - timedelta(hours=24)
     if start >= end:
         raise ValidationFailedError("'from' must be before 'to'", code="invalid_window")
@@ -126,20 +129,32 @@ def _key(row: dict[str, Any], group_by: Sequence[str]) -> tuple[Any, ...]:
 
 
 class QueryService:
-    def __init__(self, store: QueryStore, raw_store: RawPayloadStore | None, *, minute_histogram_days: int = 2) -> None:
+    def __init__(
+        self,
+        store: QueryStore,
+        raw_store: RawPayloadStore | None,
+        *,
+        minute_histogram_days: int = 2,
+        clock: Clock = utc_now,
+    ) -> None:
         self.store = store
         self.raw_store = raw_store
         self._minute_days = minute_histogram_days
+        self._clock = clock
 
     def minute_horizon(self) -> datetime:
         """Per-minute histograms exist from here on (the writer's maintenance prunes older ones)."""
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = datetime.combine(utc_today(self._clock), datetime.min.time(), UTC)
         return today - timedelta(days=self._minute_days)
+
+    def logs_window(self, start: datetime | None, end: datetime | None) -> Window:
+        """The window of a logs query: as given, by default the last 24 hours."""
+        return window(start, end, None, clock=self._clock)
 
     def window(self, start: datetime | None, end: datetime | None) -> Window:
         """The window of a summary, in whole minutes; an edge older than the per-minute histograms
         is widened to the whole hour around it."""
-        w = window(start, end)
+        w = window(start, end, clock=self._clock)
         horizon = self.minute_horizon()
         start_, end_ = w.start, w.end
         if start_ < horizon:
@@ -153,7 +168,7 @@ class QueryService:
     ) -> tuple[Window, timedelta]:
         """The window and step of a timeseries: whole steps; under an hour only where per-minute
         histograms exist."""
-        w = window(start, end)
+        w = window(start, end, clock=self._clock)
         shortest = STEPS[0] if w.start >= self.minute_horizon() else 3600
         step = pick_step(w, step_s, shortest)
         return window(w.start, w.end, step), step

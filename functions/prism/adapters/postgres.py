@@ -15,6 +15,7 @@ import sqlparse
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from prism.clock import Clock, utc_now, utc_today
 from prism.errors import StoreError
 from prism.records import LOG_COLUMNS, TOOL_COLUMNS, BadRecordError, LogRow
 
@@ -66,8 +67,16 @@ def _detect_profile(conn: psycopg.Connection[Any], wanted: str) -> Profile:
     return "timescale"
 
 
-def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3, retention_days: int = 30) -> Profile:
-    """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run."""
+def migrate(
+    dsn: str,
+    *,
+    profile: str = "auto",
+    partitions_ahead_days: int = 3,
+    retention_days: int = 30,
+    clock: Clock = utc_now,
+) -> Profile:
+    """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run.
+    Partitions are made around ``clock``'s day."""
     ensure_database(dsn)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
@@ -108,7 +117,7 @@ def migrate(dsn: str, *, profile: str = "auto", partitions_ahead_days: int = 3, 
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
     with connect(dsn, autocommit=True) as conn:
         if chosen == "postgres":
-            ensure_partitions(conn, datetime.now(UTC).date(), partitions_ahead_days)
+            ensure_partitions(conn, utc_today(clock), partitions_ahead_days)
         else:  # the retention policy follows PRISM_RETENTION_DAYS on every migrate
             for table in PARTITIONED:
                 conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
@@ -277,9 +286,16 @@ class PostgresLogStore:
     """LogStore over one connection (the writer is one process per connection)."""
 
     def __init__(
-        self, dsn: str, *, partitions_ahead_days: int = 3, retention_days: int = 30, minute_histogram_days: int = 2
+        self,
+        dsn: str,
+        *,
+        partitions_ahead_days: int = 3,
+        retention_days: int = 30,
+        minute_histogram_days: int = 2,
+        clock: Clock = utc_now,
     ) -> None:
         self._dsn = dsn
+        self._clock = clock
         self._ahead = partitions_ahead_days
         self._retention = retention_days
         self._minute_histograms = minute_histogram_days
@@ -369,31 +385,32 @@ class PostgresLogStore:
         return int(result[0]) if result else 0
 
     def _partitions_for(self, rows: Sequence[LogRow]) -> None:
-        today = datetime.now(UTC).date()
-        oldest = today - timedelta(days=self._retention)
-        days = sorted({r.created_at.astimezone(UTC).date() for r in rows} | {today})
+        day = utc_today(self._clock)
+        oldest = day - timedelta(days=self._retention)
+        days = sorted({r.created_at.astimezone(UTC).date() for r in rows} | {day})
         with connect(self._dsn, autocommit=True) as conn:
             if profile_of(conn) != "postgres":
                 return
-            for day in days:
-                if oldest <= day:
-                    ensure_partitions(conn, day, 0, back=0)
-            ensure_partitions(conn, today, self._ahead)
+            for missing in days:
+                if oldest <= missing:
+                    ensure_partitions(conn, missing, 0, back=0)
+            ensure_partitions(conn, day, self._ahead)
 
-    def maintain(self, today: date | None = None) -> dict[str, Any]:
-        """Create partitions ahead and drop expired ones (plain profile); prune old idempotency ids."""
-        today = today or datetime.now(UTC).date()
+    def maintain(self) -> dict[str, Any]:
+        """Create partitions ahead and drop expired ones (plain profile); prune old idempotency ids.
+        "Today" is the store's clock's day."""
+        day = utc_today(self._clock)
         with connect(self._dsn, autocommit=True) as conn:
             profile = profile_of(conn)
             made, dropped = 0, []
             if profile == "postgres":
-                made = ensure_partitions(conn, today, self._ahead)
-                dropped = drop_expired_partitions(conn, today, self._retention)
-            cutoff = datetime.combine(today - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
+                made = ensure_partitions(conn, day, self._ahead)
+                dropped = drop_expired_partitions(conn, day, self._retention)
+            cutoff = datetime.combine(day - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
             pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
             # The rollups keep as long as the rows they sum; the per-minute histograms less long (the
             # per-hour ones serve older windows).
-            minutes_cutoff = datetime.combine(today - timedelta(days=self._minute_histograms), datetime.min.time(), UTC)
+            minutes_cutoff = datetime.combine(day - timedelta(days=self._minute_histograms), datetime.min.time(), UTC)
             cutoffs = {"latency_hist_minute": minutes_cutoff, "latency_hist_hour": cutoff, "latency_hist_day": cutoff}
             if profile == "postgres":
                 cutoffs["metrics_minute"] = cutoff

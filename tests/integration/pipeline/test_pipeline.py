@@ -11,6 +11,7 @@ import uuid
 import boto3
 import httpx
 import psycopg
+import pytest
 import redis
 from prism.adapters.postgres import drop_database, migrate
 
@@ -24,6 +25,7 @@ def post(stack: Stack, events: list[dict[str, object]]) -> httpx.Response:
     return httpx.post(stack.ingest_url + "/v1/events", headers=stack.headers, json={"events": events}, timeout=30)
 
 
+@pytest.mark.clock
 def test_pii_batch_lands_redacted_and_raw_payload_in_s3_is_redacted(
     clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str, s3_bucket: str
 ) -> None:
@@ -56,6 +58,7 @@ def test_pii_batch_lands_redacted_and_raw_payload_in_s3_is_redacted(
             assert secret not in body and secret not in metadata and secret not in arguments
 
 
+@pytest.mark.clock
 def test_resent_batch_adds_no_rows(clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str) -> None:
     events = [make_event() for _ in range(50)]
     with Stack(clean_database, redis_url, stream_name, aws_endpoint) as stack:

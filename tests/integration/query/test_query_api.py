@@ -26,8 +26,11 @@ from prism.config import Settings
 from prism.records import LogRow, to_row
 from query.app import create_app
 
-# Recent enough to have per-minute histograms; windows below start at T0 + 17 min, so they cut hours.
-T0 = (datetime.now(UTC) - timedelta(hours=7)).replace(minute=0, second=0, microsecond=0)
+# One "now" for the module (the writer's maintenance runs by it). Recent enough to have per-minute
+# histograms; windows below start at T0 + 17 min, so they cut hours.
+NOW = datetime.now(UTC)
+T0 = (NOW - timedelta(hours=7)).replace(minute=0, second=0, microsecond=0)
+pytestmark = pytest.mark.clock
 MODELS = ("gpt-4o", "claude-sonnet")
 
 
@@ -55,8 +58,8 @@ def event_row(created_at: datetime, *, model: str = "gpt-4o", latency_ms: float 
 
 @pytest.fixture
 def writer(clean_database: str) -> Iterator[PostgresLogStore]:
-    store = PostgresLogStore(clean_database)
-    store.maintain(today=T0.date())
+    store = PostgresLogStore(clean_database, clock=lambda: NOW)
+    store.maintain()
     yield store
     store.close()
 
@@ -375,7 +378,7 @@ def test_an_oversized_dashboard_is_a_413(client: TestClient) -> None:
 def test_windows_older_than_the_minute_histograms_resolve_to_whole_hours(
     writer: PostgresLogStore, client: TestClient, clean_database: str
 ) -> None:
-    old = (datetime.now(UTC) - timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    old = (NOW - timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
     rows = [event_row(old + timedelta(minutes=i), latency_ms=100 + i) for i in range(240)]  # 4 hours
     writer.write(rows)
     writer.maintain()  # today: the per-minute histograms of 4 days ago go, the per-hour ones stay
