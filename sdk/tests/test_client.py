@@ -185,15 +185,21 @@ def test_spool_keeps_events_while_down_and_replays_when_back(ingest, tmp_path) -
     evs = [event() for _ in range(50)]
     for e in evs:
         c.log(e)
-    assert c.flush(5)  # everything reached the spool
-    assert c.stats().spooled == 50
+    # flush reports that nothing was delivered, as soon as everything is on disk (no retry waited for)
+    t0 = time.perf_counter()
+    assert not c.flush(5)
+    assert time.perf_counter() - t0 < 1.0
+    s = c.stats()
+    assert s.spooled == 50 and s.spool_pending == 50 and s.queued == 0 and s.failures >= 1
+    assert s.failing and "ConnectionRefusedError" in s.last_error and s.spool_oldest_at is not None
     assert list(tmp_path.glob("*.jsonl"))
     back = FakeIngest(port).start()
     try:
         wait_for(lambda: len(back.events) == 50)
         assert sorted(back.ids()) == sorted(e["id"] for e in evs)
         wait_for(lambda: not list(tmp_path.glob("*.jsonl*")))
-        assert c.stats().replayed == 50
+        s = c.stats()
+        assert s.replayed == 50 and s.spool_pending == 0 and not s.failing and c.flush(1)
     finally:
         c.shutdown()
         back.stop()
@@ -567,3 +573,100 @@ def test_event_ids_are_time_ordered_uuid7() -> None:
     assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
     assert all(first < x for x in later) and len(set(later)) == 1000
     assert abs((parsed.int >> 80) - time.time_ns() // 1_000_000) < 5_000
+
+
+def test_an_api_key_list_sends_only_its_first_key(ingest, monkeypatch) -> None:
+    # GIVEN PRISM_API_KEY holding two keys, as during a rotation (the ingestion API accepts either)
+    monkeypatch.setenv("PRISM_API_KEY", " new-key , old-key")
+    c = make(ingest, api_key=None)
+    # WHEN an event is sent
+    c.log(event())
+    assert c.flush(5)
+    # THEN its bearer token is the first key alone, also when the list is passed as an argument
+    assert ingest.requests[-1]["headers"]["Authorization"] == "Bearer new-key"
+    assert Settings.resolve(api_key="a,b").api_key == "a"
+    c.shutdown()
+
+
+def test_flush_with_ingestion_down_and_a_spool_returns_once_on_disk_without_waiting_on_retries(
+    ingest, tmp_path
+) -> None:
+    # GIVEN nothing listening on the ingestion port, a client with a spool and one without
+    port = int(ingest.url.rsplit(":", 1)[1])
+    ingest.stop()
+    c = make(ingest, spool_dir=str(tmp_path), max_backoff=2)
+    c._uniform = lambda lo, hi: hi  # no jitter: after the next failure the client waits 2 s exactly
+    c._failures = 4  # as after four failed attempts
+    bare = make(ingest, max_backoff=2)
+    # WHEN an event is logged and flushed, as at the end of a Lambda invocation
+    mine = [event(), event()]
+    c.log(mine[0])
+    bare_event = event()
+    bare_id = bare_event["id"]
+    bare.log(bare_event)
+    t0 = time.perf_counter()
+    delivered = c.flush(10)
+    took = time.perf_counter() - t0
+    # THEN the flush reports it undelivered as soon as the one attempt failed and it is on disk:
+    # no retry was waited for
+    assert not delivered and took < 0.5, took
+    s = c.stats()
+    assert s.retried == 1 and s.failures == 5 and s.spool_pending == 1 and s.queued == 0
+    assert len(spooled_ids(tmp_path)) == 1
+    # and a flush during the 2 s backoff costs nothing and makes no attempt
+    c.log(mine[1])
+    t0 = time.perf_counter()
+    assert not c.flush(10)
+    assert time.perf_counter() - t0 < 0.2 and c.stats().retried == 1 and c.stats().spool_pending == 2
+    # while without a spool the event can only wait in memory: the flush waits out its timeout
+    t0 = time.perf_counter()
+    assert not bare.flush(1.0)
+    assert time.perf_counter() - t0 >= 0.9 and bare.stats().queued == 1
+    # AND once the API is back, both events are replayed once (after the backoff) and a flush says
+    # they were delivered
+    back = FakeIngest(port).start()
+    try:
+        wait_for(lambda: c.flush(1))
+        assert sorted(i for i in back.ids() if i != bare_id) == sorted(e["id"] for e in mine)
+        assert c.stats().spool_pending == 0 and c.stats().replayed == 2
+    finally:
+        c.shutdown()
+        bare.shutdown(timeout=0.5)
+        back.stop()
+
+
+BURST_CHILD = """
+import os, sys
+import prism_sdk
+c = prism_sdk.Prism(ingest_url=sys.argv[1], spool_dir=sys.argv[2], api_key="k")
+for i in range(int(sys.argv[3])):
+    # call records are built and serialised by the spool thread: the heaviest case for it
+    with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini", client=c,
+                            messages=[{"role": "user", "content": "x" * 400}]) as call:
+        call.set_output("y" * 300, finish_reason="stop")
+        call.set_usage(prompt_tokens=100, completion_tokens=50)
+        call.set_cost(0.0001)
+os._exit(0)  # no shutdown, no atexit: as a SIGKILL right after the burst
+"""
+
+
+def test_burst_then_exit_without_shutdown_loses_at_most_max_unspooled_events(ingest, tmp_path) -> None:
+    # GIVEN a process that logs 3,000 calls as fast as it can, with a spool, then exits at once
+    n = 3000
+    out = subprocess.run(
+        [sys.executable, "-c", BURST_CHILD, ingest.url, str(tmp_path), str(n)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    # WHEN the next process starts with the same spool
+    c = make(ingest, spool_dir=str(tmp_path))
+    try:
+        assert c.flush(60)
+        # THEN at most PRISM_MAX_UNSPOOLED (100) events were lost, none twice counted
+        received = set(ingest.ids())
+        assert len(received) >= n - 100, f"{n - len(received)} of {n} lost"
+        assert c.stats().spool_pending == 0 and not list(tmp_path.glob("*.jsonl*"))
+    finally:
+        c.shutdown()

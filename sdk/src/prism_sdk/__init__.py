@@ -37,6 +37,7 @@ from ._config import (
     ENV_LAMBDA_FLUSH_TIMEOUT,
     ENV_MAX_BACKOFF,
     ENV_MAX_QUEUE,
+    ENV_MAX_UNSPOOLED,
     ENV_SPOOL_DIR,
     ENV_SPOOL_MAX_BYTES,
     ENV_TIMEOUT,
@@ -62,6 +63,7 @@ __all__ = [
     "ENV_LAMBDA_FLUSH_TIMEOUT",
     "ENV_MAX_BACKOFF",
     "ENV_MAX_QUEUE",
+    "ENV_MAX_UNSPOOLED",
     "ENV_SPOOL_DIR",
     "ENV_SPOOL_MAX_BYTES",
     "ENV_TIMEOUT",
@@ -126,7 +128,11 @@ def log(event: Mapping[str, Any] | Buildable) -> None:
 
 
 def flush(timeout: float | None = 5.0) -> bool:
-    """Send or spool everything logged so far (default client); True when nothing is left in memory."""
+    """Deliver everything logged so far (default client); True when all of it was delivered.
+
+    False on timeout, or at once (with a spool) when every event is on disk and the ingestion API is
+    failing: ``stats().spool_pending`` events then wait in the spool for a replay.
+    """
     return get_client().flush(timeout)
 
 
@@ -137,7 +143,8 @@ def shutdown(timeout: float = 5.0) -> None:
 
 
 def stats() -> Stats:
-    """Counters of the default client: sent, retried, spooled, replayed, dropped (by reason), queued."""
+    """Counters of the default client: sent, retried, spooled, replayed, dropped (by reason), queued,
+    and the state of delivery (spool_pending, failures, last_error...)."""
     return get_client().stats()
 
 

@@ -45,13 +45,20 @@ class Buildable(Protocol):
 
 @dataclass(frozen=True)
 class Stats:
-    """Counters since the client started (events, not requests).
+    """Counters since the client started (events, not requests), and the state of delivery now.
 
     ``sent``: accepted by the server (including replays from the spool); ``retried``: events in a
-    request that failed and was retried later; ``spooled``: written to the spool; ``replayed``: read
-    back from the spool and accepted; ``dropped``: lost, by reason (``queue_full``, ``rejected``,
-    ``http_401``..., ``too_large``, ``invalid``, ``spool_full``, ``shutdown``, ``closed``);
-    ``queued``: waiting in memory now.
+    request that failed and was retried later; ``spooled``: written to the spool (other than the
+    write-ahead copy of every batch); ``replayed``: read back from the spool and accepted;
+    ``dropped``: lost, by reason (``queue_full``, ``rejected``, ``http_401``..., ``too_large``,
+    ``invalid``, ``spool_full``, ``shutdown``, ``closed``); ``queued``: held in memory now.
+
+    ``spool_pending``: events waiting in the spool for a replay now (this process's and those left by
+    processes that died; not the write-ahead copies of the batches counted in ``queued``), and
+    ``spool_oldest_at`` the wall time (``time.time()``) the oldest of their files was started.
+    ``failures``: consecutive failed requests (network error, 408, 429, 5xx) since the last answer;
+    ``last_error`` / ``last_error_at``: the last failure or refusal (4xx) and its wall time;
+    ``last_sent_at``: the wall time of the last request the server accepted.
     """
 
     sent: int = 0
@@ -60,10 +67,23 @@ class Stats:
     replayed: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     queued: int = 0
+    spool_pending: int = 0
+    spool_oldest_at: float | None = None
+    failures: int = 0
+    last_error: str = ""
+    last_error_at: float | None = None
+    last_sent_at: float | None = None
 
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
+
+    @property
+    def failing(self) -> bool:
+        """The last request failed or was refused, and none was accepted since."""
+        return self.last_error_at is not None and (
+            self.last_sent_at is None or self.last_error_at >= self.last_sent_at
+        )
 
 
 def _json_default(o: Any) -> Any:
@@ -92,6 +112,7 @@ class Prism:
         *,
         spool_max_bytes: int | None = None,
         max_queue: int | None = None,
+        max_unspooled: int | None = None,
         batch_size: int | None = None,
         flush_interval: float | None = None,
         timeout: float | None = None,
@@ -106,6 +127,7 @@ class Prism:
             spool_dir=spool_dir,
             spool_max_bytes=spool_max_bytes,
             max_queue=max_queue,
+            max_unspooled=max_unspooled,
             batch_size=batch_size,
             flush_interval=flush_interval,
             timeout=timeout,
@@ -118,6 +140,10 @@ class Prism:
         self.active = s.active
         self.capture_content = s.capture_content
         self._max_queue = s.max_queue
+        # With a spool, log() writes to it itself beyond this many events not on disk yet: the
+        # queue, plus what the spool thread took from it and has not written yet (_wal_inhand).
+        self._max_unspooled = min(s.max_unspooled, s.max_queue)
+        self._wal_inhand = 0
         self._batch_size = s.batch_size
         self._queue: collections.deque[Buildable | Mapping[str, Any]] = collections.deque()
         self._wake = threading.Event()
@@ -138,6 +164,9 @@ class Prism:
         self._busy = False
         self._failures = 0
         self._retry_at = 0.0
+        self._last_error = ""
+        self._last_error_at: float | None = None
+        self._last_sent_at: float | None = None
         self._next_trim = 0.0
         self._stopping = False
         self._closed = False
@@ -176,7 +205,12 @@ class Prism:
                 self._drop("closed", 1)
                 return
             q = self._queue
-            if len(q) >= self._max_queue:
+            if self.spool is not None:
+                # Never more than max_unspooled events only in memory: beyond, write this one now.
+                if len(q) + self._wal_inhand >= self._max_unspooled:
+                    self._overflow(event)
+                    return
+            elif len(q) >= self._max_queue:
                 self._overflow(event)
                 return
             q.append(event)
@@ -212,6 +246,7 @@ class Prism:
             self._dropped[reason] = self._dropped.get(reason, 0) + n
 
     def stats(self) -> Stats:
+        pending, oldest = self._backlog()
         with self._stats_lock:
             return Stats(
                 sent=self._sent,
@@ -220,28 +255,56 @@ class Prism:
                 replayed=self._replayed,
                 dropped=dict(self._dropped),
                 queued=len(self._queue)
+                + self._wal_inhand
                 + sum(len(lines) for _, lines in list(self._ready))
                 + (len(self._pending) if self._pending else 0),
+                spool_pending=pending,
+                spool_oldest_at=None if oldest is None else oldest / 1e9,
+                failures=self._failures,
+                last_error=self._last_error,
+                last_error_at=self._last_error_at,
+                last_sent_at=self._last_sent_at,
             )
 
-    def flush(self, timeout: float | None = 5.0) -> bool:
-        """Send (or spool) everything logged so far. True when nothing is left in memory.
+    def _backlog(self) -> tuple[int, int | None]:
+        if self.spool is None or self._closed:
+            return 0, None
+        try:
+            return self.spool.backlog()
+        except OSError:
+            return 0, None
 
-        Blocks up to ``timeout`` seconds (None: no limit). Never raises.
+    def flush(self, timeout: float | None = 5.0) -> bool:
+        """Deliver everything logged so far. True when every event is delivered (or dropped, and
+        counted): none left in memory, none waiting in the spool.
+
+        Blocks up to ``timeout`` seconds (None: no limit) and never raises. With a spool it never
+        sleeps through a retry's backoff: while the client backs off after a failed request, it
+        returns False as soon as every event is on disk, and the events are replayed when the API
+        answers again (``stats().spool_pending`` says how many wait). It does wait for a request in
+        flight (up to ``timeout``), and, while the API answers, for the replay of what the spool held.
+        Without a spool, events can only wait in memory: it waits for the retries, up to ``timeout``.
         """
         if not self.active or self._closed:
             return True
         self._ensure_thread()
         deadline = None if timeout is None else time.monotonic() + timeout
+        spool = self.spool
         with self._cond:
-            while not self._drained():
+            while True:
+                if self._drained():
+                    if spool is None or self._backlog()[0] == 0:
+                        return True
+                    # Backing off after a failure: the worker makes no request until _retry_at (and,
+                    # with a spool, moves every batch to a spool file at once: local work only).
+                    if self._failures and time.monotonic() < self._retry_at:
+                        return False
                 self._wal_wake.set()
                 self._wake.set()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
                 self._cond.wait(0.05 if left is None else min(left, 0.05))
-        return True
 
     def _drained(self) -> bool:
         return (
@@ -300,6 +363,7 @@ class Prism:
         self._ready = collections.deque()
         self._pending_segs = []
         self._busy = self._wal_busy = False
+        self._wal_inhand = 0
         self._thread = self._wal_thread = None
         self._wal_wake = threading.Event()
         self._wake = threading.Event()
@@ -346,16 +410,25 @@ class Prism:
     def _write_ahead(self) -> None:
         spool = self.spool
         assert spool is not None
+        chunk = min(self._batch_size, self._max_unspooled)
         while True:
-            lines = self._take_batch()
-            if lines is None:
+            n = min(len(self._queue), chunk)
+            if not n:
                 return
-            seg: Segment | None = None
+            # Counted as not on disk yet before they leave the queue (log() reads both).
+            self._wal_inhand = n
             try:
-                seg = spool.wal_append(lines)
-            except Exception:  # disk full...: the batch is still sent, only not crash-safe
-                warn_once("wal-write", "prism-sdk: could not write ahead to the spool", exc_info=True)
-            self._ready.append((seg, lines))
+                lines = self._take_batch(n)
+                if lines is None:
+                    continue
+                seg: Segment | None = None
+                try:
+                    seg = spool.wal_append(lines)
+                except Exception:  # disk full...: the batch is still sent, only not crash-safe
+                    warn_once("wal-write", "prism-sdk: could not write ahead to the spool", exc_info=True)
+                self._ready.append((seg, lines))
+            finally:
+                self._wal_inhand = 0
             self._wake.set()
 
     def _take_ready(self) -> list[bytes] | None:
@@ -412,11 +485,14 @@ class Prism:
                     self._transport.close()
                 return
 
-    def _take_batch(self) -> list[bytes] | None:
+    def _take_batch(self, limit: int | None = None) -> list[bytes] | None:
+        """Up to ``limit`` (default: a batch) events from the queue, serialised."""
         q = self._queue
         lines: list[bytes] = []
         size = 0
-        while q and len(lines) < self._batch_size:
+        left = self._batch_size if limit is None else limit
+        while q and left > 0:
+            left -= 1
             item = q.popleft()
             try:
                 line = serialize(item)
@@ -503,6 +579,10 @@ class Prism:
     def _post(self, lines: list[bytes]) -> SendResult:
         assert self._transport is not None
         result = self._transport.post(encode_body(lines), len(lines))
+        if result.kind != "ok":
+            status = f"HTTP {result.status}" if result.status else "network error"
+            self._last_error = f"{status}: {result.message}" if result.message else status
+            self._last_error_at = time.time()
         if result.kind == "retry":
             return result
         self._failures = 0
@@ -510,6 +590,7 @@ class Prism:
         if result.kind == "ok":
             with self._stats_lock:
                 self._sent += result.accepted
+                self._last_sent_at = time.time()
             if result.rejected:
                 self._drop("rejected", len(result.rejected))
                 first = result.rejected[0]

@@ -8,7 +8,8 @@ from typing import Any
 
 #: Base URL of the ingestion API (the SDK POSTs to ``{url}/v1/events``). Unset: the SDK is a no-op.
 ENV_INGEST_URL = "PRISM_INGEST_URL"
-#: API key, sent as ``Authorization: Bearer <key>``.
+#: API key, sent as ``Authorization: Bearer <key>``. A comma-separated list (``new,old``, as the
+#: ingestion API accepts during a key rotation) sends only its first key.
 ENV_API_KEY = "PRISM_API_KEY"
 #: Directory of the durable on-disk spool. Unset: no spool.
 ENV_SPOOL_DIR = "PRISM_SPOOL_DIR"
@@ -16,6 +17,9 @@ ENV_SPOOL_DIR = "PRISM_SPOOL_DIR"
 ENV_SPOOL_MAX_BYTES = "PRISM_SPOOL_MAX_BYTES"
 #: Maximum number of events waiting in memory. Default 10000.
 ENV_MAX_QUEUE = "PRISM_MAX_QUEUE"
+#: With a spool: most events logged and not yet written to it; beyond that ``log`` writes the event
+#: to the spool itself. What a killed process can lose. Default 100.
+ENV_MAX_UNSPOOLED = "PRISM_MAX_UNSPOOLED"
 #: Events per request (1..500). Default 250.
 ENV_BATCH_SIZE = "PRISM_BATCH_SIZE"
 #: Seconds between two sends of a partial batch, without a spool (with one: at once). Default 0.5.
@@ -37,6 +41,7 @@ ENV_VARS = (
     ENV_SPOOL_DIR,
     ENV_SPOOL_MAX_BYTES,
     ENV_MAX_QUEUE,
+    ENV_MAX_UNSPOOLED,
     ENV_BATCH_SIZE,
     ENV_FLUSH_INTERVAL,
     ENV_TIMEOUT,
@@ -49,6 +54,15 @@ ENV_VARS = (
 #: Hard limits of ``POST /v1/events`` (the server rejects more): we stay below both.
 MAX_EVENTS_PER_REQUEST = 500
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # uncompressed; the server's limit is 5 MiB
+
+
+def first_key(value: str) -> str:
+    """The key to send from a ``PRISM_API_KEY`` value: the first of a comma-separated list.
+
+    The ingestion API accepts every key of its list (``new,old`` while a key is rotated, the new one
+    first); a bearer token holds no comma, so the SDK sends one key, the newest.
+    """
+    return next((k.strip() for k in value.split(",") if k.strip()), "")
 
 
 class ConfigError(ValueError):
@@ -68,6 +82,7 @@ class Settings:
     spool_dir: str | None = None
     spool_max_bytes: int = 256 * 1024 * 1024
     max_queue: int = 10_000
+    max_unspooled: int = 100
     batch_size: int = 250
     flush_interval: float = 0.5
     timeout: float = 5.0
@@ -112,6 +127,8 @@ class Settings:
                         values[f.name] = raw
                 except ValueError as exc:
                     raise ConfigError(f"{var}={raw!r} is not a valid {f.type}") from exc
+        if values.get("api_key"):
+            values["api_key"] = first_key(values["api_key"])
         s = replace(cls(), **values)
         if s.enabled:
             s._check()
@@ -120,8 +137,8 @@ class Settings:
     def _check(self) -> None:
         if not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ConfigError(f"batch_size must be 1..{MAX_EVENTS_PER_REQUEST}, got {self.batch_size}")
-        if self.max_queue < 1:
-            raise ConfigError("max_queue must be >= 1")
+        if self.max_queue < 1 or self.max_unspooled < 1:
+            raise ConfigError("max_queue and max_unspooled must be >= 1")
         if self.flush_interval <= 0 or self.timeout <= 0 or self.max_backoff <= 0:
             raise ConfigError("flush_interval, timeout and max_backoff must be > 0")
         if self.ingest_url and not self.ingest_url.startswith(("http://", "https://")):

@@ -27,8 +27,9 @@ def lambda_handler(fn: F) -> F:
     """Decorate a Lambda handler (sync or async) so each invocation ends with ``flush()``.
 
     The flush waits at most ``PRISM_LAMBDA_FLUSH_TIMEOUT`` seconds, and never past the invocation's
-    remaining time minus 0.5 s. With a spool directory (e.g. ``/tmp/prism``), what cannot be sent is
-    written there and replayed by a later invocation of the same warm container.
+    remaining time minus 0.5 s. With a spool directory (e.g. ``/tmp/prism``) it never waits on a
+    retry: while the ingestion API fails, it returns as soon as the invocation's events are on disk
+    (a millisecond or so), and a later invocation of the same warm environment replays them.
     """
     if inspect.iscoroutinefunction(fn):
 

@@ -66,6 +66,7 @@ class Claim:
     path: str
     lines: list[bytes]
     _fd: int
+    _spool: Spool | None = None
 
     def done(self) -> None:
         """Everything in it was delivered (or given up): delete it."""
@@ -92,6 +93,8 @@ class Claim:
         if self._fd >= 0:
             os.close(self._fd)  # releases the flock
             self._fd = -1
+            if self._spool is not None:
+                self._spool._released(self.path)
 
 
 class Spool:
@@ -112,6 +115,8 @@ class Spool:
         self._wal: Segment | None = None  # the segment batches are appended to
         self._wal_retired: list[Segment] = []  # rolled over, deleted once nothing is outstanding
         self.wal_roll_bytes = 4 * 1024 * 1024
+        self._claimed: dict[str, int] = {}  # files this process is replaying -> their events
+        self._counted: dict[str, tuple[int, int]] = {}  # file name -> (size, events), for backlog()
 
     # ---------------------------------------------------------------- writing
     def _name(self) -> str:
@@ -141,7 +146,9 @@ class Spool:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._pid, self._open_fd, self._open_path = os.getpid(), -1, ""
+        self._open_bytes = self._open_lines = 0
         self._wal, self._wal_retired = None, []
+        self._claimed, self._counted = {}, {}
 
     def _segments(self) -> list[Segment]:
         return ([self._wal] if self._wal is not None else []) + self._wal_retired
@@ -275,7 +282,79 @@ class Spool:
             os.close(fd)
             return None
         lines = [ln for ln in b"".join(chunks).split(b"\n") if ln.endswith(b"}")]
-        return Claim(path, lines, fd)
+        with self._lock:
+            self._claimed[path] = len(lines)
+        return Claim(path, lines, fd, self)
+
+    def _released(self, path: str) -> None:
+        with self._lock:
+            self._claimed.pop(path, None)
+
+    # ---------------------------------------------------------------- backlog
+    def backlog(self) -> tuple[int, int | None]:
+        """Events waiting in the spool for a replay, and when the oldest file was started (``time_ns``).
+
+        Counted: ready files, this process's overflow file, files it is replaying, and the files of
+        processes that died. Not counted: this process's write-ahead segments (their batches are in
+        memory, being sent) and files another live process holds (its own overflow and segments).
+        A file is read to count its events once per size it is seen with.
+        """
+        own_wal = {os.path.basename(seg.path) for seg in self._segments()}
+        with self._lock:
+            claimed = {os.path.basename(p): n for p, n in self._claimed.items()}
+            open_name = os.path.basename(self._open_path) if self._open_path else ""
+            open_lines = self._open_lines
+        events = 0
+        oldest: int | None = None
+        seen: set[str] = set()
+        for name in self._files():
+            if name in own_wal:
+                continue
+            if name in claimed:
+                n = claimed[name]
+            elif name == open_name:
+                n = open_lines
+            else:
+                counted = self._count(name)
+                if counted is None:
+                    continue
+                n = counted
+            seen.add(name)
+            if n:
+                events += n
+                with contextlib.suppress(ValueError):
+                    born = int(name[:20])
+                    oldest = born if oldest is None else min(oldest, born)
+        for name in set(self._counted) - seen:
+            del self._counted[name]
+        return events, oldest
+
+    def _count(self, name: str) -> int | None:
+        """Events in a file nobody else holds (None: gone, or held by a live process)."""
+        path = os.path.join(self.directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            if not _lock(fd):
+                return None  # a live process appends to it or replays it: its backlog, not ours
+            size = os.fstat(fd).st_size
+            cached = self._counted.get(name)
+            if cached is not None and cached[0] == size:
+                return cached[1]
+            n = 0
+            while True:
+                b = os.read(fd, 1 << 20)
+                if not b:
+                    break
+                n += b.count(b"\n")
+            self._counted[name] = (size, n)
+            return n
+        except OSError:
+            return None
+        finally:
+            os.close(fd)  # releases the test lock
 
     # ---------------------------------------------------------------- bounds
     def size(self) -> int:
