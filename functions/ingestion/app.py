@@ -1,6 +1,11 @@
 """The ingestion function: ``POST /v1/events``, the trust boundary of Prism.
 
 Locally: ``uvicorn ingestion.app:app --port 8101``. In AWS: ``ingestion.handler.handler``.
+
+Nothing that blocks runs on the event loop: a request's body is read on the loop, then inflating,
+validating, redacting, offloading and publishing run in a worker thread (at most
+``INGEST_THREADS`` at a time), and the readiness probes run in threads of their own with a
+deadline, so a hung Redis or S3 never stalls ``/healthz`` or another request's I/O.
 """
 
 from __future__ import annotations
@@ -8,8 +13,11 @@ from __future__ import annotations
 import hmac
 import logging
 import zlib
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Header, Request
 from prism.config import Settings, get_settings
@@ -19,7 +27,6 @@ from prism.errors import (
     PayloadTooLargeError,
     PrismError,
     UnauthorizedError,
-    UnavailableError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
@@ -29,6 +36,11 @@ from prism.ingest import Ingestor, IngestResult
 from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger("prism.ingestion")
+
+INGEST_THREADS = 16  # requests being validated, redacted and published at once (the rest wait their turn)
+READY_THREADS = 8  # readiness probes in flight; a probe that hangs keeps its thread until its socket times out
+READY_TIMEOUT_S = 2.0  # a dependency that has not answered by then is reported as not answering
+T = TypeVar("T")
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _ACCEPTED = {"type": "integer", "minimum": 1, "description": "Events accepted and published"}
@@ -92,6 +104,8 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         ingestor = build_ingestor(settings)
     limit = settings.max_request_bytes
     max_events = settings.max_events_per_request
+    ingest_limiter = anyio.CapacityLimiter(INGEST_THREADS)
+    ready_limiter = anyio.CapacityLimiter(READY_THREADS)
 
     app = FastAPI(
         title="Prism ingestion API",
@@ -157,7 +171,13 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
             if size > limit:
                 raise PayloadTooLargeError(f"body is larger than {limit} bytes")
             chunks.append(chunk)
-        raw = _read_limit(b"".join(chunks), (content_encoding or "").strip().lower(), limit)
+        encoding = (content_encoding or "").strip().lower()
+        body = b"".join(chunks)
+        return await anyio.to_thread.run_sync(accept, body, encoding, limiter=ingest_limiter)
+
+    def accept(body: bytes, encoding: str) -> JSONBody:
+        """Inflate, validate, redact, offload, publish: CPU and blocking I/O, run in a worker thread."""
+        raw = _read_limit(body, encoding, limit)
         # Fast path: the whole body parsed and validated in one go (pydantic-core, no Python
         # dicts). Any problem falls through to the path that judges each event on its own.
         try:
@@ -167,12 +187,12 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         if whole is not None and 0 < len(whole.events) <= max_events:
             return _answer(ingestor.ingest_valid(list(enumerate(whole.events))), len(whole.events))
         try:
-            body: Any = orjson.loads(raw)
+            parsed: Any = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise BadRequestError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("events"), list):
             raise ValidationFailedError('body must be an object {"events": [...]}')
-        events = body["events"]
+        events = parsed["events"]
         if not events:
             raise ValidationFailedError("'events' is empty")
         if len(events) > max_events:
@@ -185,35 +205,86 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Bus and raw payload store reachable", responses={503: {"content": _ERROR}})
-    async def readyz() -> JSONBody:
-        checks: dict[str, str] = {}
-        failing: list[str] = []
-        for name, part in (("bus", ingestor.bus), ("raw_store", ingestor.raw_store)):
-            if part is None:
-                continue
-            try:
-                part.ping()
-                checks[name] = "ok"
-            except (PrismError, UnavailableError) as exc:
-                checks[name] = exc.message
-                failing.append(name)
-        pipeline: dict[str, Any] = {}
+    async def probe(call: Callable[[], T]) -> tuple[T | None, str | None]:
+        """``call()`` in a thread, with a deadline: (its result, None) or (None, why it failed)."""
+        try:
+            with anyio.fail_after(READY_TIMEOUT_S):
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=ready_limiter), None
+        except TimeoutError:
+            return None, f"no answer within {READY_TIMEOUT_S:g} s"
+        except PrismError as exc:
+            return None, exc.message
+
+    @app.get(
+        "/readyz",
+        summary="Bus and raw payload store reachable; the pipeline behind them flowing",
+        description="503 when the bus or the raw payload store cannot be reached (this instance cannot "
+        "accept events). 200 with `status: degraded` and the reasons in `degraded` when events are accepted "
+        "but the writer is missing or stalled (they wait on the bus): taking this instance out of a load "
+        "balancer would not help. `?strict=true` answers 503 in that case too, for monitors that read only "
+        "the status code.",
+        responses={503: {"content": _ERROR}},
+    )
+    async def readyz(strict: bool = False) -> JSONBody:
+        parts: dict[str, Any] = {"bus": ingestor.bus}
+        if ingestor.raw_store is not None:
+            parts["raw_store"] = ingestor.raw_store
         stats = getattr(ingestor.bus, "stats", None)
-        if stats is not None and "bus" not in failing:  # writer lag, pending, dead letters, trims
-            try:
-                pipeline = stats(settings.writer_group)
-            except UnavailableError as exc:
-                pipeline = {"error": exc.message}
+        answers: dict[str, tuple[Any, str | None]] = {}
+
+        async def run(name: str, call: Callable[[], Any]) -> None:
+            answers[name] = await probe(call)
+
+        async with anyio.create_task_group() as tg:
+            for name, part in parts.items():
+                tg.start_soon(run, name, part.ping)
+            if stats is not None:  # writer lag, pending, consumers, dead letters, trims, memory
+                tg.start_soon(run, "pipeline", lambda: stats(settings.writer_group))
+        checks = {name: answers[name][1] or "ok" for name in parts}
+        failing = [name for name in parts if answers[name][1] is not None]
+        pipeline: dict[str, Any] = {}
+        if stats is not None and "bus" not in failing:
+            figures, error = answers["pipeline"]
+            pipeline = {"error": error} if error is not None else dict(figures)
         if failing:
             message = f"unavailable: {', '.join(failing)}"
             body = error_body("not_ready", message, checks=checks, pipeline=pipeline)
             return JSONBody(body, status_code=503)
+        problems = pipeline_problems(pipeline, settings) if stats is not None else []
+        if problems and strict:
+            body = error_body("pipeline_degraded", "; ".join(problems), checks=checks, pipeline=pipeline)
+            return JSONBody({**body, "degraded": problems}, status_code=503)
+        if problems:
+            return JSONBody({"status": "degraded", "degraded": problems, "checks": checks, "pipeline": pipeline})
         return JSONBody({"status": "ok", "checks": checks, "pipeline": pipeline})
 
     app.openapi_schema = None
     _add_schemas(app)
     return app
+
+
+def pipeline_problems(figures: dict[str, Any], settings: Settings) -> list[str]:
+    """Why the pipeline behind the bus is not flowing (empty: it is), from the bus's figures."""
+    group, stream = settings.writer_group, settings.stream
+    if "error" in figures:
+        return [f"pipeline figures unavailable: {figures['error']}"]
+    if not figures.get("group"):
+        return [f"no writer: consumer group '{group}' does not exist on stream '{stream}' (the writer never started)"]
+    if not figures.get("consumers"):
+        return [f"no writer: consumer group '{group}' has no consumers"]
+    idle_s = (figures.get("consumer_idle_ms") or 0) / 1000.0
+    limit = settings.writer_stalled_after_s
+    if idle_s <= limit:
+        return []
+    waiting = []
+    if figures.get("pending"):
+        waiting.append(f"{figures['pending']} entries pending (read, not acknowledged)")
+    if figures.get("lag"):
+        waiting.append(f"{figures['lag']}{'' if figures.get('lag_exact', True) else '+'} entries not yet delivered")
+    quiet = f"no consumer of '{group}' has been active for {idle_s:.0f} s (PRISM_WRITER_STALLED_AFTER_S={limit:g})"
+    if waiting:
+        return [f"writer stalled: {' and '.join(waiting)}, and {quiet}"]
+    return [f"writer gone: {quiet}"]
 
 
 def _add_schemas(app: FastAPI) -> None:

@@ -22,7 +22,7 @@ def build_bus(settings: Settings) -> Bus:
         return KinesisBus(settings.kinesis_stream, client=kinesis_client(aws_endpoint()))
     from prism.adapters.redis_streams import RedisStreamsBus
 
-    return RedisStreamsBus(settings.redis_dsn, settings.stream, settings.stream_maxlen)
+    return RedisStreamsBus(settings.redis_dsn, settings.stream, settings.stream_maxlen, settings.stream_max_bytes)
 
 
 def build_raw_store(settings: Settings) -> RawPayloadStore:

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     bus: Literal["redis", "kinesis"] = "redis"
     stream: str = "inference.logged"
     stream_maxlen: int = 1_000_000
+    stream_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Approximate cap on the Redis stream's memory (bytes, MEMORY USAGE); past it the oldest "
+        "entries are trimmed and counted like PRISM_STREAM_MAXLEN's; 0: no byte cap",
+    )
     kinesis_stream: str = "prism-inference-logged"
 
     # Raw payload store
@@ -46,6 +52,35 @@ class Settings(BaseSettings):
     writer_block_ms: int = 200
     writer_max_deliveries: int = 5
     writer_claim_idle_ms: int = 30_000
+    writer_stalled_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="/readyz reports the pipeline degraded when no consumer of the writer group has been "
+        "active for this long (seconds)",
+    )
+    writer_dlq: str = Field(
+        default="prism-writer-dead-letters",
+        description="SQS queue (name or URL) where the local Kinesis poller sends the description of a batch "
+        "that exhausted its retries, as Lambda's on-failure destination does",
+    )
+    # The local Kinesis poller (python -m writer.kinesis_poller): the event source mapping's settings
+    kinesis_batch_size: int = Field(default=500, ge=1, le=10_000, description="Records per invocation at most")
+    kinesis_batch_window_s: float = Field(
+        default=1.0, ge=0, le=300, description="Longest wait to fill a batch (MaximumBatchingWindowInSeconds)"
+    )
+    kinesis_max_retries: int = Field(
+        default=5, ge=-1, le=10_000, description="Retries of a failing batch (MaximumRetryAttempts; -1: until expiry)"
+    )
+    kinesis_max_record_age_s: int = Field(
+        default=3600, ge=-1, description="Older records go to the dead letters, not the handler (-1: no limit)"
+    )
+    kinesis_bisect_on_error: bool = Field(default=True, description="Split a failing batch in two before retrying")
+    kinesis_starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
+        default="TRIM_HORIZON", description="Where a shard without a checkpoint starts"
+    )
+    kinesis_checkpoint_dir: str = Field(
+        default=".prism/kinesis", description="Where the poller keeps the shards' checkpoints (a JSON file per stream)"
+    )
     retention_days: int = 30
     partitions_ahead_days: int = 3
     minute_histogram_days: int = Field(

@@ -123,6 +123,15 @@ def _ts(value: Any, name: str) -> datetime:
         raise BadRecordError(f"{name} is not an ISO 8601 timestamp") from exc
 
 
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadRecordError(f"{name} is not an integer: {value!r}")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BadRecordError(f"{name} is not an integer: {value!r}") from exc
+
+
 def _ms(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -199,8 +208,10 @@ def to_row(record: dict[str, Any], event: dict[str, Any]) -> LogRow:
             raw_payload_jsonb=_json(payload),
             raw_payload_uri=uri,
             sdk=event.get("sdk"),
-            schema_version=int(event.get("schema_version", 1)),
+            schema_version=_int(event.get("schema_version", 1), "schema_version"),
             tools=tools,
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+    except BadRecordError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BadRecordError(f"record is missing or has a bad field: {exc!r}") from exc

@@ -1,9 +1,11 @@
 """The writer's Redis Streams entry point: ``python -m writer.consumer``.
 
 Reads ``inference.logged`` in consumer group ``cg-writer``, writes each batch in one transaction,
-XACKs only after commit, reclaims what dead consumers left pending (XAUTOCLAIM), moves entries
-that failed ``PRISM_WRITER_MAX_DELIVERIES`` times to ``inference.logged:dead`` with the reason,
-and stops cleanly on SIGTERM (the batch in hand is finished and acked first).
+XACKs only after commit, deletes what every group has acknowledged (XTRIM MINID), reclaims what
+dead consumers left pending (XAUTOCLAIM), moves entries that failed ``PRISM_WRITER_MAX_DELIVERIES``
+times to ``inference.logged:dead`` with the reason, and stops cleanly on SIGTERM (the batch in hand
+is finished and acked first). It reads Redis only: with ``PRISM_BUS=kinesis`` it refuses to start
+(the Kinesis stream is read by ``python -m writer.kinesis_poller`` locally, by Lambda in AWS).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ class ConsumerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     retried: int = 0
+    trimmed: int = 0  # acknowledged entries deleted from the stream
 
 
 class StreamConsumer:
@@ -123,11 +127,21 @@ class StreamConsumer:
             self.stats.dead_lettered += len(dead)
         else:
             self._until_ok(lambda: self.reader.ack(ack))
+        if ack:
+            self._trim()
         self.stats.batches += 1
         self.stats.written += outcome.written
         self.stats.duplicates += outcome.duplicates
 
+    def _trim(self) -> None:
+        """Delete what every group has acknowledged (best effort: the next batch tries again)."""
+        try:
+            self.stats.trimmed += self.reader.trim_acknowledged()
+        except UnavailableError as exc:
+            log.warning("could not trim acknowledged entries: %s", exc.message)
+
     def _maintain(self) -> None:
+        self._trim()
         try:
             gone = self.reader.forget_idle_consumers()
             if gone:
@@ -170,9 +184,25 @@ def build_consumer(settings: Settings) -> StreamConsumer:
     )
 
 
+def refuse_other_bus(settings: Settings) -> str | None:
+    """Why this entry point cannot serve the configured bus, or None."""
+    if settings.bus == "redis":
+        return None
+    return (
+        f"writer.consumer reads Redis Streams, but PRISM_BUS={settings.bus}: nothing would read the "
+        f"{settings.bus} stream '{settings.kinesis_stream}'. Run `python -m writer.kinesis_poller` instead "
+        "(locally; in AWS the Lambda event source mapping invokes writer.handler.handler), or set PRISM_BUS=redis."
+    )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    consumer = build_consumer(get_settings())
+    settings = get_settings()
+    refusal = refuse_other_bus(settings)
+    if refusal is not None:
+        log.error("%s", refusal)
+        sys.exit(2)
+    consumer = build_consumer(settings)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: consumer.stop.set())
     log.info("writer %s reading %s", consumer.reader.consumer, consumer.reader.stream)

@@ -1,13 +1,18 @@
-"""The writer's Kinesis entry point (AWS Lambda). Same core as the Redis Streams consumer.
+"""The writer's Kinesis entry point (AWS Lambda; locally ``python -m writer.kinesis_poller`` drives
+it the same way). Same core as the Redis Streams consumer.
 
-The batch is written once through ``RecordWriter`` (one transaction, idempotent); Powertools'
-batch processor then reports the poison records as ``batchItemFailures`` so Lambda retries or
-dead-letters only those. A transient failure (database down) raises: the whole batch is retried.
+Each record is decoded on its own (a record whose ``data`` is missing or not base64 fails alone);
+the batch is written once through ``RecordWriter`` (one transaction, idempotent); Powertools'
+batch processor then reports every record that could not be written as ``batchItemFailures``, so
+the event source mapping checkpoints before the first of them and retries or dead-letters from
+there. A transient failure (database down) raises: the whole batch is retried.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import logging
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,6 +21,8 @@ from prism.config import get_settings
 from prism.ports import BusMessage
 from prism.records import BadRecordError
 from prism.write import RecordWriter
+
+log = logging.getLogger("prism.writer")
 
 _writer: RecordWriter | None = None
 
@@ -29,10 +36,43 @@ def get_writer() -> RecordWriter:
     return _writer
 
 
+def _decode(record: Any) -> tuple[str | None, bytes | str]:
+    """(sequence number, data) of a Lambda Kinesis record, or (sequence number or None, why not)."""
+    kinesis = record.get("kinesis") if isinstance(record, dict) else None
+    if not isinstance(kinesis, dict):
+        return None, "not a Kinesis record (no 'kinesis' object)"
+    seq = kinesis.get("sequenceNumber")
+    if not isinstance(seq, str) or not seq:
+        return None, "Kinesis record without a sequenceNumber"
+    data = kinesis.get("data")
+    if not isinstance(data, str):
+        return seq, "Kinesis record without 'data'" if data is None else "Kinesis record 'data' is not a string"
+    try:
+        return seq, base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return seq, f"Kinesis record 'data' is not base64: {exc}"
+
+
 def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> dict[str, Any]:
     records = event.get("Records") or []
-    messages = [BusMessage(r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"])) for r in records]
-    failed = writer.handle(messages).failed
+    messages: list[BusMessage] = []
+    failed: dict[str, str] = {}
+    unidentified: list[str] = []
+    for record in records:
+        seq, data = _decode(record)
+        if seq is None:
+            unidentified.append(str(data))
+        elif isinstance(data, bytes):
+            messages.append(BusMessage(seq, data))
+        else:
+            failed[seq] = data
+    failed.update(writer.handle(messages).failed)
+    for seq, reason in failed.items():
+        log.warning("record %s failed: %s", seq, reason, extra={"sequence_number": seq, "reason": reason})
+    if unidentified:
+        # Nothing to name in batchItemFailures: fail the invocation, so the event source mapping
+        # bisects down to the record and dead-letters it (what could be written is written).
+        raise BadRecordError(f"{len(unidentified)} record(s) cannot be identified: {unidentified[0]}")
 
     def record_handler(record: KinesisStreamRecord) -> None:
         reason = failed.get(record.kinesis.sequence_number)

@@ -1,4 +1,10 @@
-"""Redis Streams adapter: the Bus (XADD + XTRIM) and the consumer-group reader the writer uses."""
+"""Redis Streams adapter: the Bus (XADD + trimming) and the consumer-group reader the writer uses.
+
+Memory stays bounded three ways: the writer deletes what every consumer group has acknowledged
+(``RedisStreamsReader.trim_acknowledged``: XTRIM MINID up to the oldest entry some group still
+holds pending or has not been delivered), and ingestion caps the stream at about ``maxlen``
+entries and ``max_bytes`` bytes (the oldest entries go first and are counted as trimmed).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,46 @@ log = logging.getLogger(__name__)
 DATA = b"d"  # one record per entry (what other producers may write)
 BATCH = b"b"  # many records per entry, newline-separated (what ingestion writes)
 SEP = "#"  # message id of record i of entry E: "E#i"
+LAG_COUNT_CAP = 1000  # undelivered entries counted one by one; beyond that the lag is a lower bound
+
+# Deletes the entries every group has acknowledged, atomically with reading the groups' state:
+# entries older than the oldest entry any group holds pending, or older than the first entry a
+# group has not been delivered. A stream without groups is left alone (nothing is known acked).
+_TRIM_ACKNOWLEDGED = """
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if not ok or #groups == 0 then return {0, ''} end
+local best_ms, best_seq, best_ms_s
+for _, g in ipairs(groups) do
+  local f = {}
+  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+  local id, bump = f['last-delivered-id'], 1
+  if tonumber(f['pending']) > 0 then
+    id = redis.call('XPENDING', KEYS[1], f['name'])[2]
+    bump = 0
+  end
+  local dash = string.find(id, '-', 1, true)
+  local ms_s = string.sub(id, 1, dash - 1)
+  local ms, seq = tonumber(ms_s), tonumber(string.sub(id, dash + 1)) + bump
+  if best_ms == nil or ms < best_ms or (ms == best_ms and seq < best_seq) then
+    best_ms, best_seq, best_ms_s = ms, seq, ms_s
+  end
+end
+local minid = best_ms_s .. '-' .. string.format('%d', best_seq)
+return {redis.call('XTRIM', KEYS[1], 'MINID', minid), minid}
+"""
+
+# Entries after ARGV[1] (a group's last-delivered id), counted from the ids up to ARGV[2].
+# Returns {count, 1} when exact, {ARGV[2], 0} when there are at least that many.
+_COUNT_AFTER = """
+local n, start, cap = 0, '(' .. ARGV[1], tonumber(ARGV[2])
+while n < cap do
+  local page = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 50)
+  n = n + #page
+  if #page < 50 then return {n, 1} end
+  start = '(' .. page[#page][1]
+end
+return {n, 0}
+"""
 
 
 def client(url: str) -> redis.Redis:
@@ -23,13 +69,16 @@ def client(url: str) -> redis.Redis:
 
 
 class RedisStreamsBus:
-    """Publishes to one stream, trimmed to about ``maxlen`` entries; trimmed entries are counted."""
+    """Publishes to one stream, capped at about ``maxlen`` entries and ``max_bytes`` bytes
+    (0: no byte cap); what the caps trim is counted in ``<stream>:stats``."""
 
-    def __init__(self, url: str, stream: str, maxlen: int) -> None:
+    def __init__(self, url: str, stream: str, maxlen: int, max_bytes: int = 0) -> None:
         self._redis = client(url)
         self.stream = stream
         self.maxlen = maxlen
+        self.max_bytes = max_bytes
         self.stats_key = f"{stream}:stats"
+        self._count_after = self._redis.register_script(_COUNT_AFTER)
 
     def publish(self, messages: Sequence[tuple[str, bytes]]) -> PublishResult:
         if not messages:
@@ -40,12 +89,29 @@ class RedisStreamsBus:
             pipe = self._redis.pipeline(transaction=False)
             pipe.xadd(self.stream, {BATCH: b"\n".join(data for _key, data in messages)})
             pipe.xtrim(self.stream, maxlen=self.maxlen, approximate=True)
+            if self.max_bytes:
+                pipe.memory_usage(self.stream, samples=5)
+                pipe.xlen(self.stream)
             results = pipe.execute()
+            trimmed = int(results[1] or 0)
+            if trimmed:
+                log.warning("stream %s trimmed %d entries (PRISM_STREAM_MAXLEN=%d)", self.stream, trimmed, self.maxlen)
+            if self.max_bytes and int(results[2] or 0) > self.max_bytes:
+                size, length = int(results[2]), int(results[3] or 0)
+                keep = max(1, length * self.max_bytes // size)
+                over = int(self._redis.xtrim(self.stream, maxlen=keep, approximate=True) or 0)
+                log.warning(
+                    "stream %s is %d bytes (PRISM_STREAM_MAX_BYTES=%d): trimmed %d of %d entries",
+                    self.stream,
+                    size,
+                    self.max_bytes,
+                    over,
+                    length,
+                )
+                trimmed += over
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
-        trimmed = int(results[-1] or 0)
         if trimmed:
-            log.warning("stream %s trimmed %d entries (PRISM_STREAM_MAXLEN=%d)", self.stream, trimmed, self.maxlen)
             try:
                 self._redis.hincrby(self.stats_key, "trimmed", trimmed)
             except redis.RedisError:
@@ -58,25 +124,64 @@ class RedisStreamsBus:
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
 
-    def stats(self, group: str = "cg-writer") -> dict[str, int]:
-        """Health figures: entries in the stream, the group's pending and lag, dead letters, trims."""
-        figures = {"entries": 0, "pending": 0, "lag": 0, "dead_letters": 0, "trimmed": 0}
+    def stats(self, group: str = "cg-writer") -> dict[str, Any]:
+        """The pipeline's figures: stream entries and bytes; the group's pending entries, its lag
+        (entries not yet delivered, counted from the stream ids), its consumers and how long since
+        the most recently active one was seen; dead letters; trims; Redis's memory."""
+        figures: dict[str, Any] = {
+            "entries": 0,
+            "pending": 0,
+            "lag": 0,
+            "lag_exact": True,
+            "dead_letters": 0,
+            "trimmed": 0,
+            "group": False,
+            "consumers": 0,
+            "consumer_idle_ms": None,
+            "stream_bytes": 0,
+            "redis_used_memory": 0,
+            "redis_maxmemory": 0,
+            "redis_maxmemory_policy": "",
+        }
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.xlen(self.stream)
             pipe.xlen(f"{self.stream}:dead")
             pipe.hget(self.stats_key, "trimmed")
-            length, dead, trimmed = pipe.execute()
-            figures.update(entries=int(length or 0), dead_letters=int(dead or 0), trimmed=int(trimmed or 0))
-            groups = self._redis.xinfo_groups(self.stream) if length else []
-        except redis.ResponseError as exc:  # e.g. a key of the wrong type, no group yet
+            pipe.info("memory")
+            pipe.exists(self.stream)
+            length, dead, trimmed, memory, exists = pipe.execute()
+            figures.update(
+                entries=int(length or 0),
+                dead_letters=int(dead or 0),
+                trimmed=int(trimmed or 0),
+                redis_used_memory=int(memory.get("used_memory", 0)),
+                redis_maxmemory=int(memory.get("maxmemory", 0)),
+                redis_maxmemory_policy=str(memory.get("maxmemory_policy", "")),
+            )
+            if not exists:
+                return figures
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.xinfo_stream(self.stream)
+            pipe.xinfo_groups(self.stream)
+            pipe.memory_usage(self.stream, samples=5)
+            info, groups, size = pipe.execute()
+            figures["stream_bytes"] = int(size or 0)
+            mine = next((g for g in groups if _id(g["name"]) == group), None)
+            if mine is None:
+                return figures
+            consumers = self._redis.xinfo_consumers(self.stream, group)
+            figures.update(group=True, pending=int(mine["pending"]), consumers=len(consumers))
+            if consumers:
+                figures["consumer_idle_ms"] = min(int(c["idle"]) for c in consumers)
+            delivered, generated = _id(mine["last-delivered-id"]), _id(info["last-generated-id"])
+            if delivered != generated:
+                count, exact = self._count_after(keys=[self.stream], args=[delivered, LAG_COUNT_CAP])
+                figures["lag"] = int(count)
+                if not exact:  # at least LAG_COUNT_CAP: Redis's own estimate, if it knows better
+                    figures.update(lag=max(int(count), int(mine.get("lag") or 0)), lag_exact=False)
+        except redis.RedisError as exc:  # also a key of the wrong type
             raise BusError(f"Redis: {exc}") from exc
-        except redis.RedisError as exc:
-            raise BusError(f"Redis: {exc}") from exc
-        for g in groups:
-            if _id(g["name"]) == group:
-                figures["pending"] = int(g["pending"])
-                figures["lag"] = int(g.get("lag") or 0)
         return figures
 
     def close(self) -> None:
@@ -84,7 +189,7 @@ class RedisStreamsBus:
 
 
 class RedisStreamsReader:
-    """Consumer-group reads, acks, reclaiming, and the dead-letter stream of one writer."""
+    """Consumer-group reads, acks, reclaiming, trimming and the dead-letter stream of one writer."""
 
     def __init__(self, url: str, stream: str, group: str, consumer: str) -> None:
         self._redis = client(url)
@@ -93,6 +198,7 @@ class RedisStreamsReader:
         self.consumer = consumer
         self.dead_letters = f"{stream}:dead"
         self._claim_cursor = "0-0"
+        self._trim = self._redis.register_script(_TRIM_ACKNOWLEDGED)
 
     def ensure_group(self) -> None:
         try:
@@ -136,6 +242,14 @@ class RedisStreamsReader:
             pending = self._redis.xpending_range(
                 self.stream, self.group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10
             )
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise BusError(f"Redis: {exc}") from exc
+            # The stream and its group are gone (Redis restarted without persistence): make them again,
+            # as read() does, or the writer would retry this forever.
+            self._claim_cursor = "0-0"
+            self.ensure_group()
+            return []
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
         deliveries = {_id(p["message_id"]): int(p["times_delivered"]) for p in pending}
@@ -149,6 +263,14 @@ class RedisStreamsReader:
             self._redis.xack(self.stream, self.group, *ids)
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
+
+    def trim_acknowledged(self) -> int:
+        """Delete the entries every consumer group of the stream has acknowledged; returns how many."""
+        try:
+            trimmed, _minid = self._trim(keys=[self.stream])
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        return int(trimmed)
 
     def dead_letter(self, messages: Sequence[tuple[BusMessage, str]], ack: Sequence[str]) -> None:
         """Copy failed records to the dead-letter stream (with why) and ack their entries, atomically."""

@@ -106,3 +106,26 @@ def test_kinesis_resends_only_failed_records() -> None:
     result = KinesisBus("s", client=fake).publish([("a", b"1"), ("b", b"2"), ("c", b"3")])
     assert result.published == 3 and result.failed == []
     assert fake.calls == [[b"1", b"2", b"3"], [b"2"]]
+
+
+def test_records_that_are_not_base64_or_have_no_data_are_reported_and_the_rest_stored(
+    clean_database: str, aws_endpoint: str
+) -> None:
+    client = boto3.client("kinesis", endpoint_url=aws_endpoint)
+    stream = f"prism-test-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=stream, ShardCount=1)
+    client.get_waiter("stream_exists").wait(StreamName=stream)
+    Ingestor(KinesisBus(stream, client=client), RegexRedactor(), None).ingest([make_event() for _ in range(6)])
+    event = lambda_event(client, stream, [b"x", b"y"])
+    not_base64, no_data = event["Records"][-2], event["Records"][-1]
+    not_base64["kinesis"]["data"] = "%%% not base64 %%%"
+    del no_data["kinesis"]["data"]
+    event["Records"] = [not_base64, *event["Records"][:-2], no_data]  # bad ones first and last
+
+    store = PostgresLogStore(clean_database)
+    response = handle(event, RecordWriter(store))
+    store.close()
+    failures = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failures == {not_base64["kinesis"]["sequenceNumber"], no_data["kinesis"]["sequenceNumber"]}
+    with psycopg.connect(clean_database) as conn:
+        assert conn.execute("SELECT count(*) FROM inference_logs").fetchone() == (6,)

@@ -133,3 +133,73 @@ def test_row_fields() -> None:
     assert json.loads(row.redactions)["EMAIL"] == 4
     assert row.tools[0].name == "lookup_customer" and row.tools[0].latency_ms == pytest.approx(100.0)
     assert json.loads(row.raw_payload_jsonb or "{}")["response"]["content"].startswith("Noted")
+
+
+def test_a_raw_payload_that_cannot_be_read_fails_its_record_only() -> None:
+    from prism.errors import StoreError
+    from prism.records import encode_record
+
+    class PickyStore(MemoryRawPayloadStore):
+        def get(self, uri: str) -> bytes:
+            if "missing-bucket" in uri:
+                raise StoreError(f"S3 get {uri}: An error occurred (NoSuchBucket)")
+            if "denied" in uri:
+                raise StoreError(f"S3 get {uri}: An error occurred (AccessDenied)")
+            if "bug" in uri:
+                raise RuntimeError("unexpected")
+            return super().get(uri)
+
+    ingestor, bus, _ = make(max_payload=2048)
+    raw = PickyStore()
+    ingestor.raw_store = raw
+    ingestor.ingest([event(metadata={"blob": "x" * 5000}), event()])  # the first travels by reference
+    bad = {
+        f"bad-{name}": encode_record(None, NOW, {}, f"s3://{name}/raw/x.json")
+        for name in ("missing-bucket", "denied", "bug")
+    }
+    batch = [*messages(bus), *(BusMessage(mid, data) for mid, data in bad.items()), BusMessage("odd", b'{"v":1}')]
+    store = MemoryLogStore()
+    outcome = RecordWriter(store, raw).handle(batch)
+    assert outcome.written == 2 and len(store.rows) == 2
+    assert set(outcome.failed) == {*bad, "odd"}
+    assert "NoSuchBucket" in outcome.failed["bad-missing-bucket"]
+    assert "AccessDenied" in outcome.failed["bad-denied"]
+    assert outcome.failed["bad-bug"] == "RuntimeError: unexpected"
+
+
+def test_an_event_that_breaks_the_row_builder_fails_alone() -> None:
+    ingestor, bus, raw = make()
+    ingestor.ingest([event(), event()])
+    from prism.records import encode_record
+
+    broken = BusMessage("broken", encode_record(event(schema_version="abc"), NOW, {}, None))
+    outcome = RecordWriter(MemoryLogStore(), raw).handle([broken, *messages(bus)])
+    assert outcome.written == 2 and list(outcome.failed) == ["broken"]
+    assert "schema_version is not an integer" in outcome.failed["broken"]
+
+
+def test_an_error_nobody_foresaw_in_the_store_is_isolated_like_bad_data() -> None:
+    class Fussy(MemoryLogStore):
+        def write(self, rows):  # type: ignore[no-untyped-def]
+            if any(r.model == "boom" for r in rows):
+                raise RuntimeError("driver bug")
+            return super().write(rows)
+
+    ingestor, bus, raw = make()
+    ingestor.ingest([event(), event(model="boom"), event(), event()])
+    store = Fussy()
+    outcome = RecordWriter(store, raw).handle(messages(bus))
+    assert outcome.written == 3 and outcome.failed == {"1": "RuntimeError: driver bug"}
+
+
+def test_an_unavailable_log_store_still_fails_the_whole_batch() -> None:
+    from prism.errors import StoreError
+
+    class Down(MemoryLogStore):
+        def write(self, rows):  # type: ignore[no-untyped-def]
+            raise StoreError("PostgreSQL: connection refused")
+
+    ingestor, bus, raw = make()
+    ingestor.ingest([event(), event()])
+    with pytest.raises(StoreError):
+        RecordWriter(Down(), raw).handle(messages(bus))
