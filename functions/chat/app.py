@@ -19,6 +19,7 @@ from prism.http import BodyLimit, install_docs, install_error_handlers
 from prism.ports import ConversationStore, CredentialStore
 
 from chat.demo import DemoServer
+from chat.egress import EgressPolicy
 from chat.gateway import LiteLLMGateway, ModelGateway
 from chat.provider_settings import ProviderSettings
 from chat.routes import conversations, health, models
@@ -57,13 +58,17 @@ def create_app(
     if demo is None and settings.demo_enabled:
         demo = DemoServer()
     demo_server = demo if settings.demo_enabled else None
+    # Where provider endpoints may be: checked on PUT and at every connect (chat.egress).
+    egress = EgressPolicy(allow_private=settings.private_provider_hosts_allowed)
     providers = ProviderSettings(
         credential_store,
         cipher,
         demo_enabled=settings.demo_enabled,
         demo_base_url=(lambda: demo_server.base_url) if demo_server is not None else None,
+        egress=egress,
+        allow_custom_base_urls=settings.allow_custom_base_urls,
     )
-    gateway = gateway or LiteLLMGateway()
+    gateway = gateway or LiteLLMGateway(egress=egress)
     # On Lambda the environment freezes once a response ends: flush the SDK after each reply.
     flush = getattr(gateway, "flush", None) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
     service = ChatService(

@@ -7,13 +7,21 @@ event carrying ``conversation_id`` and ``message_id``) and turns provider failur
 fake gateway.
 
 ``litellm`` is imported on first use (2+ s), never at module import.
+
+Every call to a configured ``base_url`` goes through an HTTP client of the gateway's
+:class:`chat.egress.EgressPolicy`: it connects only to addresses the policy allows (checked at
+connect time, for every address the host resolves to) and follows no redirect. Any failure to
+connect, whatever its cause, is the one ``provider_unreachable`` error. (The demo server and the
+first-party providers' own endpoints, which no caller chose, use LiteLLM's client.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +30,7 @@ from uuid import UUID
 from prism.errors import ProviderCallError
 from starlette.concurrency import run_in_threadpool
 
+from chat.egress import EgressPolicy
 from chat.providers import CATALOG, DEMO_PROVIDER, litellm_model
 
 
@@ -100,20 +109,37 @@ def _scrub(text: str, secret: str | None) -> str:
 _CONNECTION_ERRORS = frozenset(
     {"APIConnectionError", "ConnectError", "ConnectionRefusedError", "RemoteProtocolError", "ReadError"}
 )
+# Failures to connect that must not read as anything else: refused by the egress policy (or a
+# redirect), or no answer to the connect. Which one it was is in the server log only.
+_UNREACHABLE = frozenset({"EgressRefusedError", "ConnectTimeout"})
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(out) < 8:
+        out.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return out
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
     """LiteLLM reports a refused or cut connection as a 500 "Connection error": look down the chain."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            break
+    for seen in _chain(exc):
         if type(seen).__name__ in _CONNECTION_ERRORS or isinstance(seen, ConnectionError):
             return True
         if "connection error" in str(seen).lower():
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _unreachable(call: ModelCall) -> ProviderCallError:
+    where = f" at {call.api_base}" if call.api_base else ""
+    return ProviderCallError(
+        f"Could not reach {call.provider_label}{where}: the connection failed or was cut off. "
+        "Check that the endpoint is running and reachable, then try again.",
+        code="provider_unreachable",
+    )
 
 
 def _retry_after(exc: BaseException) -> str | None:
@@ -135,6 +161,8 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
     detail = _scrub(str(getattr(exc, "message", None) or exc), call.api_key).strip()
     if len(detail) > 300:
         detail = detail[:300] + "…"
+    if any(type(seen).__name__ in _UNREACHABLE for seen in _chain(exc)):
+        return _unreachable(call)
     if name in ("AuthenticationError", "CallerCredentialAuthenticationError") or status == 401:
         return ProviderCallError(
             f"{who} rejected the API key (401). Check the key for '{call.provider}' in Settings.",
@@ -177,12 +205,7 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
             upstream_status=404,
         )
     if _is_connection_failure(exc):
-        return ProviderCallError(
-            f"Could not reach {who}{where}: the connection failed or was cut off. "
-            "Check that the endpoint is running and reachable, then try again.",
-            code="provider_unreachable",
-            upstream_status=status,
-        )
+        return _unreachable(call)
     if status is not None and status >= 500:
         return ProviderCallError(
             f"{who} had a server error ({status}). Try again in a moment. Detail: {detail}",
@@ -266,7 +289,9 @@ class LiteLLMGateway:
     passing the conversation and message ids as Prism context and reading back the event it logged.
     """
 
-    def __init__(self, acompletion: Acompletion | None = None, *, sdk: bool | None = None) -> None:
+    def __init__(
+        self, acompletion: Acompletion | None = None, *, sdk: bool | None = None, egress: EgressPolicy | None = None
+    ) -> None:
         if acompletion is None:
             acompletion = sdk_acompletion()
             sdk = acompletion is not None if sdk is None else sdk
@@ -274,6 +299,37 @@ class LiteLLMGateway:
         self._sdk = bool(sdk)
         self._litellm: Any = None
         self._warm_lock = threading.Lock()
+        self.egress = egress if egress is not None else EgressPolicy()
+        # One guarded connection pool per event loop (a pool's connections belong to their loop).
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+    def _guarded_clients(self) -> tuple[Any, Any]:
+        """This loop's guarded ``httpx.AsyncClient`` (for the OpenAI SDK) and LiteLLM handler."""
+        loop = asyncio.get_running_loop()
+        pair = self._pools.get(loop)
+        if pair is None or pair[0].is_closed:
+            import httpx
+            from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+            handler = AsyncHTTPHandler(transport=self.egress.transport(), follow_redirects=False)
+            pair = (self.egress.http_client(timeout=httpx.Timeout(None)), handler)
+            self._pools[loop] = pair
+        return pair
+
+    def _client_for(self, call: ModelCall, api_key: str | None) -> Any:
+        """The client LiteLLM calls the provider through: a guarded one for every base URL a
+        caller configured; None (LiteLLM's own) for the demo server and for OpenAI's, Anthropic's
+        and Gemini's own endpoints, which no caller chose."""
+        if call.provider == DEMO_PROVIDER or not call.api_base:
+            return None
+        http, handler = self._guarded_clients()
+        if CATALOG[call.provider].litellm_prefix == "openai":  # the OpenAI SDK: openai, openai_compatible
+            from openai import AsyncOpenAI
+
+            return AsyncOpenAI(
+                api_key=api_key, base_url=call.api_base, http_client=http, max_retries=0, timeout=call.read_timeout_s
+            )
+        return handler  # LiteLLM's own HTTP handler: anthropic, gemini
 
     @property
     def uses_sdk(self) -> bool:
@@ -319,6 +375,9 @@ class LiteLLMGateway:
             kwargs["api_key"] = "not-needed"  # OpenAI-compatible servers without auth (Ollama, vLLM)
         if call.api_base:
             kwargs["api_base"] = call.api_base
+        client = self._client_for(call, kwargs.get("api_key"))
+        if client is not None:
+            kwargs["client"] = client
         outcome = CallOutcome()
         if self._sdk:
             # The event's id is chosen here, so the reply can carry it at once; the SDK builds the

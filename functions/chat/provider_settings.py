@@ -4,10 +4,18 @@ Keys arrive in plaintext once (``PUT /api/settings/providers/{provider}``), are 
 :class:`prism.credentials.CredentialCipher` before they reach the store, and are decrypted only in
 memory for a model call. Views carry the key's last four characters, never more. Tokens made under
 an older ``PRISM_CREDS_KEY`` are re-encrypted under the newest key when read.
+
+A stored key is bound to the endpoint it was entered for (see :mod:`prism.credentials`): a ``PUT``
+that changes ``base_url`` without the key again is refused (422 ``api_key_reentry_required``), and a key is
+decrypted for a call only at the provider and base URL it was sealed with. OpenAI, Anthropic and
+Gemini take no ``base_url`` unless ``PRISM_ALLOW_CUSTOM_BASE_URLS`` is on. Every base URL is checked
+against the :class:`chat.egress.EgressPolicy` when it is stored (literal addresses and names) and
+again, resolved, whenever a connection is opened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prism.credentials import CredentialCipher, CredentialsKeyMissingError, last4
+from prism.credentials import BoundKey, CredentialCipher, CredentialsKeyMissingError, endpoint_mismatch, last4
 from prism.errors import (
     PrismError,
     ProviderNotConfiguredError,
@@ -25,6 +33,7 @@ from prism.errors import (
 from prism.ports import CredentialStore, StoredCredential
 from starlette.concurrency import run_in_threadpool
 
+from chat.egress import EgressPolicy, EgressRefusedError
 from chat.providers import (
     CATALOG,
     DEMO_LABEL,
@@ -36,6 +45,11 @@ from chat.providers import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def endpoint_of(base_url: str | None) -> str | None:
+    """The stored form of a base URL (no trailing slash); None for the provider's own endpoint."""
+    return base_url.rstrip("/") if base_url else None
 
 
 @dataclass(frozen=True)
@@ -82,8 +96,12 @@ class ProviderSettings:
         cache_ttl_s: float = 5.0,
         discovery_ttl_s: float = 30.0,
         discovery_timeout_s: float = 3.0,
+        egress: EgressPolicy | None = None,
+        allow_custom_base_urls: bool = False,
     ) -> None:
         self._store = store
+        self.egress = egress if egress is not None else EgressPolicy()
+        self.allow_custom_base_urls = allow_custom_base_urls
         self._cipher = cipher
         self.demo_enabled = demo_enabled and demo_base_url is not None
         self._demo_base_url = demo_base_url
@@ -92,7 +110,7 @@ class ProviderSettings:
         self._discovery_timeout_s = discovery_timeout_s
         self._creds: dict[str, StoredCredential] | None = None
         self._creds_at = 0.0
-        self._plain: dict[str, str] = {}  # ciphertext -> plaintext, in memory only
+        self._plain: dict[str, BoundKey] = {}  # ciphertext -> plaintext, in memory only
         self._discovered: dict[tuple[str, str | None], tuple[float, list[str] | None, str | None]] = {}
 
     @property
@@ -111,33 +129,53 @@ class ProviderSettings:
         if self._cipher is not None:
             for cred in creds.values():
                 token = cred.api_key_ciphertext
-                if token and self._cipher.needs_rotation(token):
-                    try:
-                        cred.api_key_ciphertext = self._cipher.rotate(token)
-                    except PrismError:
-                        log.warning("provider %s: stored key cannot be decrypted with PRISM_CREDS_KEY", cred.provider)
-                        continue
+                if not token:
+                    continue
+                try:
+                    upgraded = self._cipher.upgrade(token, provider=cred.provider, endpoint=endpoint_of(cred.base_url))
+                except PrismError:
+                    log.warning("provider %s: stored key cannot be decrypted with PRISM_CREDS_KEY", cred.provider)
+                    continue
+                if upgraded is not None:
+                    cred.api_key_ciphertext = upgraded
                     await run_in_threadpool(self._store.put_credential, cred)
-                    log.info("provider %s: key re-encrypted under the newest PRISM_CREDS_KEY", cred.provider)
+                    log.info(
+                        "provider %s: key re-encrypted (newest PRISM_CREDS_KEY, bound to its endpoint)", cred.provider
+                    )
         self._creds, self._creds_at = creds, time.monotonic()
         return creds
 
     def _decrypt(self, cred: StoredCredential) -> str | None:
+        """The key of ``cred``, only for the provider and base URL it was entered for."""
         token = cred.api_key_ciphertext
         if not token:
             return None
-        plain = self._plain.get(token)
-        if plain is None:
+        key = self._plain.get(token)
+        if key is None:
             if self._cipher is None:
                 raise CredentialsKeyMissingError(
                     "PRISM_CREDS_KEY is not set, so the stored key for "
                     f"'{cred.provider}' cannot be decrypted. Set the key it was stored under."
                 )
-            plain = self._cipher.decrypt(token)
+            key = self._cipher.open_bound(token)
             if len(self._plain) > 64:
                 self._plain.clear()
-            self._plain[token] = plain
-        return plain
+            self._plain[token] = key
+        endpoint = endpoint_of(cred.base_url)
+        if not key.matches(cred.provider, endpoint):
+            log.warning("provider %s: stored key is bound to another endpoint; not sent to %s", cred.provider, endpoint)
+            raise endpoint_mismatch(cred.provider, endpoint)
+        return key.secret
+
+    def _custom_base_url_refused(self, provider: str, base_url: str | None) -> str | None:
+        """Why a first-party provider may not be called at ``base_url`` (None: it may)."""
+        if base_url and CATALOG[provider].first_party and not self.allow_custom_base_urls:
+            label = CATALOG[provider].label
+            return (
+                f"{label} is called only at its own endpoint: a custom base_url for '{provider}' needs "
+                "PRISM_ALLOW_CUSTOM_BASE_URLS=true (an admin setting); use openai_compatible for other servers"
+            )
+        return None
 
     async def views(self) -> list[ProviderView]:
         creds = await self._credentials()
@@ -161,21 +199,26 @@ class ProviderSettings:
         hit = self._discovered.get(cache_key)
         if hit is not None and time.monotonic() - hit[0] < self._discovery_ttl_s:
             return hit[1], hit[2]
-        import httpx  # only for endpoints that list their own models
+        import httpx
 
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         models: list[str] | None = None
-        error: str | None = None
+        # One answer for every failure (refused, cut, not HTTP, an HTTP error, not allowed, a
+        # redirect, not JSON): which one it was would tell a caller what listens at an address.
+        error: str | None = f"could not list the models at {base_url}"
         try:
-            async with httpx.AsyncClient(timeout=self._discovery_timeout_s) as client:
+            async with self.egress.http_client(timeout=self._discovery_timeout_s) as client:
                 resp = await client.get(base_url.rstrip("/") + "/models", headers=headers)
-            if resp.status_code == 200:
-                data = resp.json().get("data", [])
-                models = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
-            else:
-                error = f"listing models at {base_url} answered HTTP {resp.status_code}"
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            error = f"could not list models at {base_url}: {type(exc).__name__}"
+                if resp.status_code == 200:
+                    data = resp.json().get("data", [])
+                    models = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+                    error = None
+                else:
+                    log.info("listing models at %s: HTTP %s", base_url, resp.status_code)
+        except EgressRefusedError as exc:
+            log.info("listing models at %s: %s", base_url, exc.reason)
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError, KeyError) as exc:
+            log.info("listing models at %s: %s", base_url, type(exc).__name__)
         if len(self._discovered) > 32:
             self._discovered.clear()
         self._discovered[cache_key] = (time.monotonic(), models, error)
@@ -185,6 +228,9 @@ class ProviderSettings:
         info = CATALOG[cred.provider]
         error: str | None = None
         names: list[str]
+        refused = self._custom_base_url_refused(cred.provider, cred.base_url)
+        if refused is not None:
+            return ModelGroup(cred.provider, info.label, [], refused)
         if cred.models:
             names = list(cred.models)
         elif cred.provider == "openai_compatible" and cred.base_url:
@@ -238,6 +284,9 @@ class ProviderSettings:
             raise UnknownModelError(
                 f"provider '{provider}' is not configured: add it in Settings (PUT /api/settings/providers/{provider})"
             )
+        refused = self._custom_base_url_refused(provider, cred.base_url)
+        if refused is not None:
+            raise ValidationFailedError(refused, code="base_url_not_allowed")
         api_key = self._decrypt(cred)
         allowed: list[str] | None
         if cred.models:
@@ -270,9 +319,29 @@ class ProviderSettings:
             raise ProviderNotConfiguredError(
                 f"unknown provider '{provider}'; providers: {', '.join(PROVIDERS)}", code="unknown_provider"
             )
+        endpoint = endpoint_of(base_url)
+        refused = self._custom_base_url_refused(provider, endpoint)
+        if refused is not None:
+            raise ValidationFailedError(refused, code="base_url_not_allowed")
+        host_refused = self.egress.refusal_for_url(endpoint) if endpoint is not None else None
+        if host_refused is not None:
+            hint = (
+                "an admin can allow loopback and private hosts with PRISM_ALLOW_PRIVATE_PROVIDER_HOSTS=true "
+                "(e.g. for a local Ollama)"
+                if host_refused.reach == "private"
+                else "link-local and cloud metadata addresses are never allowed"
+            )
+            raise ValidationFailedError(f"base_url is not allowed: {host_refused}; {hint}", code="base_url_not_allowed")
         existing = await run_in_threadpool(self._store.get_credential, provider)
         token = existing.api_key_ciphertext if existing else None
         tail = existing.key_last4 if existing else ""
+        if api_key is None and token and existing is not None and endpoint_of(existing.base_url) != endpoint:
+            # The stored key goes only where it was entered for: a new endpoint needs it again.
+            raise ValidationFailedError(
+                f"changing the base_url of '{provider}' needs its api_key again: a stored key is only sent to "
+                'the endpoint it was entered for. Send api_key with the new base_url (or api_key "" to drop it).',
+                code="api_key_reentry_required",
+            )
         if api_key is not None:
             if api_key == "":
                 token, tail = None, ""
@@ -282,7 +351,10 @@ class ProviderSettings:
                         "PRISM_CREDS_KEY is not set: provider keys cannot be stored encrypted. "
                         "Run `make up` (it generates one into .env) or set PRISM_CREDS_KEY."
                     )
-                token, tail = self._cipher.encrypt(api_key), last4(api_key)
+                token, tail = self._cipher.encrypt_bound(api_key, provider=provider, endpoint=endpoint), last4(api_key)
+        elif token and self._cipher is not None:
+            with contextlib.suppress(PrismError):  # undecryptable: kept as it is, reported when used
+                token = self._cipher.upgrade(token, provider=provider, endpoint=endpoint) or token
         if info.key_required and not token:
             raise ValidationFailedError(f"provider '{provider}' needs an api_key", code="api_key_required")
         if info.base_url_required and not base_url:
@@ -292,7 +364,7 @@ class ProviderSettings:
             )
         stored = await run_in_threadpool(
             self._store.put_credential,
-            StoredCredential(provider, token, tail, base_url.rstrip("/") if base_url else None, models or []),
+            StoredCredential(provider, token, tail, endpoint, models or []),
         )
         self.invalidate()
         self._discovered.clear()
@@ -316,14 +388,20 @@ class ProviderSettings:
             raise ProviderNotConfiguredError(f"provider '{provider}' is not configured")
 
     async def rotate_all(self) -> int:
-        """Re-encrypt every stored key under the newest PRISM_CREDS_KEY; returns how many changed."""
+        """Re-encrypt every stored key under the newest PRISM_CREDS_KEY (binding keys stored before
+        binding to their row's endpoint); returns how many changed."""
         if self._cipher is None:
             raise CredentialsKeyMissingError("PRISM_CREDS_KEY is not set")
         changed = 0
         for cred in await run_in_threadpool(self._store.list_credentials):
             token = cred.api_key_ciphertext
-            if token and self._cipher.needs_rotation(token):
-                cred.api_key_ciphertext = self._cipher.rotate(token)
+            upgraded = (
+                self._cipher.upgrade(token, provider=cred.provider, endpoint=endpoint_of(cred.base_url))
+                if token
+                else None
+            )
+            if upgraded is not None:
+                cred.api_key_ciphertext = upgraded
                 await run_in_threadpool(self._store.put_credential, cred)
                 changed += 1
         self.invalidate()

@@ -24,6 +24,8 @@ class ProviderInfo:
     litellm_prefix: str  # LiteLLM's provider prefix for the model string
     key_required: bool
     base_url_required: bool
+    # Called at the provider's own endpoint: a custom base_url only when PRISM_ALLOW_CUSTOM_BASE_URLS
+    first_party: bool = True
     default_models: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -58,6 +60,7 @@ CATALOG: dict[str, ProviderInfo] = {
         "openai",
         key_required=False,
         base_url_required=True,
+        first_party=False,
     ),
 }
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from prism.ports import ChatMessage, Conversation
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from chat.egress import EgressPolicy
+
 # PostgreSQL text cannot hold NUL characters: they are refused here (422), not by the database.
 NO_NUL = r"^[^\x00]*$"
 # No whitespace, whichever regex engine reads the pattern: ``\s`` differs between pydantic (Rust),
@@ -61,7 +63,8 @@ class PutProvider(_In):
     )
     base_url: AnyHttpUrl | None = Field(
         default=None,
-        description="Endpoint base URL (required for openai_compatible, e.g. http://localhost:11434/v1)",
+        description="Endpoint base URL (required for openai_compatible, e.g. http://localhost:11434/v1; for OpenAI, "
+        "Anthropic and Gemini only when PRISM_ALLOW_CUSTOM_BASE_URLS is on). Changing it needs api_key again.",
     )
     models: list[ModelName] | None = Field(
         default=None,
@@ -73,9 +76,10 @@ class PutProvider(_In):
     @classmethod
     def _not_link_local(cls, v: AnyHttpUrl | None) -> AnyHttpUrl | None:
         # No model server lives on a link-local address; the cloud's instance-metadata service does.
-        host = (v.host or "").strip("[]").lower() if v is not None else ""
-        if host.startswith("169.254.") or host.startswith("fe80:") or host == "fd00:ec2::254":
-            raise ValueError("base_url must not point at a link-local address")
+        # (Private and loopback hosts depend on PRISM_ALLOW_PRIVATE_PROVIDER_HOSTS: checked on PUT, and
+        # every address a host resolves to is checked again when a connection is opened.)
+        if v is not None and EgressPolicy(allow_private=True).refusal(v.host or "") is not None:
+            raise ValueError("base_url must not point at a link-local or cloud metadata address")
         return v
 
     @field_validator("api_key")

@@ -24,6 +24,24 @@ class ChatSettings(Settings):
         description="PRISM_CHAT_CANCEL_POLL_S: how often a streaming turn checks the database for a cancel "
         "requested through another instance",
     )
+    allow_custom_base_urls: bool = Field(
+        default=False,
+        description="PRISM_ALLOW_CUSTOM_BASE_URLS: let OpenAI, Anthropic and Gemini take a base_url (a proxy or "
+        "gateway in front of them); off, they are called only at their own endpoints",
+    )
+    allow_private_provider_hosts: bool = Field(
+        default=True,
+        description="PRISM_ALLOW_PRIVATE_PROVIDER_HOSTS: let provider base URLs reach loopback and private "
+        "addresses (a local Ollama or vLLM); on by default, off when PRISM_ENV=cloud unless set. Link-local "
+        "and cloud metadata addresses are never reachable",
+    )
+
+    @property
+    def private_provider_hosts_allowed(self) -> bool:
+        """Loopback/private provider hosts: allowed by default, refused in a cloud deploy unless set."""
+        if self.env == "cloud":
+            return "allow_private_provider_hosts" in self.model_fields_set and self.allow_private_provider_hosts
+        return self.allow_private_provider_hosts
 
     @property
     def demo_enabled(self) -> bool:

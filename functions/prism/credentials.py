@@ -5,11 +5,21 @@ encrypts; every key decrypts, so a new key can be put in front of the old one wi
 stored credentials. :meth:`CredentialCipher.needs_rotation` tells a store which tokens were made
 under an older key, and :meth:`CredentialCipher.rotate` re-encrypts them under the first key.
 
+A provider key is *bound* to the endpoint it was entered for: :meth:`CredentialCipher.encrypt_bound`
+seals the provider and the base URL inside the token with the key, and
+:meth:`CredentialCipher.decrypt_for` gives the key back only for that same provider and base URL.
+So a row whose ``base_url`` was changed afterwards (through the API or in the database) cannot send
+the key anywhere else. Tokens from before binding hold the bare key; :meth:`CredentialCipher.upgrade`
+binds them to the endpoint their row names.
+
 A plaintext key never leaves this process in any form but its last four characters
 (:func:`last4`), and nothing here logs.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -28,6 +38,28 @@ class CredentialDecryptError(PrismError):
 
     code = "credential_undecryptable"
     status = 503  # the provider is unusable until its key is re-entered or the old key restored
+
+
+class CredentialEndpointMismatchError(CredentialDecryptError):
+    """A stored key was entered for another provider or base URL than the one it would be sent to."""
+
+    code = "credential_endpoint_mismatch"
+
+
+_BOUND_MARK = '{"prism_key":1,'
+
+
+@dataclass(frozen=True)
+class BoundKey:
+    """A decrypted key and the endpoint it is bound to (``bound`` False: stored before binding)."""
+
+    secret: str = field(repr=False)
+    provider: str | None
+    endpoint: str | None
+    bound: bool = True
+
+    def matches(self, provider: str, endpoint: str | None) -> bool:
+        return not self.bound or (self.provider == provider and self.endpoint == endpoint)
 
 
 def parse_keys(raw: str) -> list[str]:
@@ -82,6 +114,36 @@ class CredentialCipher:
                 "was a key removed before rotation? Re-enter the provider key in settings"
             ) from exc
 
+    def encrypt_bound(self, secret: str, *, provider: str, endpoint: str | None) -> str:
+        """Encrypt ``secret`` bound to ``provider`` and ``endpoint`` (None: the provider's own)."""
+        body = {"prism_key": 1, "provider": provider, "endpoint": endpoint, "secret": secret}
+        return self.encrypt(json.dumps(body, separators=(",", ":")))
+
+    def open_bound(self, token: str) -> BoundKey:
+        plain = self.decrypt(token)
+        if not plain.startswith(_BOUND_MARK):
+            return BoundKey(plain, None, None, bound=False)
+        try:
+            body = json.loads(plain)
+            return BoundKey(str(body["secret"]), str(body["provider"]), body["endpoint"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CredentialDecryptError("a stored provider key is malformed; re-enter it in settings") from exc
+
+    def decrypt_for(self, token: str, *, provider: str, endpoint: str | None) -> str:
+        """The key in ``token``, only if it was entered for ``provider`` at ``endpoint``."""
+        key = self.open_bound(token)
+        if not key.matches(provider, endpoint):
+            raise endpoint_mismatch(provider, endpoint)
+        return key.secret
+
+    def upgrade(self, token: str, *, provider: str, endpoint: str | None) -> str | None:
+        """``token`` re-encrypted under the primary key and bound (a token from before binding is
+        bound to ``endpoint``), or None when it already is both. A bound token keeps its binding."""
+        key = self.open_bound(token)
+        if not key.bound:
+            return self.encrypt_bound(key.secret, provider=provider, endpoint=endpoint)
+        return self.rotate(token) if self.needs_rotation(token) else None
+
     def needs_rotation(self, token: str) -> bool:
         """True when ``token`` was not made under the primary (first) key."""
         try:
@@ -96,3 +158,11 @@ class CredentialCipher:
             return self._multi.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken as exc:
             raise CredentialDecryptError("a stored provider key cannot be decrypted for rotation") from exc
+
+
+def endpoint_mismatch(provider: str, endpoint: str | None) -> CredentialEndpointMismatchError:
+    where = endpoint or "its official endpoint"
+    return CredentialEndpointMismatchError(
+        f"the stored key for '{provider}' was entered for another endpoint, so it is not sent to {where}; "
+        f"re-enter the key in Settings (PUT /api/settings/providers/{provider})"
+    )

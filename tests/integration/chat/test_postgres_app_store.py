@@ -122,5 +122,10 @@ def test_the_rotation_command_re_encrypts_stored_keys(
         get_chat_settings.cache_clear()
     assert "1 provider key(s)" in capsys.readouterr().out
     stored = store.get_credential("anthropic")
-    assert stored is not None and CredentialCipher(new).decrypt(stored.api_key_ciphertext or "") == "sk-ant-123456"
+    assert stored is not None and stored.api_key_ciphertext is not None
+    # under the new key alone, and now bound to the endpoint its row names (the provider's own)
+    assert CredentialCipher(new).decrypt_for(stored.api_key_ciphertext, provider="anthropic", endpoint=None) == (
+        "sk-ant-123456"
+    )
+    assert CredentialCipher(new).open_bound(stored.api_key_ciphertext).bound
     store.close()

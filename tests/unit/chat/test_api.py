@@ -93,12 +93,15 @@ def test_a_configured_provider_shows_its_models_and_only_the_last_4_of_its_key(
 
 def test_put_keeps_the_key_when_omitted_and_removes_it_when_empty(client: TestClient) -> None:
     _configure_compatible(client)
-    resp = client.put("/api/settings/providers/openai_compatible", json={"base_url": "http://127.0.0.1:8/v1"})
-    assert resp.json()["has_key"] is True and resp.json()["base_url"] == "http://127.0.0.1:8/v1"
+    resp = client.put(
+        "/api/settings/providers/openai_compatible", json={"base_url": "http://127.0.0.1:9/v1/", "models": ["m2"]}
+    )
+    assert resp.json()["has_key"] is True and resp.json()["models"] == ["m2"]
     resp = client.put(
         "/api/settings/providers/openai_compatible", json={"base_url": "http://127.0.0.1:8/v1", "api_key": ""}
     )
     assert resp.json()["has_key"] is False and resp.json()["key_last4"] is None
+    assert resp.json()["base_url"] == "http://127.0.0.1:8/v1"
 
 
 def test_delete_a_provider(client: TestClient) -> None:

@@ -140,7 +140,9 @@ async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> Non
     resolved = await providers.resolve("openai/gpt-4o-mini")
     assert resolved.api_key == "sk-old-key-123456"
     token = store.credentials["openai"].api_key_ciphertext
-    assert token is not None and CredentialCipher(new).decrypt(token) == "sk-old-key-123456"
+    assert token is not None
+    # under the new key alone, and bound to the endpoint its row names (a key stored before binding)
+    assert CredentialCipher(new).decrypt_for(token, provider="openai", endpoint=None) == "sk-old-key-123456"
     assert await providers.rotate_all() == 0
 
 
