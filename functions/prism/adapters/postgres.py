@@ -15,6 +15,7 @@ import sqlparse
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from prism.adapters.postgres_pool import check_alive
 from prism.clock import Clock, utc_now, utc_today
 from prism.errors import StoreError
 from prism.records import LOG_COLUMNS, TOOL_COLUMNS, BadRecordError, LogRow
@@ -304,6 +305,12 @@ class PostgresLogStore:
         self.profile: Profile | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is not None:
+            try:  # PostgreSQL restarted since the last batch: reconnect now rather than fail this one
+                check_alive(self._conn)
+            except psycopg.Error as exc:
+                log.info("PostgreSQL connection lost while idle (%s); reconnecting", type(exc).__name__)
+                self.close()
         if self._conn is None or self._conn.closed or self._conn.broken:
             conn = connect(self._dsn)
             try:
