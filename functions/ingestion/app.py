@@ -11,6 +11,7 @@ deadline, so a hung Redis or S3 never stalls ``/healthz`` or another request's I
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import zlib
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
-import orjson
 from fastapi import FastAPI, Header, Request
 from prism.config import Settings, get_settings
 from prism.errors import (
@@ -187,8 +187,13 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         if whole is not None and 0 < len(whole.events) <= max_events:
             return _answer(ingestor.ingest_valid(list(enumerate(whole.events))), len(whole.events))
         try:
-            parsed: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            # The standard parser keeps what orjson would bend (integers beyond 64 bits become
+            # floats) and what pydantic-core's refuses whole (nesting past 200): the contract then
+            # judges each event on its own and says where a value cannot be stored.
+            parsed: Any = json.loads(raw)
+        except RecursionError as exc:
+            raise BadRequestError("body is nested too deeply to parse", code="invalid_json") from exc
+        except ValueError as exc:
             raise BadRequestError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
         if not isinstance(parsed, dict) or not isinstance(parsed.get("events"), list):
             raise ValidationFailedError('body must be an object {"events": [...]}')

@@ -10,12 +10,48 @@ is in ``docs/events.md``.
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)  # PostgreSQL's limit; no real time zone comes near
+INT_RANGE = (-(2**63), 2**64 - 1)  # what the JSON encoder and jsonb round-trip exactly
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as stored: in UTC. Offsets beyond ±15:59 and instants outside years 1-9999 are
+    refused here, with a reason, rather than failing later in the database."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError("the UTC offset must be within ±15:59")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is outside years 1-9999 in UTC") from None
+
+
+def _bad_json(value: Any) -> str | None:
+    """What in free-form JSON (metadata, params, tool arguments...) would not be stored exactly:
+    a non-finite number or an integer beyond 64 bits, with its path; None when all is well."""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    elif isinstance(value, float):
+        return None if math.isfinite(value) else f": {value} is not a finite number (JSON has no infinity or NaN)"
+    elif isinstance(value, int) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        return f": the integer {str(value)[:40]} is outside the 64-bit range"
+    else:
+        return None
+    for key, item in items:
+        if not isinstance(item, str) and (bad := _bad_json(item)) is not None:
+            return (f"[{key}]" if isinstance(key, int) else f".{key}") + bad
+    return None
+
 
 Status = Literal["ok", "error", "cancelled"]
 ShortText = Annotated[str, Field(min_length=1, max_length=256)]
@@ -124,7 +160,15 @@ class InferenceEvent(_Model):
     sdk: str | None = Field(default=None, max_length=100, description="name/version of the sender")
 
     @model_validator(mode="after")
-    def _times_in_order(self) -> InferenceEvent:
+    def _storable(self) -> InferenceEvent:
+        """What PostgreSQL will store, checked at the door: times in UTC and in order, free-form
+        JSON with finite numbers and 64-bit integers (one pass, on the ingestion hot path)."""
+        self.ts_start, self.ts_end = _utc(self.ts_start), _utc(self.ts_end)
+        if self.ts_first_token is not None:
+            self.ts_first_token = _utc(self.ts_first_token)
+        problem = self._json_problem()
+        if problem is not None:
+            raise ValueError(problem)
         if self.ts_end < self.ts_start:
             raise ValueError("ts_end is before ts_start")
         first = self.ts_first_token
@@ -133,6 +177,33 @@ class InferenceEvent(_Model):
         if self.status == "error" and self.error is None:
             raise ValueError("status 'error' needs an 'error' object")
         return self
+
+    def _json_problem(self) -> str | None:
+        """The first value of the free-form JSON parts that would not be stored exactly, by path
+        (tool invocations' times are made UTC on the way)."""
+        request = self.request
+        for name, value in (("metadata", self.metadata), ("request.params", request.params)):
+            if value and (bad := _bad_json(value)) is not None:
+                return name + bad
+        if request.tools and (bad := _bad_json(request.tools)) is not None:
+            return "request.tools" + bad
+        for i, m in enumerate(request.messages):
+            if isinstance(m.content, str) and not m.tool_calls and not m.model_extra:
+                continue  # the usual message: nothing free-form
+            for name, value in ((".content", m.content), (".tool_calls", m.tool_calls), ("", m.model_extra)):
+                if value and (bad := _bad_json(value)) is not None:
+                    return f"request.messages[{i}]{name}{bad}"
+        for i, call in enumerate(self.response.tool_calls if self.response else ()):
+            if (bad := _bad_json(call.arguments)) is not None:
+                return f"response.tool_calls[{i}].arguments" + bad
+        for i, tool in enumerate(self.tool_invocations):
+            if (bad := _bad_json({"arguments": tool.arguments, "result": tool.result})) is not None:
+                return f"tool_invocations[{i}]" + bad
+            if tool.ts_start is not None:
+                tool.ts_start = _utc(tool.ts_start)
+            if tool.ts_end is not None:
+                tool.ts_end = _utc(tool.ts_end)
+        return None
 
 
 class EventBatch(BaseModel):

@@ -44,7 +44,8 @@ def describe(exc: ValidationError) -> list[str]:
     out = []
     for e in exc.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in e["loc"])
-        out.append(f"{where}: {e['msg']}" if where else str(e["msg"]))
+        msg = str(e["msg"]).removeprefix("Value error, ")  # the contract's own checks say what is wrong
+        out.append(f"{where}: {msg}" if where else msg)
     return out
 
 

@@ -27,6 +27,7 @@ STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
 MAX_POINTS = 2000
 AUTO_POINTS = 360
 MAX_WINDOW = timedelta(days=400)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)  # what windows may name
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
@@ -54,6 +55,10 @@ def window(
     for name, t in (("from", start), ("to", end)):
         if t is not None and t.tzinfo is None:
             raise ValidationFailedError(f"'{name}' needs a time zone (e.g. 2026-11-27T10:00:00Z)", code="invalid_time")
+        if t is not None and not EARLIEST <= t <= LATEST:
+            raise ValidationFailedError(
+                f"'{name}' must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}", code="invalid_time"
+            )
     end = end or clock()
     start = start or end - timedelta(hours=24)
     if start >= end:
