@@ -8,7 +8,6 @@ streaming route (see ``docs/architecture.md``). OpenAPI at ``/docs``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from prism.credentials import CredentialCipher
 from prism.http import BodyLimit, install_docs, install_error_handlers
 from prism.ports import ConversationStore, CredentialStore
 
+from chat import sdk as chat_sdk
 from chat.demo import DemoServer
 from chat.egress import EgressPolicy
 from chat.gateway import LiteLLMGateway, ModelGateway
@@ -40,13 +40,20 @@ def create_app(
     gateway: ModelGateway | None = None,
     demo: DemoServer | None = None,
     shared_store: bool | None = None,
+    configure_sdk: bool | None = None,
 ) -> FastAPI:
     """Build the app. Defaults are the real adapters from settings; tests pass others.
 
     ``shared_store``: whether other instances see the same store, so a cancel requested through one
     must be polled for by the one streaming (default: True for the PostgreSQL store built here).
+    ``configure_sdk``: set prism-sdk's default client up for the chat (its spool: ``chat.sdk``); by
+    default only for the app built from the environment (``settings`` None), as tests set theirs.
     """
+    if configure_sdk is None:
+        configure_sdk = settings is None
     settings = settings or get_chat_settings()
+    if configure_sdk:
+        chat_sdk.configure_sdk(settings)
     if store is None or credential_store is None:
         from prism.adapters.postgres_app import PostgresAppStore
 
@@ -69,8 +76,12 @@ def create_app(
         allow_custom_base_urls=settings.allow_custom_base_urls,
     )
     gateway = gateway or LiteLLMGateway(egress=egress)
-    # On Lambda the environment freezes once a response ends: flush the SDK after each reply.
-    flush = getattr(gateway, "flush", None) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
+    # On Lambda the environment freezes once a response ends: flush the SDK after each reply
+    # (spooled at once while the ingestion API fails: chat.sdk).
+    events = chat_sdk.EventDelivery() if getattr(gateway, "uses_sdk", False) else None
+    flush = getattr(gateway, "flush", None) if chat_sdk.in_lambda() else None
+    if events is not None and events.lambda_flush:
+        flush = events.after_reply
     service = ChatService(
         store,
         providers,
@@ -104,6 +115,7 @@ def create_app(
     app.state.providers = providers
     app.state.settings = settings
     app.state.demo = demo_server
+    app.state.events = events
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(

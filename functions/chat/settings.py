@@ -24,6 +24,11 @@ class ChatSettings(Settings):
         description="PRISM_CHAT_CANCEL_POLL_S: how often a streaming turn checks the database for a cancel "
         "requested through another instance",
     )
+    spool_dir: str = Field(
+        default="",
+        description="PRISM_SPOOL_DIR: where prism-sdk keeps the chat's events until the ingestion API has them "
+        "(default .prism/spool/chat, /tmp/prism-spool on Lambda; off for none)",
+    )
     allow_custom_base_urls: bool = Field(
         default=False,
         description="PRISM_ALLOW_CUSTOM_BASE_URLS: let OpenAI, Anthropic and Gemini take a base_url (a proxy or "

@@ -262,3 +262,88 @@ def test_queue_full_drops_are_counted_and_the_caller_is_unaffected(stack: Stack,
     finally:
         client.shutdown(timeout=0.5)
         prism_sdk.init(enabled=False)
+
+
+def log_calls(client: prism_sdk.Prism, n: int, tag: str) -> None:
+    for i in range(n):
+        with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini", client=client, prism={"tags": [tag]}) as call:
+            call.set_output(f"answer {i}")
+            call.set_usage(10, 2)
+            call.set_cost(0.0001)
+
+
+def test_api_key_rotation_new_old_keeps_every_event_accepted(
+    clean_database: str, redis_url: str, stream_name: str, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the ingestion API and the SDK reading the same PRISM_API_KEY (one .env), the old key
+    with Stack(clean_database, redis_url, stream_name, aws_endpoint, env={"PRISM_API_KEY": "key-old"}) as stack:
+
+        def client(keys: str) -> prism_sdk.Prism:
+            monkeypatch.setenv("PRISM_API_KEY", keys)
+            return prism_sdk.Prism(ingest_url=stack.ingest_url, flush_interval=0.05, timeout=2)
+
+        def restart_ingestion(keys: str) -> None:
+            stack.stop("ingestion")
+            stack.env["PRISM_API_KEY"] = keys
+            stack.start_ingestion()
+
+        before = client("key-old")
+        log_calls(before, 5, "old")
+        assert before.flush(10)
+        # WHEN the key is rotated: the new one first (PRISM_API_KEY=new,old), both services restarted
+        restart_ingestion("key-new,key-old")
+        during = client("key-new,key-old")
+        log_calls(during, 5, "rotating")
+        assert during.flush(10)
+        log_calls(before, 5, "old-still-running")  # a process not restarted yet, on the old key
+        assert before.flush(10)
+        # AND the old key is dropped from the ingestion API before the SDK's process is restarted
+        restart_ingestion("key-new")
+        log_calls(during, 5, "old-dropped")
+        assert during.flush(10)
+        # THEN every event was accepted by the real ingestion API and stored (none refused with a 401)
+        for c in (before, during):
+            s = c.stats()
+            assert s.dropped == {} and not s.failing, s
+            c.shutdown()
+        stack.wait_for_rows(20)
+        with psycopg.connect(stack.database_url) as conn:
+            tags = dict(conn.execute("SELECT tags[1], count(*) FROM inference_logs GROUP BY 1").fetchall())
+        assert tags == {"old": 5, "rotating": 5, "old-still-running": 5, "old-dropped": 5}
+
+
+BURST_CHILD = """
+import os
+import prism_sdk
+c = prism_sdk.get_client()
+for i in range(3000):
+    with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini",
+                            messages=[{"role": "user", "content": "x" * 400}]) as call:
+        call.set_output("y" * 300, finish_reason="stop")
+        call.set_usage(prompt_tokens=100, completion_tokens=50)
+        call.set_cost(0.0001)
+os._exit(0)  # no shutdown(), no atexit: as if killed right after the burst
+"""
+
+
+def test_burst_then_exit_without_shutdown_loses_at_most_max_unspooled_events(stack: Stack, tmp_path: Path) -> None:
+    # GIVEN a process with a spool that makes 3,000 calls as fast as it can, then exits at once
+    env = {
+        **os.environ,
+        "PRISM_INGEST_URL": stack.ingest_url,
+        "PRISM_API_KEY": stack.api_key,
+        "PRISM_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    env.pop("PRISM_MAX_UNSPOOLED", None)
+    out = subprocess.run([sys.executable, "-c", BURST_CHILD], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # WHEN the next process starts with the same spool and flushes
+    nxt = "import prism_sdk; print(prism_sdk.flush(60), prism_sdk.stats().spool_pending)"
+    done = subprocess.run([sys.executable, "-c", nxt], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "0"], done.stdout + done.stderr
+    # THEN at most PRISM_MAX_UNSPOOLED (default 100) of the 3,000 were lost, and none stored twice
+    stack.wait_for_rows(2900, timeout=60)
+    time.sleep(1.0)
+    stored = rows(stack)
+    assert 2900 <= len(stored) <= 3000, f"{3000 - len(stored)} lost"
+    assert len({r["id"] for r in stored}) == len(stored)
