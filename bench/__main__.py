@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, one table each. Not part of the test run.
 
-    uv run python -m bench [pipeline|sdk|chat|query ...]
+    uv run python -m bench [pipeline|sdk|chat|query|redaction ...]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ BENCHES = {
     "sdk": "bench.sdk_bench",
     "chat": "bench.chat_bench",
     "query": "bench.query_bench",
+    "redaction": "bench.redaction_bench",
 }
 
 

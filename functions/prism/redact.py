@@ -1,68 +1,186 @@
 """PII and secret redaction, applied at the ingestion boundary before anything is stored.
 
-``RegexRedactor`` (default) is one compiled pass with validators (Luhn for cards, mod-97 for
-IBANs, ``ipaddress`` for IPv6). ``PresidioRedactor`` (``PRISM_REDACTOR=presidio``) runs
-Microsoft Presidio offline, after the same secret patterns (Presidio has no API-key recognizers).
+``RegexRedactor`` (default) runs a few compiled passes with validators (Luhn for cards, mod-97
+and the country's length for IBANs, ``ipaddress`` for IPv6). ``PresidioRedactor``
+(``PRISM_REDACTOR=presidio``) runs the same passes, then Microsoft Presidio offline.
 Placeholders are ``[TYPE]``; counts per type are kept on the row.
+
+Every pattern runs in time linear in its input, whatever the input (the ingestion API redacts
+untrusted text): a match can only start where a run of its characters starts (a lookbehind, or a
+literal that cannot occur inside the run), every unbounded repetition is possessive (``*+``,
+``++``: no backtracking into it), and what is left to backtrack over is bounded by a constant.
+``tests/unit/pipeline/test_redact.py`` feeds adversarial inputs to every pattern at 1 MiB.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 import os
 import re
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prism.ports import Redaction, Redactor
 
-# (substrings one of which the text must contain, pattern). Each pattern starts with a literal,
-# so the regex engine skips ahead fast; it only runs when one of its hints is present. A group
-# named "keep" is context (the word "Bearer", a key name) that stays in the text.
-_SECRETS: list[tuple[tuple[str, ...], str]] = [
-    (("sk-",), r"sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_\-]{20,}"),  # OpenAI, Anthropic
-    (("sk_", "rk_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
-    (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),  # Google API key
-    (("AKIA", "ASIA", "ABIA", "ACCA"), r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),  # AWS access key id
-    (
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}",
+# --- Secrets ---------------------------------------------------------------------------------
+# (a character the text must contain or "", what else it must contain: a substring or a regex,
+# pattern). A pattern only runs when its gate is passed. A group named "keep" is context (the word
+# "Bearer", a URL prefix) that stays. The gates cost more than the patterns on most text: a regex
+# gate whose first letter is rare (A, g, x) scans faster than several substring tests.
+_B64 = r"[A-Za-z0-9_\-]"  # base64url
+_PEM_LABEL = r"(?:[A-Z0-9]{1,20}[ ]){0,4}PRIVATE KEY(?: BLOCK)?-----"
+_SECRETS: list[tuple[str, str | re.Pattern[str], str]] = [
+    # OpenAI, Anthropic (sk-proj-..., sk-ant-api03-...); not the tail of a word ("task-list-...").
+    ("-", "sk-", r"sk-(?<![A-Za-z0-9]sk-)[A-Za-z0-9_\-]{20,}+"),
+    ("_", "k_", r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}+"),  # Stripe
+    ("", "AIza", r"AIza[0-9A-Za-z_\-]{35}"),  # Google API key
+    ("", re.compile("A(?:KIA|SIA|BIA|CCA)"), r"(?<![0-9A-Z])A(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?![0-9A-Z])"),  # AWS
+    ("_", re.compile("gh[pousr]_|github_pat_"), r"gh[pousr]_[A-Za-z0-9]{36,}+|github_pat_[A-Za-z0-9_]{40,}+"),
+    (  # GitLab personal, deploy, runner, CI job, OAuth... tokens
+        "-",
+        re.compile("gl(?:pat|dt|rt|ptt|cbt|imt|soat|oas|agent|ffct)-"),
+        r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt|cbt|imt|soat|oas|agent|ffct)-[A-Za-z0-9_\-]{20,}+(?:\.[A-Za-z0-9_\-]++)*+",
     ),
-    (("xox",), r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
-    (("hf_",), r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face
-    (("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
-    (("earer",), r"(?P<keep>[Bb]earer\s+)[A-Za-z0-9._~+/\-]{16,}=*"),  # bearer tokens
-    (("_secret_", "_SECRET_"), r"(?P<keep>(?i:aws_secret_access_key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}"),
-    (("PRIVATE KEY",), r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----"),
-]
-_SECRET = r"|".join(f"(?:{p.replace('?P<keep>', '')})" for _, p in _SECRETS)
-_EMAIL = r"(?<![\w.+-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-_IPV6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})(?![\w:])"
-# Numbers (and IBANs) are found in two steps: one cheap pass for runs of digits and separators,
-# then the specific patterns inside each run. Order matters: first alternative wins.
-_CANDIDATE = r"\d[\d ()+.\-/A-Z]{4,}[\dA-Z]"
-_NUMBERS: list[tuple[str, str]] = [
-    ("IBAN", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"),
-    ("US_SSN", r"(?<![\d-])(?!000|666|9\d\d)\d{3}(?P<sep>[- ])(?!00)\d{2}(?P=sep)(?!0000)\d{4}(?![\d-])"),
-    ("CREDIT_CARD", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
-    (
-        "PHONE",
-        r"(?<![\w+])(?<!\d\.)(?:"
-        r"\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20 7946 0958
-        r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (212) 555-1234
-        r"|\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199
-        r"|0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}"  # 020 7946 0958
-        r"|\+\d{10,14}"
-        r")(?!\w|\.\d)",
+    ("_", "npm_", r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),  # npm access token
+    ("-", "pypi-AgEI", r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}+"),  # PyPI API token
+    (  # Slack bot/user/refresh tokens, app-level tokens
+        "-",
+        re.compile("xox|xapp-"),
+        r"(?:xoxe\.)?xox[abposre]-[A-Za-z0-9\-]{10,}+|xapp-\d-[A-Za-z0-9\-]{10,}+",
     ),
-    (
-        "IP_ADDRESS",
-        r"(?<!\w)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)",
+    (  # Slack incoming webhooks: the path is the secret
+        "",
+        "hooks.slack.com/",
+        r"(?P<keep>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_/\-]{20,}+",
+    ),
+    ("_", "hf_", r"hf_[A-Za-z0-9]{30,}+"),  # Hugging Face
+    (  # JWT: header and payload are base64url JSON objects ("eyJ" is '{"')
+        "",
+        "eyJ",
+        rf"eyJ(?<!{_B64}eyJ){_B64}{{8,}}+\.eyJ{_B64}{{8,}}+\.{_B64}{{8,}}+",
+    ),
+    ("", "earer", r"(?P<keep>[Bb]earer[ \t]++)[A-Za-z0-9._~+/\-]{16,}+=*+"),  # bearer tokens
+    (  # PEM private keys; a block cut short (no END line) loses its base64 lines all the same
+        "",
+        "PRIVATE KEY",
+        rf"-----BEGIN {_PEM_LABEL}(?:(?:[^\-\x1e]++|-(?!----))*+-----END {_PEM_LABEL}"
+        r"|(?:[A-Za-z0-9+/=]{16,}+)?(?:(?:\r?\n|\\r\\n|\\n|[ \t])++"
+        r"(?:[A-Za-z0-9+/=]{16,}+|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):[^\r\n\\\x1e]*+))*+)",
     ),
 ]
 
+# ``password=...``, ``"api_key": "..."``, ``--token ...``: the value after a secret's name. Found
+# by looking for the names in the lower-cased text, then matching at each occurrence.
+_CREDENTIAL_NAMES = (
+    r"pass(?:word|wd|phrase)|pwd|secret(?:[_\-]?(?:access[_\-]?)?key)?|api[_\-]?key|private[_\-]?key|token"
+)
+_CREDENTIAL_NAMES_FIRST = ("pass", "pwd", "secret", "api", "private", "token")
+_KEYED = re.compile(
+    rf"(?i:{_CREDENTIAL_NAMES})(?:\\*[\"']?[ \t]*+[:=][ \t]*+|(?P<flag>[ \t]++))"
+    r"(?:(?P<q>\\*[\"'])(?P<qv>[^\"'\\\r\n\x1e]{1,512}+)(?P=q)|(?P<v>[^\s\"'`\\,;<>(){}\[\]]{1,512}+))"
+)
+# fmt: off
+_NOT_A_VALUE = frozenset([
+    "none", "null", "nil", "true", "false", "str", "string", "bytes", "int", "bool", "undefined", "optional",
+    "secretstr", "required",
+])
+# fmt: on
+_KEY_IS_SECRET = re.compile(rf"(?i:{_CREDENTIAL_NAMES})\Z")
+_KEY_IS_SSN = re.compile(r"(?i)(?<![a-z])(?:ssn|social[_\- ]?security(?:[_\- ]?(?:number|no|num))?)\Z")
+
+# ``scheme://user:password@host``: the password goes, the user and the host stay.
+_URL_CREDENTIALS = re.compile(r"://(?P<user>[^\s:/?#@\"'<>\\\[\]]*+):(?P<pw>(?:[^\s/?#@\"'<>\\]*+@)++)")
+
+# --- E-mail ------------------------------------------------------------------------------------
+# Found from each "@": the local part is read backwards (at most 64 characters), the domain
+# forwards. Unicode letters and digits count (IDN, EAI); a punycode TLD (xn--...) too.
+_LOCAL_EXTRA = frozenset("._%+-")  # and letters and digits, any script
+_AT = re.compile(r"@(?<=[\w.%+\-]@)")  # an "@" right after what may end a local part
+_DOMAIN = re.compile(r"@(?P<d>(?:[^\W_]++(?:-++[^\W_]++)*+\.){1,10})(?P<tld>xn--[A-Za-z0-9\-]{2,59}|[^\W\d_]{2,63})")
+
+# --- IP addresses --------------------------------------------------------------------------
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+# IPv6, with an embedded IPv4 tried first (``::ffff:192.0.2.128`` is one address, not four parts)
+_IPV6 = rf"(?<![\w:.])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}(?:{_IPV4}|[0-9A-Fa-f]{{0,4}})(?![\w:]|\.\d)"
+# A dotted quad right after one of these words (or "==", "~=", "pkg-") is a version, not an
+# address ("Python 3.11.7.1", "version: 1.2.3.4", "numpy==1.26.4.1").
+# fmt: off
+_VERSION_WORDS = frozenset([
+    "v", "ver", "version", "release", "rel", "build", "rev", "revision", "python", "node", "nodejs", "java", "jdk",
+    "golang", "ruby", "php", "perl", "rust", "rustc", "gcc", "clang", "llvm", "kernel", "linux", "firmware",
+    "chrome", "chromium", "firefox", "safari", "windows", "macos", "ios", "android", "ubuntu", "debian", "openssl",
+    "postgres", "postgresql", "mysql", "redis", "nginx", "django", "flask", "torch", "pytorch", "tensorflow",
+    "numpy", "pandas", "pip", "npm", "sdk", "cuda",
+])
+# fmt: on
+
+# --- IBAN ----------------------------------------------------------------------------------
+# Two letters and two check digits, then the BBAN; the country fixes the length, so a word after
+# it ("BIC: ...") is not part of it. Matched from the first check digit (a run of the number pass).
+_IBAN_START = r"(?<=(?<![A-Za-z0-9])[A-Za-z]{2}\d)"  # after the first digit: two letters before it
+# Countries whose BBAN is only digits (SWIFT IBAN registry).
+# fmt: off
+_IBAN_NUMERIC = frozenset([
+    "AE", "AT", "BA", "BE", "CZ", "DE", "DK", "EE", "ES", "FI", "FO", "GL", "HR",
+    "HU", "IL", "IS", "LT", "ME", "NO", "PL", "PT", "RS", "SE", "SI", "SK", "TN", "XK",
+])
+# fmt: on
+_IBAN_LENGTHS = {
+    **dict.fromkeys(["NO"], 15),
+    **dict.fromkeys(["BE"], 16),
+    **dict.fromkeys(["DK", "FI", "FK", "FO", "GL", "NL", "SD"], 18),
+    **dict.fromkeys(["MK", "SI"], 19),
+    **dict.fromkeys(["AT", "BA", "EE", "KZ", "LT", "LU", "MN", "XK"], 20),
+    **dict.fromkeys(["CH", "HR", "LI", "LV"], 21),
+    **dict.fromkeys(["BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"], 22),
+    **dict.fromkeys(["AE", "GI", "IL", "IQ", "OM", "SO", "TL"], 23),
+    **dict.fromkeys(["AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"], 24),
+    **dict.fromkeys(["AO", "CV", "LY", "MZ", "PT", "ST"], 25),
+    **dict.fromkeys(["DZ", "IR", "IS", "TR"], 26),
+    **dict.fromkeys(["BI", "CM", "DJ", "FR", "GR", "IT", "MC", "MG", "MR", "SM"], 27),
+    **dict.fromkeys(
+        ["AL", "AZ", "BF", "BJ", "BY", "CI", "CY", "DO", "GT", "HN", "HU", "LB", "ML", "NI", "PL", "SN", "SV"], 28
+    ),
+    **dict.fromkeys(["BR", "EG", "PS", "QA", "UA"], 29),
+    **dict.fromkeys(["JO", "KW", "MU", "YE"], 30),
+    **dict.fromkeys(["MT", "SC"], 31),
+    **dict.fromkeys(["LC"], 32),
+    **dict.fromkeys(["RU"], 33),
+}
+
+# --- Numbers -------------------------------------------------------------------------------
+# Found in two steps: one cheap pass for runs of digits and separators (at least 6 characters, or
+# the check digits of an IBAN), then the specific patterns inside each run only. Order matters:
+# the first alternative wins.
+_CANDIDATE = rf"\d(?:{_IBAN_START}(?=\d)|(?=[\d ()+.\-/]{{5}}))(?:[ ()+.\-/]*+\d)*+"
+_SSN_AREA = r"(?!000|666|9\d\d)\d{3}"
+_NUMBERS: list[tuple[str, str]] = [
+    ("US_SSN", rf"(?<![\d-]){_SSN_AREA}(?P<sep>[- ])(?!00)\d{{2}}(?P=sep)(?!0000)\d{{4}}(?![\d-])"),
+    ("US_SSN_LABELLED", rf"(?<![\d.\-]){_SSN_AREA}(?!00)\d{{2}}(?!0000)\d{{4}}(?![\d\-]|\.\d)"),
+    ("CREDIT_CARD", r"(?<![\d-])[2-6](?:[ -]?\d){12,18}(?![\d-])"),  # Visa, MC, Amex, Discover, JCB, UnionPay...
+    (
+        "PHONE",
+        r"(?<![\w+])(?<!\d\.)(?:"
+        r"(?:\+\d{1,3}|00[1-9]\d{0,2})[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20 7946 0958
+        r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (212) 555-1234
+        r"|\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199
+        r"|0[1-9]\d{1,3}[ \-]\d{3,4}[ \-]?\d{3,4}"  # 020 7946 0958
+        r"|\+\d{10,14}"
+        r")(?!\w|\.\d)",
+    ),
+    ("IP_ADDRESS", rf"(?<![\w.]){_IPV4}(?!\w|\.\d)"),
+]
+# A 9-digit number is an SSN only right after a label ("SSN 123456789", "social security no: ...").
+_SSN_LABEL = re.compile(
+    r"(?i:(?<![a-z])(?:ssn|ss\#|soc(?:ial|\.)?[ \t]*sec(?:urity|\.)?(?:[ \t]*(?:number|num|no\.?|\#))?))"
+    r"[\"']?[ \t]*+[:=\#\-]?[ \t]*+[\"']?(?i:is[ \t]+)?\Z"
+)
+
 ENTITY_TYPES = ("SECRET", "EMAIL", "IBAN", "CREDIT_CARD", "US_SSN", "PHONE", "IP_ADDRESS")
+_PLACEHOLDERS = frozenset(f"[{kind}]" for kind in ENTITY_TYPES)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -77,20 +195,19 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+_BASE36 = {ord(c): str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def _mod97_ok(code: str) -> bool:
+    moved = (code[4:] + code[:4]).upper().translate(_BASE36)
+    return moved.isdigit() and moved.isascii() and int(moved) % 97 == 1
+
+
 def iban_ok(text: str) -> bool:
-    s = text.replace(" ", "")
-    if not 15 <= len(s) <= 34:
+    s = text.replace(" ", "").upper()
+    if not 15 <= len(s) <= 34 or _IBAN_LENGTHS.get(s[:2], len(s)) != len(s):
         return False
-    moved = s[4:] + s[:4]
-    try:
-        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
-    except ValueError:
-        return False
-
-
-def _card_ok(text: str) -> bool:
-    digits = re.sub(r"\D", "", text)
-    return 13 <= len(digits) <= 19 and luhn_ok(digits)
+    return _mod97_ok(s)
 
 
 def _ip_ok(text: str) -> bool:
@@ -101,15 +218,18 @@ def _ip_ok(text: str) -> bool:
     return True
 
 
-_VALIDATORS: dict[str, Callable[[str], bool]] = {"IBAN": iban_ok, "CREDIT_CARD": _card_ok, "IP_ADDRESS": _ip_ok}
+def _ipv6_ok(text: str) -> bool:
+    # "abc::def" is an address to ipaddress, and C++ to everyone else: a digit is required.
+    return any(c.isdigit() for c in text) and _ip_ok(text)
 
 
 def _phone_ok(text: str) -> bool:
-    digits = sum(c.isdigit() for c in text)
+    digits = sum(c.isdigit() for c in text) - (2 if text.startswith("00") else 0)
     return 7 <= digits <= 15
 
 
-_VALIDATORS["PHONE"] = _phone_ok
+def _ssn_ok(digits: str) -> bool:
+    return not (digits[:3] in ("000", "666") or digits[0] == "9" or digits[3:5] == "00" or digits[5:] == "0000")
 
 
 _HEX = frozenset("0123456789abcdefABCDEF:")
@@ -127,92 +247,95 @@ def _may_hold_ipv6(text: str) -> bool:
     return False
 
 
+def _secret_names(text: str) -> Iterator[int]:
+    """Positions where a secret's name (``password``, ``api_key``, ``token``...) may start."""
+    low = text.lower()
+    if len(low) != len(text):  # a few characters lower-case to two ("İ"): search case-insensitively
+        for m in re.finditer(rf"(?i:{_CREDENTIAL_NAMES})", text):
+            yield m.start()
+        return
+    for first in _CREDENTIAL_NAMES_FIRST:
+        i = low.find(first)
+        while i != -1:
+            yield i
+            i = low.find(first, i + 1)
+
+
 class RegexRedactor:
     """The default redactor: cheap gates first, then compiled patterns with validators."""
 
     name = "regex"
 
     def __init__(self) -> None:
-        self._secrets = [(hints, re.compile(p)) for hints, p in _SECRETS]
-        self._email = re.compile(_EMAIL)
-        self._ipv6 = re.compile(_IPV6)
-        self._candidate = re.compile(_CANDIDATE)
-        self._numbers = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_NUMBERS)))
+        # The gates and patterns that can apply, by whether the text holds an "_" and a "-".
+        secrets = [(needs, gate, re.compile(p)) for needs, gate, p in _SECRETS]
+        self._secrets = {
+            (u, d): [(gate, p) for needs, gate, p in secrets if (needs != "_" or u) and (needs != "-" or d)]
+            for u in (False, True)
+            for d in (False, True)
+        }
+        # Numbers are ASCII digits (and \d over Unicode costs twice as much as [0-9] to scan for).
+        self._ipv6 = re.compile(_IPV6, re.ASCII)
+        self._candidate = re.compile(_CANDIDATE, re.ASCII)
+        self._numbers = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_NUMBERS)), re.ASCII)
         self._number_types = {f"g{i}": kind for i, (kind, _) in enumerate(_NUMBERS)}
+
+    # The passes, in order. Each takes the text and the counts, and returns the new text.
 
     def redact(self, text: str) -> Redaction:
         if len(text) < 6:  # the shortest thing we look for is an e-mail like a@b.io
             return Redaction(text, {})
         counts: dict[str, int] = {}  # a plain dict: Counter() costs more than a whole regex pass here
-
-        def fixed(kind: str) -> Callable[[re.Match[str]], str]:
-            def replace(m: re.Match[str]) -> str:
-                counts[kind] = counts.get(kind, 0) + 1
-                return f"[{kind}]"
-
-            return replace
-
-        def secret(m: re.Match[str]) -> str:
-            counts["SECRET"] = counts.get("SECRET", 0) + 1
-            keep = m.groupdict().get("keep")
-            return f"{keep}[SECRET]" if keep else "[SECRET]"
-
-        def ip(m: re.Match[str]) -> str:
-            if not _ip_ok(m.group(0)):
-                return m.group(0)
-            counts["IP_ADDRESS"] = counts.get("IP_ADDRESS", 0) + 1
-            return "[IP_ADDRESS]"
-
-        def number(m: re.Match[str]) -> str:
-            kind = self._number_types[m.lastgroup or ""]
-            check = _VALIDATORS.get(kind)
-            if check is not None and not check(m.group(0)):
-                return m.group(0)
-            counts[kind] = counts.get(kind, 0) + 1
-            return f"[{kind}]"
-
-        underscore, dash = "_" in text, "-" in text
-        for hints, pattern in self._secrets:
-            for hint in hints:
-                # Most hints contain "_" or "-": one test of that character rules them all out.
-                if (("_" in hint and not underscore) or ("-" in hint and not dash)) or hint not in text:
-                    continue
-                text = pattern.sub(secret, text)
-                break
+        text = self.redact_secrets(text, counts)
         if "@" in text:
-            text = self._email.sub(fixed("EMAIL"), text)
+            text = self._emails(text, counts)
         if _may_hold_ipv6(text):
-            text = self._ipv6.sub(ip, text)
-        text = self._numbers_in(text, number)
+            text = self._ipv6.sub(lambda m: self._count(counts, "IP_ADDRESS") if _ipv6_ok(m[0]) else m[0], text)
+        text = self._numbers_in(text, counts)
         return Redaction(text, counts)
 
-    def may_find(self, text: str) -> bool:
-        """False only if ``redact`` would change nothing in ``text`` (or in the strings that make up
-        its JSON serialisation: JSON escapes only quotes, backslashes and control characters, none
-        of which any pattern spans). One cheap pass; ingestion skips redaction when it says no."""
-        if "@" in text or _may_hold_ipv6(text):
-            return True
-        if any(hint in text for hints, _ in self._secrets for hint in hints):
-            return True
-        return self._candidate.search(text) is not None
+    @staticmethod
+    def _count(counts: dict[str, int], kind: str, m: re.Match[str] | None = None) -> str:
+        counts[kind] = counts.get(kind, 0) + 1
+        keep = m.groupdict().get("keep") if m is not None else None
+        return f"{keep}[{kind}]" if keep else f"[{kind}]"
 
-    def _numbers_in(self, text: str, number: Callable[[re.Match[str]], str]) -> str:
-        """Find runs of digits and separators in one cheap pass (widened to a leading '+', '('
-        or IBAN country code), then run the precise number patterns on each run only."""
+    def redact_secrets(self, text: str, counts: dict[str, int]) -> str:
+        """API keys and tokens, private keys, ``password=...`` and URL credentials."""
+        for gate, pattern in self._secrets["_" in text, "-" in text]:
+            if (gate in text) if isinstance(gate, str) else (gate.search(text) is not None):
+                text = pattern.sub(lambda m: self._count(counts, "SECRET", m), text)
+        if "=" in text or ":" in text or "--" in text:
+            text = self._keyed(text, counts)
+        if "://" in text and "@" in text:
+            text = _URL_CREDENTIALS.sub(lambda m: self._url_credentials(m, counts), text)
+        return text
+
+    def _keyed(self, text: str, counts: dict[str, int]) -> str:
+        found: list[tuple[int, int, str]] = []
+        for i in sorted(set(_secret_names(text))):
+            if found and i < found[-1][1]:
+                continue  # inside the value just found
+            m = _KEYED.match(text, i)
+            if m is None or not _name_stands(text, i, m):
+                continue
+            if m["v"] is not None:
+                value = m["v"]
+                if "&" in value and _in_query(text, i):  # ?user=x&password=y&next=...
+                    value = value.split("&", 1)[0]
+                value = value.rstrip(".!?:")
+                end = m.start("v") + len(value)
+                if not value or value.lower() in _NOT_A_VALUE or value[0] in "/$%*" or text.startswith(("(", "["), end):
+                    found.append((m.start(), m.end(), ""))  # not a secret, and not worth scanning again
+                    continue
+                found.append((m.start("v"), end, "[SECRET]"))
+            elif m["qv"] not in _PLACEHOLDERS:
+                found.append((m.start("qv"), m.end("qv"), "[SECRET]"))
         out: list[str] = []
         pos = 0
-        for m in self._candidate.finditer(text):
-            start, end = m.span()
-            if start >= 2 and text[start - 2 : start].isalpha() and text[start - 2 : start].isupper():
-                start -= 2
-            elif start >= 1 and text[start - 1] in "+(":
-                start -= 1
-            start = max(start, pos)
-            if end - start < 7:
-                continue
-            run = text[start:end]
-            new = self._numbers.sub(number, run)
-            if new != run:
+        for start, end, new in found:
+            if new:
+                counts["SECRET"] = counts.get("SECRET", 0) + 1
                 out.append(text[pos:start])
                 out.append(new)
                 pos = end
@@ -221,9 +344,199 @@ class RegexRedactor:
         out.append(text[pos:])
         return "".join(out)
 
+    @staticmethod
+    def _url_credentials(m: re.Match[str], counts: dict[str, int]) -> str:
+        if m["pw"] == "[SECRET]@":
+            return m[0]
+        counts["SECRET"] = counts.get("SECRET", 0) + 1
+        return f"://{m['user']}:[SECRET]@"
+
+    def _emails(self, text: str, counts: dict[str, int]) -> str:
+        out: list[str] = []
+        pos = 0
+        hit = _AT.search(text)
+        while hit is not None:
+            at = start = hit.start()
+            floor = max(pos, at - 64)
+            while start > floor and (text[start - 1].isalnum() or text[start - 1] in _LOCAL_EXTRA):
+                start -= 1
+            too_long = start == floor and start > pos and (text[start - 1].isalnum() or text[start - 1] in _LOCAL_EXTRA)
+            while start < at and text[start] == ".":  # a local part does not start with a dot
+                start += 1
+            m = _DOMAIN.match(text, at) if start < at and not too_long else None
+            if m is None:
+                hit = _AT.search(text, at + 1)
+                continue
+            counts["EMAIL"] = counts.get("EMAIL", 0) + 1
+            out.append(text[pos:start])
+            out.append("[EMAIL]")
+            pos = m.end()
+            hit = _AT.search(text, pos)
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
+
+    def may_find(self, text: str) -> bool:
+        """False only if ``redact`` would change nothing in ``text`` (or in the strings that make up
+        its JSON serialisation, or JSON held in those strings; JSON escapes only quotes,
+        backslashes and control characters, none of which any pattern needs, and ``\\uXXXX``,
+        which makes this say yes). One cheap pass; ingestion skips redaction when it says no.
+        ``redact_event`` also acts on object keys named like secrets, which this sees as
+        ``password":``."""
+        if "@" in text or _may_hold_ipv6(text) or "\\\\u" in text:
+            return True
+        for gate, _ in self._secrets["_" in text, "-" in text]:
+            if (gate in text) if isinstance(gate, str) else (gate.search(text) is not None):
+                return True
+        if "=" in text or ":" in text or "--" in text:
+            for i in _secret_names(text):
+                m = _KEYED_NAME.match(text, i)
+                if m is not None and _name_stands(text, i, m):
+                    return True
+        return self._candidate.search(text) is not None
+
+    def _numbers_in(self, text: str, counts: dict[str, int]) -> str:
+        """Find runs of digits and separators in one cheap pass (widened to a leading '+' or '('),
+        then run the precise number patterns on each run only, seeing the text around it. A run
+        that starts after two letters is tried as an IBAN first."""
+        out: list[str] = []
+        pos = 0
+        size = len(text)
+        for run in self._candidate.finditer(text):
+            start, end = run.span()
+            if start < pos:
+                continue  # inside the IBAN just found
+            if start >= 2 and text[start - 2 : start].isalpha() and (start == 2 or not text[start - 3].isalnum()):
+                cut = _iban_end(text, start - 2)
+                if cut > 0:
+                    counts["IBAN"] = counts.get("IBAN", 0) + 1
+                    out.append(text[pos : start - 2])
+                    out.append("[IBAN]")
+                    pos = cut
+                    if cut >= end:
+                        continue
+                    start = cut
+            if start and text[start - 1] in "+(":
+                start -= 1
+            if end - start < 7:
+                continue
+            stop = min(size, end + 2)
+            i = max(start, pos)
+            while i < end:
+                m = self._numbers.search(text, i, stop)
+                if m is None or m.start() >= end:
+                    break
+                kind = self._number_types[m.lastgroup or ""]
+                cut = _number_end(kind, text, m)
+                if cut < 0:
+                    i = m.end()
+                    continue
+                kind = "US_SSN" if kind == "US_SSN_LABELLED" else kind
+                counts[kind] = counts.get(kind, 0) + 1
+                out.append(text[pos : m.start()])
+                out.append(f"[{kind}]")
+                pos = i = cut
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
+
+
+_KEYED_NAME = re.compile(rf"(?i:{_CREDENTIAL_NAMES})(?:\\*[\"']?[ \t]*+[:=]|(?P<flag>[ \t]))")
+
+
+def _in_query(text: str, i: int) -> bool:
+    """True if the name at ``i`` is a URL query parameter (``?`` or ``&`` before its identifier)."""
+    j, floor = i, max(0, i - 256)
+    while j > floor and (text[j - 1].isalnum() or text[j - 1] in "_.-"):
+        j -= 1
+    return j > 0 and text[j - 1] in "?&"
+
+
+def _name_stands(text: str, i: int, m: re.Match[str]) -> bool:
+    """A secret's name at ``i`` is one: ``--password x`` is a flag only after "--", and ``pwd``
+    is not the end of a word (``OLDPWD=``) or a shell variable (``$PWD``)."""
+    if m["flag"] is not None and text[i - 2 : i] != "--":
+        return False
+    return not (text[i : i + 3].lower() == "pwd" and i and (text[i - 1].isalpha() or text[i - 1] == "$"))
+
+
+def _is_version(text: str, start: int) -> bool:
+    """True if the dotted quad at ``start`` follows a version word or operator (see _VERSION_WORDS)."""
+    before = text[max(0, start - 2) : start]
+    if before in ("==", "~=", ">=", "<=", "!=") or before[-1:] in ("^", "~"):
+        return True
+    if before[-1:] == "-" and before[:1].isalnum():
+        return True
+    floor = max(0, start - 24)
+    j = start
+    while j > floor and text[j - 1] in " \t:":
+        j -= 1
+    if j > floor and j < start and text[j - 1] == ".":
+        j -= 1
+    k = j
+    while k > floor and text[k - 1].isalpha():
+        k -= 1
+    return text[k:j].lower() in _VERSION_WORDS and not (k and text[k - 1].isalpha())
+
+
+def _iban_end(text: str, start: int) -> int:
+    """Where the IBAN starting at ``start`` ends (its country's length), or -1 if it is none.
+    Letters and digits, grouped by single spaces or not, all of one case (else it is an id)."""
+    country = text[start : start + 2].upper()
+    length = _IBAN_LENGTHS.get(country)
+    if length is None or not text[start + 2 : start + 4].isdigit():
+        return -1
+    code = text[start : start + length + length // 4 + 1].replace(" ", "")[:length]
+    if len(code) < length or not code.isascii() or not code.isalnum() or not (code.isupper() or code.islower()):
+        return -1
+    if country in _IBAN_NUMERIC:  # the common case, and a cheap no for anything else
+        moved = f"{code[4:]}{ord(country[0]) - 55}{ord(country[1]) - 55}{code[2:4]}"
+        if not code[4:].isdigit() or int(moved) % 97 != 1:
+            return -1
+    elif not _mod97_ok(code):
+        return -1
+    end, seen = start, 0
+    while seen < length:
+        if text[end] != " ":
+            seen += 1
+        elif text[end - 1] == " ":
+            return -1
+        end += 1
+    return -1 if end < len(text) and text[end].isalnum() else end
+
+
+def _number_end(kind: str, text: str, m: re.Match[str]) -> int:
+    """The end of what to redact of match ``m`` of ``kind``, or -1 if it is not one after all."""
+    found = m[0]
+    start = m.start()
+    if kind == "CREDIT_CARD":
+        if luhn_ok(found.replace(" ", "").replace("-", "")):
+            return m.end()
+        # The longest prefix ending at a group boundary that passes Luhn ("4111 1111 1111 1111 222")
+        digits = 0
+        cuts: list[tuple[int, int]] = []
+        for j, ch in enumerate(found):
+            if ch.isdigit():
+                digits += 1
+                if digits >= 13 and (j + 1 == len(found) or found[j + 1] in " -"):
+                    cuts.append((j + 1, digits))
+        for cut, _ in reversed(cuts):
+            if luhn_ok("".join(c for c in found[:cut] if c.isdigit())):
+                return start + cut
+        return -1
+    if kind == "PHONE":
+        return m.end() if _phone_ok(found) else -1
+    if kind == "IP_ADDRESS":
+        return -1 if _is_version(text, start) else m.end()
+    if kind == "US_SSN_LABELLED":
+        return m.end() if _SSN_LABEL.search(text, max(0, start - 40), start) and _ssn_ok(found) else -1
+    return m.end()
+
 
 class PresidioRedactor:
-    """Presidio (offline, no NER model) for PII, after the regex pass for secrets."""
+    """Presidio (offline, no NER model) after the regex redactor: never finds less than it."""
 
     name = "presidio"
     _ENTITIES = {
@@ -234,6 +547,10 @@ class PresidioRedactor:
         "IP_ADDRESS": "IP_ADDRESS",
         "IBAN_CODE": "IBAN",
     }
+    # Presidio's own patterns are not all linear: it analyses windows of bounded size (with an
+    # overlap longer than any entity it finds), so a long text costs windows x a bounded price.
+    WINDOW = 4096
+    OVERLAP = 256
 
     def __init__(self, score_threshold: float = 0.35) -> None:
         os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -246,32 +563,37 @@ class PresidioRedactor:
         ).create_engine()
         self._analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
         self._threshold = score_threshold
-        self._secrets = re.compile(_SECRET)
+        self._regex = RegexRedactor()
 
     def may_find(self, text: str) -> bool:
         return True  # no cheap way to know what Presidio would find
 
     def redact(self, text: str) -> Redaction:
-        counts: Counter[str] = Counter()
-
-        def secret(m: re.Match[str]) -> str:
-            counts["SECRET"] += 1
-            return "[SECRET]"
-
-        text = self._secrets.sub(secret, text)
-        results = self._analyzer.analyze(
-            text=text, language="en", entities=list(self._ENTITIES), score_threshold=self._threshold
-        )
-        # Replace right to left, skipping overlaps (keep the higher score / longer span).
-        chosen: list[Any] = []
-        for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start))):
-            if all(r.end <= c.start or r.start >= c.end for c in chosen):
-                chosen.append(r)
-        for r in sorted(chosen, key=lambda r: r.start, reverse=True):
-            kind = self._ENTITIES[r.entity_type]
-            counts[kind] += 1
-            text = text[: r.start] + f"[{kind}]" + text[r.end :]
-        return Redaction(text, dict(counts))
+        first = self._regex.redact(text)
+        text, counts = first.text, dict(first.counts)
+        spans: set[tuple[int, int, float, str]] = set()
+        step = self.WINDOW
+        for base in range(0, max(len(text) - self.OVERLAP, 1), step):
+            window = text[base : base + step + self.OVERLAP]
+            for r in self._analyzer.analyze(
+                text=window, language="en", entities=list(self._ENTITIES), score_threshold=self._threshold
+            ):
+                spans.add((base + r.start, base + r.end, r.score, r.entity_type))
+        # Keep the higher score / longer span of overlapping findings.
+        chosen: list[tuple[int, int, float, str]] = []
+        for s in sorted(spans, key=lambda s: (-s[2], s[0] - s[1])):
+            if all(s[1] <= c[0] or s[0] >= c[1] for c in chosen) and text[s[0] : s[1]] not in _PLACEHOLDERS:
+                chosen.append(s)
+        out: list[str] = []
+        pos = 0
+        for start, end, _, entity in sorted(chosen):
+            kind = self._ENTITIES[entity]
+            counts[kind] = counts.get(kind, 0) + 1
+            out.append(text[pos:start])
+            out.append(f"[{kind}]")
+            pos = end
+        out.append(text[pos:])
+        return Redaction("".join(out), counts)
 
 
 def make_redactor(name: str) -> Redactor:
@@ -279,6 +601,8 @@ def make_redactor(name: str) -> Redactor:
         return PresidioRedactor()
     return RegexRedactor()
 
+
+# --- Events ----------------------------------------------------------------------------------
 
 # Fields of an event that are structure, not content: never rewritten.
 STRUCTURAL_FIELDS = frozenset(
@@ -328,52 +652,214 @@ _SPEC: dict[str, _Spec] = {
 }
 _EMPTY: _Spec = {}
 _DATA_URL_MIN = 1024  # inline images/files ("data:...;base64,...") are not text: not scanned
+_JSON_DEPTH = 4  # JSON in a string in JSON in a string...: decoded this many levels deep
+_CARD_INT_MIN = 10**12  # an integer with 13 digits or more may be a card number
 
 
 _SEP = "\x1e"  # ASCII record separator: no pattern matches across it (checked after each pass)
 
 
-def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
-    """Redact every string of an event's content in place; returns the counts per type.
+class _JsonRoot:
+    """A string that held a JSON object or array, decoded so its own strings can be redacted;
+    written back (re-encoded) if any of them changed."""
 
+    __slots__ = ("changed", "container", "key", "parent", "style", "value")
+
+    def __init__(self, container: Any, key: Any, value: Any, original: str, parent: int) -> None:
+        self.container, self.key, self.value, self.parent = container, key, value, parent
+        self.changed = False
+        spaced = '": ' in original or '", ' in original
+        self.style: dict[str, Any] = {
+            "ensure_ascii": "\\u" in original,
+            "separators": (", ", ": ") if spaced else (",", ":"),
+        }
+        if original.lstrip()[1:2] == "\n":
+            line = original.lstrip()[2:].split("\n", 1)[0]
+            self.style["indent"] = len(line) - len(line.lstrip(" ")) or 2
+            self.style["separators"] = (",", ": ")
+
+    def encode(self) -> str:
+        return json.dumps(self.value, allow_nan=False, **self.style)
+
+
+_JSON_START = frozenset("{[ \t\r\n")
+
+
+def _decode_json(text: str) -> Any:
+    """The object or array ``text`` holds, or None if it holds something else (or nothing valid)."""
+    head = text[0]
+    if head not in "{[" and not (head.isspace() and text.lstrip()[:1] in ("{", "[")):
+        return None
+    if text.rstrip()[-1:] not in ("}", "]"):
+        return None
+    try:
+        value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity: not JSON that re-encodes as it came
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):  # 1e400
+        raise ValueError(literal)
+    return value
+
+
+# Object keys repeat from event to event: those in which the redactor found nothing are kept here
+# (per redactor), with what they say about their value (see _key_label). Keys with findings are not.
+_CLEAN_KEYS: dict[str, dict[str, str | None]] = {}
+_CLEAN_KEYS_MAX = 8192
+
+
+def _key_label(key: str) -> str | None:
+    """What a key says about its value: "SECRET" (``password``, ``api_key``...), "US_SSN", or None."""
+    if _KEY_IS_SECRET.search(key) and not (key[-3:].lower() == "pwd" and key[-4:-3].isalpha()):
+        return "SECRET"
+    if _KEY_IS_SSN.search(key):
+        return "US_SSN"
+    return None
+
+
+def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
+    """Redact an event's content in place; returns the counts per type.
+
+    Every string value and every object key of the content is scanned; a string that holds a
+    JSON object or array (tool-call arguments) is decoded, redacted inside and re-encoded, so it
+    stays valid JSON; an integer of 13 digits or more is checked as a card number; the value of
+    a key named like a secret (``password``, ``api_key``, ``token``...) is replaced whole.
     The strings are joined with a separator and redacted in one pass (a few large regex scans
     cost far less than many small ones); if a match ever swallowed a separator, each string is
     redacted on its own instead.
     """
-    slots: list[tuple[Any, Any, str]] = []
+    clean_keys = _CLEAN_KEYS.setdefault(redactor.name, {})
+    slots: list[tuple[Any, Any, str, int]] = []  # (container, key, text, JSON root or -1)
+    renames: list[tuple[dict[str, Any], str, str, int]] = []  # (object, old key, new key, JSON root)
+    roots: list[_JsonRoot] = []
+    totals: dict[str, int] = {}
 
-    def collect(container: Any, key: Any, value: Any, spec: _Spec) -> None:
+    def add(kind: str, n: int = 1) -> None:
+        totals[kind] = totals.get(kind, 0) + n
+
+    def collect(container: Any, key: Any, value: Any, spec: _Spec, root: int, depth: int) -> None:
         if isinstance(value, str):
-            if len(value) >= 6 and not (len(value) > _DATA_URL_MIN and value.startswith("data:")):
-                slots.append((container, key, value))
+            if len(value) < 6 or (len(value) > _DATA_URL_MIN and value.startswith("data:")):
+                return
+            if value[0] in _JSON_START and depth < _JSON_DEPTH:
+                decoded = _decode_json(value)
+                if decoded is not None:
+                    roots.append(_JsonRoot(container, key, decoded, value, root))
+                    collect(None, None, decoded, _EMPTY, len(roots) - 1, depth + 1)
+                    return
+            slots.append((container, key, value, root))
         elif isinstance(value, dict):
             keep = spec.get("keep", ())
             children = spec.get("children", _EMPTY)
             for k, v in value.items():
-                if k not in keep:
-                    collect(value, k, v, children.get(k, _EMPTY))
+                if k in keep:
+                    continue
+                label = clean_keys.get(k, "")
+                if label == "":
+                    found = redactor.redact(k)
+                    if found.counts:
+                        for kind, n in found.counts.items():
+                            add(kind, n)
+                        renames.append((value, k, found.text, root))
+                        label = _key_label(found.text)
+                    else:
+                        label = _key_label(k)
+                        if len(clean_keys) >= _CLEAN_KEYS_MAX:
+                            clean_keys.clear()
+                        clean_keys[k] = label
+                if label is not None and _labelled(value, k, v, label, add):
+                    mark(root)
+                    continue
+                collect(value, k, v, children.get(k, _EMPTY), root, depth)
         elif isinstance(value, list):
             each = spec.get("each", _EMPTY)
             for i, v in enumerate(value):
-                collect(value, i, v, each)
+                collect(value, i, v, each, root, depth)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_INT_MIN:
+            found = redactor.redact(str(value))
+            if found.counts:
+                for kind, n in found.counts.items():
+                    add(kind, n)
+                container[key] = found.text
+                mark(root)
+
+    def mark(root: int) -> None:
+        while root >= 0 and not roots[root].changed:
+            roots[root].changed = True
+            root = roots[root].parent
 
     for key, value in event.items():
         if key not in STRUCTURAL_FIELDS and value is not None:
-            collect(event, key, value, _SPEC.get(key, _EMPTY))
-    if not slots:
-        return {}
-    joined = _SEP.join(text for _, _, text in slots)
-    result = redactor.redact(joined)
-    if not result.counts:
-        return {}
-    parts = result.text.split(_SEP)
-    if len(parts) == len(slots):
-        for (container, key, _), text in zip(slots, parts, strict=True):
-            container[key] = text
-        return result.counts
-    totals: Counter[str] = Counter()
-    for container, key, text in slots:
-        one = redactor.redact(text)
-        container[key] = one.text
-        totals.update(one.counts)
-    return dict(totals)
+            collect(event, key, value, _SPEC.get(key, _EMPTY), -1, 0)
+
+    if slots:
+        joined = _SEP.join(text for _, _, text, _ in slots)
+        result = redactor.redact(joined)
+        if result.counts:
+            parts = result.text.split(_SEP)
+            if len(parts) == len(slots):
+                for kind, n in result.counts.items():
+                    add(kind, n)
+            else:
+                parts = []
+                for _, _, text, _ in slots:
+                    one = redactor.redact(text)
+                    parts.append(one.text)
+                    for kind, n in one.counts.items():
+                        add(kind, n)
+            for (container, key, text, root), new in zip(slots, parts, strict=True):
+                if new != text:
+                    container[key] = new
+                    mark(root)
+    for _, _, _, root in renames:
+        mark(root)
+
+    # Keys are renamed and JSON re-encoded innermost first: a root's own objects, then the root.
+    by_root: dict[int, dict[int, tuple[dict[str, Any], dict[str, str]]]] = {}
+    for obj, old, new, root in renames:
+        by_root.setdefault(root, {}).setdefault(id(obj), (obj, {}))[1][old] = new
+    for index in range(len(roots) - 1, -2, -1):
+        for obj, mapping in by_root.get(index, {}).values():
+            _rename(obj, mapping)
+        if index >= 0 and roots[index].changed:
+            r = roots[index]
+            r.container[r.key] = r.encode()
+    return totals
+
+
+def _labelled(obj: dict[str, Any], key: str, value: Any, label: str, add: Callable[[str], None]) -> bool:
+    """Replace the value of a key that names it (``{"password": "..."}``); True if done."""
+    if label == "SECRET" and isinstance(value, str) and value and value not in _PLACEHOLDERS:
+        obj[key] = "[SECRET]"
+        add("SECRET")
+        return True
+    if label == "US_SSN" and isinstance(value, str | int) and not isinstance(value, bool):
+        digits = str(value)
+        if len(digits) == 11 and digits[3] == digits[6] == "-":
+            digits = digits[:3] + digits[4:6] + digits[7:]
+        if len(digits) == 9 and digits.isdigit() and _ssn_ok(digits):
+            obj[key] = "[US_SSN]"
+            add("US_SSN")
+            return True
+    return False
+
+
+def _rename(obj: dict[str, Any], mapping: dict[str, str]) -> None:
+    """Rename keys in place, keeping their order; a name already taken gets " (2)", " (3)"..."""
+    items = list(obj.items())
+    obj.clear()
+    for k, v in items:
+        new = name = mapping.get(k, k)
+        n = 1
+        while name in obj:
+            n += 1
+            name = f"{new} ({n})"
+        obj[name] = v
