@@ -1,4 +1,6 @@
-"""prism-sdk benchmark: added latency per LiteLLM call (wrapped vs bare vs Langfuse), and a 100k burst.
+"""prism-sdk benchmark: added latency per LiteLLM call (wrapped vs bare vs Langfuse), bursts with the
+spool on (100k ``log()`` calls of event dicts, 20k call records), and what a process that exits right
+after a burst (``os._exit``, as SIGKILL) loses.
 
 Run: ``uv run python -m bench.sdk_bench`` (``--rounds N`` to change the sample size).
 Everything is local: the fake OpenAI server (tests/support/fake_openai.py) answers at once, and one
@@ -27,7 +29,10 @@ import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -78,7 +83,11 @@ class Sink:
                         sink.otel_requests += 1
                     self._reply(200, b"{}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that exits mid-request (the os._exit runs): nothing to report
+
+        self.server = Server(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -212,6 +221,95 @@ def measure_calls(fake_url: str, rounds: int, warmup: int, seed: int) -> dict[tu
     return out
 
 
+def burst_records(sink: Sink, n: int) -> dict[str, Any]:
+    """``n`` calls made with ``llm_call`` as fast as possible, spool on: each record is built and
+    serialised by the spool thread, or by the caller beyond ``PRISM_MAX_UNSPOOLED`` events not on disk."""
+    import prism_sdk
+
+    spool = tempfile.mkdtemp(prefix="prism-bench-spool-")
+    client = prism_sdk.Prism(ingest_url=sink.url, api_key="k", spool_dir=spool, batch_size=500)
+    msgs = [{"role": "user", "content": "x" * 400}]
+    before = sink.events
+    lat: list[float] = []
+    t_start = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini", messages=msgs, client=client) as call:
+            call.set_output("y" * 300, finish_reason="stop")
+            call.set_usage(prompt_tokens=120, completion_tokens=40)
+            call.set_cost(0.0001)
+        lat.append((time.perf_counter_ns() - t0) / 1000)
+    log_s = time.perf_counter() - t_start
+    deadline = time.monotonic() + 120
+    while sink.events - before < n and time.monotonic() < deadline:
+        client.flush(1)
+        time.sleep(0.05)
+    s = client.stats()
+    client.shutdown()
+    return {
+        "n": n,
+        "call_p50_us": statistics.median(lat),
+        "call_p99_us": pct(lat, 99),
+        "calls_total_s": log_s,
+        "delivered": sink.events - before,
+        "spooled": s.spooled,
+        "dropped": s.dropped_total,
+        "drain_s": time.perf_counter() - t_start,
+    }
+
+
+EXIT_CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    import prism_sdk
+    client = prism_sdk.Prism(ingest_url=sys.argv[1], api_key="k", spool_dir=sys.argv[2])
+    msgs = [{"role": "user", "content": "x" * 400}]
+    t0 = time.perf_counter()
+    for _ in range(int(sys.argv[3])):
+        with prism_sdk.llm_call(provider="openai", model="gpt-4o-mini", messages=msgs, client=client) as call:
+            call.set_output("y" * 300, finish_reason="stop")
+            call.set_usage(prompt_tokens=120, completion_tokens=40)
+            call.set_cost(0.0001)
+    print(f"{(time.perf_counter() - t0) * 1000:.1f}", flush=True)
+    os._exit(0)
+    """
+)
+
+
+def exit_after_burst(sink: Sink, n: int, runs: int) -> list[dict[str, Any]]:
+    """A child process makes ``n`` calls with the spool on, then ``os._exit(0)`` (no shutdown, no
+    atexit: what SIGKILL leaves). The next client on the same spool replays what reached the disk."""
+    import prism_sdk
+
+    out = []
+    for _ in range(runs):
+        spool = tempfile.mkdtemp(prefix="prism-bench-exit-")
+        before = len(sink.ids)
+        child = subprocess.run(
+            [sys.executable, "-c", EXIT_CHILD, sink.url, spool, str(n)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        by_child = len(sink.ids) - before
+        nxt = prism_sdk.Prism(ingest_url=sink.url, api_key="k", spool_dir=spool)
+        nxt.flush(60)
+        time.sleep(0.2)
+        nxt.flush(60)
+        nxt.shutdown()
+        delivered = len(sink.ids) - before  # distinct ids: a batch in flight at the exit may come twice
+        out.append(
+            {
+                "calls_ms": float(child.stdout.strip() or "nan"),
+                "sent_before_exit": by_child,
+                "delivered": delivered,
+                "lost": n - delivered,
+            }
+        )
+    return out
+
+
 def burst(sink: Sink, n: int) -> dict[str, Any]:
     import prism_sdk
 
@@ -294,6 +392,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--burst", type=int, default=100_000)
+    ap.add_argument("--record-burst", type=int, default=20_000, help="calls made with llm_call in a burst")
+    ap.add_argument("--exit-burst", type=int, default=3000, help="calls before os._exit (0: skip)")
+    ap.add_argument("--exit-runs", type=int, default=5)
+    ap.add_argument("--skip-calls", action="store_true", help="only the bursts")
     args = ap.parse_args()
 
     from tests.support.fake_openai import FakeOpenAI
@@ -309,20 +411,33 @@ def main() -> None:
     )
     import prism_sdk
 
-    prism_sdk.init(ingest_url=sink.url, api_key="k")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with FakeOpenAI() as fake:
-        res = measure_calls(fake.base_url, args.rounds, args.warmup, args.seed)
-    prism_sdk.flush(10)
-    report(res, args.rounds)
-    s = prism_sdk.stats()
-    print(f"prism events delivered: {s.sent} (dropped {s.dropped_total}); langfuse OTLP requests: {sink.otel_requests}")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not args.skip_calls:
+        prism_sdk.init(ingest_url=sink.url, api_key="k")
+        with FakeOpenAI() as fake:
+            res = measure_calls(fake.base_url, args.rounds, args.warmup, args.seed)
+        prism_sdk.flush(10)
+        report(res, args.rounds)
+        s = prism_sdk.stats()
+        print(f"prism events delivered: {s.sent} (dropped {s.dropped_total}); ", end="")
+        print(f"langfuse OTLP requests: {sink.otel_requests}")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.burst:
         r = burst(sink, args.burst)
         print(f"\nBurst of {r['n']:,} log() calls, spool on")
         for k, v in r.items():
             print(f"  {k:<16}{v:.2f}" if isinstance(v, float) else f"  {k:<16}{v}")
+    if args.record_burst:
+        r = burst_records(sink, args.record_burst)
+        print(f"\nBurst of {r['n']:,} calls made with llm_call, spool on")
+        for k, v in r.items():
+            print(f"  {k:<16}{v:.2f}" if isinstance(v, float) else f"  {k:<16}{v}")
+    if args.exit_burst:
+        runs = exit_after_burst(sink, args.exit_burst, args.exit_runs)
+        print(f"\n{args.exit_burst:,} llm_call calls then os._exit(0), spool on, {len(runs)} runs")
+        print(f"  {'calls ms':>9}{'sent before exit':>18}{'delivered':>11}{'lost':>7}")
+        for r in runs:
+            print(f"  {r['calls_ms']:>9.1f}{r['sent_before_exit']:>18}{r['delivered']:>11}{r['lost']:>7}")
 
 
 if __name__ == "__main__":
