@@ -326,7 +326,7 @@ class Spool:
                     born = int(name[:20])
                     oldest = born if oldest is None else min(oldest, born)
         for name in set(self._counted) - seen:
-            del self._counted[name]
+            self._counted.pop(name, None)
         return events, oldest
 
     def _count(self, name: str) -> int | None:
