@@ -29,6 +29,14 @@ SECRET = "sk-proj-STOREDkeyFORtheLEGITendpoint-0123-wxyz"
 PROMPT = "the quarterly numbers, confidential"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _litellm_imported() -> None:
+    """Import LiteLLM (2 s, over 10 s on a loaded machine) before a turn runs against the 20 s timeout."""
+    from chat.gateway import import_litellm
+
+    import_litellm()
+
+
 @pytest.fixture
 def attacker() -> Iterator[FakeOpenAI]:
     """A server that would gladly take the key and the prompt."""
@@ -71,7 +79,7 @@ def test_the_stolen_key_repro_fails_the_attacker_never_receives_the_key(
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "api_key_reentry_required"
     # ... and the next turn still goes, with the key, to the endpoint the key was entered for
     events = _turn(chat, "openai_compatible/fake-model")
-    assert events[-1][0] == "done", events[-1]
+    assert events[-1][0] == "done", (events[-1][1].get("code"), events[-1][1].get("message"))
     assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {SECRET}"
     chat.client.get("/api/models")
     assert attacker.requests == []
@@ -92,7 +100,7 @@ def test_with_custom_base_urls_allowed_openai_keeps_its_key_bound(
     resp = chat.client.put("/api/settings/providers/openai", json={"base_url": attacker.base_url})
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "api_key_reentry_required"
     events = _turn(chat, "openai/gpt-4o-mini")
-    assert events[-1][0] == "done", events[-1]
+    assert events[-1][0] == "done", (events[-1][1].get("code"), events[-1][1].get("message"))
     assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {SECRET}"
     assert attacker.requests == []
 
@@ -148,6 +156,11 @@ def test_redirects_are_refused_the_prompt_never_reaches_the_second_server(
     chat.client.put("/api/settings/providers/anthropic", json={"base_url": url, "api_key": SECRET})
     kind, data = _turn(chat, "anthropic/claude-3-5-haiku-latest")[-1]
     assert (kind, data["code"]) == ("error", "provider_unreachable")
+    # ... OpenAI behind a custom base URL, on a model LiteLLM treats specially ...
+    chat.client.put("/api/settings/providers/openai", json={"base_url": f"{url}/v1", "api_key": SECRET})
+    for model in ("openai/o4-mini", "openai/gpt-4.1"):
+        kind, data = _turn(chat, model)[-1]
+        assert (kind, data["code"]) == ("error", "provider_unreachable"), (model, data)
     chat.client.put("/api/settings/providers/gemini", json={"base_url": url, "api_key": SECRET})
     kind, data = _turn(chat, "gemini/gemini-2.5-flash")[-1]
     assert (kind, data["code"]) == ("error", "provider_unreachable")
