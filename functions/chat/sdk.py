@@ -9,7 +9,10 @@ not be sent; the writer stores each event id once):
 - ``PRISM_SPOOL_DIR`` when set (``off`` for none);
 - on AWS Lambda ``/tmp/prism-spool`` (the only writable place; a later invocation of the same warm
   environment replays it);
-- otherwise ``.prism/spool/chat`` under the working directory (``make up`` runs from the repository).
+- otherwise ``.prism/spool/chat`` under the working directory (``make up`` runs from the repository;
+  if it cannot be created, ``<tmp>/prism-spool/chat``).
+
+On Lambda the spool is bounded to 64 MiB unless ``PRISM_SPOOL_MAX_BYTES`` is set (``/tmp`` is shared).
 
 On Lambda the environment may freeze once a response ends, so each reply ends with a flush: it
 waits for the delivery of the turn's event (normally a few ms) at most ``PRISM_LAMBDA_FLUSH_TIMEOUT``
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 LOCAL_SPOOL_DIR = os.path.join(".prism", "spool", "chat")
 LAMBDA_SPOOL_DIR = "/tmp/prism-spool"  # noqa: S108 - Lambda's only writable directory
 LAMBDA_FLUSH_TIMEOUT_S = 1.0
+LAMBDA_SPOOL_MAX_BYTES = 64 * 1024 * 1024  # /tmp (512 MB by default) also holds the caches
 #: Events waiting in the spool longer than this make readiness report the chat's events degraded.
 SPOOL_STUCK_S = 60.0
 _OFF = {"off", "none", "false", "0", "no"}
@@ -68,12 +73,23 @@ def configure_sdk(settings: ChatSettings) -> None:
     opts: dict[str, Any] = {"spool_dir": spool_dir(settings)}
     if in_lambda() and not os.environ.get(prism_sdk.ENV_LAMBDA_FLUSH_TIMEOUT):
         opts["lambda_flush_timeout"] = LAMBDA_FLUSH_TIMEOUT_S
+    if in_lambda() and not os.environ.get(prism_sdk.ENV_SPOOL_MAX_BYTES):
+        opts["spool_max_bytes"] = LAMBDA_SPOOL_MAX_BYTES
     try:
         try:
             prism_sdk.init(**opts)
-        except OSError as exc:  # the spool directory cannot be created (a read-only file system...)
-            log.error("prism-sdk: no spool at %s (%s): chat events are kept in memory only", opts["spool_dir"], exc)
-            prism_sdk.init(**{**opts, "spool_dir": ""})
+        except OSError as exc:  # the spool directory cannot be created (a read-only working directory...)
+            fallback = "" if settings.spool_dir.strip() else os.path.join(tempfile.gettempdir(), "prism-spool", "chat")
+            log.error(
+                "prism-sdk: no spool at %s (%s): %s",
+                opts["spool_dir"],
+                exc,
+                f"using {fallback}" if fallback else "chat events are kept in memory only",
+            )
+            try:
+                prism_sdk.init(**{**opts, "spool_dir": fallback})
+            except OSError:
+                prism_sdk.init(**{**opts, "spool_dir": ""})
     except prism_sdk.ConfigError as exc:
         log.error("prism-sdk disabled: %s: chat turns are not logged", exc)
         prism_sdk.init(enabled=False)
