@@ -5,7 +5,16 @@ UV := ./scripts/uv
 RUN := $(UV) run --frozen
 HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help setup up down logs status psql migrate test check lint typecheck bench schema build deploy
+.PHONY: help setup up down restart logs status psql migrate test check lint typecheck bench schema build deploy
+
+# `make restart writer`, `make logs writer chat`: the words after restart/logs name services (the
+# no-op rules keep make from treating them as targets). `SERVICE=writer` works too.
+ifneq ($(filter restart logs,$(firstword $(MAKECMDGOALS))),)
+SERVICES := $(strip $(SERVICE) $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)))
+ifneq ($(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)),)
+$(eval $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):;@:)
+endif
+endif
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -29,15 +38,27 @@ else
 	@$(RUN) python -m scripts.dev down
 endif
 
-logs: ## Follow the logs
+restart: ## Restart one service (`make restart writer`) or, without a name, all of them
 ifeq ($(HAS_DOCKER),yes)
-	docker compose logs -f
+	docker compose restart $(SERVICES)
 else
-	@$(RUN) python -m scripts.dev logs
+	@$(RUN) python -m scripts.dev restart $(SERVICES)
 endif
 
-status: ## Show what is running
+logs: ## Follow the logs (`make logs writer` for one service)
+ifeq ($(HAS_DOCKER),yes)
+	docker compose logs -f $(SERVICES)
+else
+	@$(RUN) python -m scripts.dev logs $(SERVICES)
+endif
+
+status: ## Each service's state, pid, uptime, restarts; the pipeline's lag, pending, dead letters
+ifeq ($(HAS_DOCKER),yes)
+	@docker compose ps
+	@$(RUN) python -m scripts.dev pipeline
+else
 	@$(RUN) python -m scripts.dev status
+endif
 
 psql: ## Open psql on the Prism database
 	@set -a; [ -f .env ] && . ./.env; set +a; psql "$${PRISM_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/prism}"

@@ -1,6 +1,9 @@
 """Write ``.env`` from ``.env.example`` once, generating the secrets it leaves empty.
 
 Never overwrites a value that is already set in ``.env``; safe to run on every ``make up``/``make test``.
+One exception: a derived value that an older ``.env.example`` pinned (``PRISM_INGEST_URL``,
+``AWS_ENDPOINT_URL``, ``PRISM_CORS_ORIGINS`` at their old defaults) is commented out, so that it
+follows the port variables again (``scripts/local_config.py``); any other value of them is kept.
 """
 
 from __future__ import annotations
@@ -8,14 +11,22 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATED = {
+GENERATED: dict[str, Callable[[], str]] = {
     "PRISM_CREDS_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
     "PRISM_API_KEY": lambda: "prism_" + secrets.token_urlsafe(24),
     "REDIS_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
+#: What ``.env.example`` pinned before the ports became the single source of these values.
+OLD_DERIVED_PINS = {
+    "PRISM_INGEST_URL": "http://127.0.0.1:8101",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+    "PRISM_CORS_ORIGINS": "http://localhost:3001,http://127.0.0.1:3001",
+}
+UNPIN_NOTE = "# make up: derived from the port variables now (scripts/local_config.py); uncomment to pin"
 
 
 def parse(text: str) -> dict[str, str]:
@@ -28,7 +39,23 @@ def parse(text: str) -> dict[str, str]:
     return out
 
 
-def bootstrap(root: Path = ROOT) -> list[str]:
+def unpin_derived(lines: list[str]) -> tuple[list[str], list[str]]:
+    """``lines`` with the old default pins of derived values commented out, and their names."""
+    out, unpinned = [], []
+    for line in lines:
+        key, sep, value = line.partition("=")
+        name = key.strip()
+        if sep and not line.lstrip().startswith("#") and OLD_DERIVED_PINS.get(name) == value.strip().strip("'\""):
+            out += [UNPIN_NOTE, f"# {line.strip()}"]
+            unpinned.append(name)
+        else:
+            out.append(line)
+    return out, unpinned
+
+
+def bootstrap(root: Path = ROOT, unpinned: list[str] | None = None) -> list[str]:
+    """Write or complete ``root/.env``; the names of the secrets generated. The names of unpinned
+    derived values are appended to ``unpinned`` when given."""
     example = root / ".env.example"
     target = root / ".env"
     template = example.read_text() if example.exists() else "".join(f"{k}=\n" for k in GENERATED)
@@ -40,6 +67,9 @@ def bootstrap(root: Path = ROOT) -> list[str]:
         key = line.split("=", 1)[0].strip()
         if "=" in line and not line.lstrip().startswith("#") and key not in known and target.exists():
             lines.append(line)
+    lines, names = unpin_derived(lines)
+    if unpinned is not None:
+        unpinned += names
     made = []
     out = []
     for line in lines:
@@ -59,5 +89,8 @@ def bootstrap(root: Path = ROOT) -> list[str]:
 
 
 if __name__ == "__main__":
-    generated = bootstrap()
+    freed: list[str] = []
+    generated = bootstrap(unpinned=freed)
     print(f".env ready{' (generated ' + ', '.join(generated) + ')' if generated else ''}")
+    if freed:
+        print(f".env: {', '.join(freed)} commented out: they follow the port variables now")

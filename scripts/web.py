@@ -1,6 +1,6 @@
 """The web UI's static export: build it when stale and serve it with a runtime ``/config.json``.
 
-    python -m scripts.web [--port 3001]      # serve web/out; config from PRISM_CHAT_PORT / PRISM_QUERY_PORT
+    python -m scripts.web [--port 3001]      # serve web/out; config.json: scripts/local_config.py
 
 Used by ``make up`` without Docker (``scripts/dev.py``) and by the browser tests
 (``tests/e2e/test_web.py``). ``npm ci`` runs when ``web/node_modules`` is missing or older than the
@@ -133,16 +133,14 @@ class StaticServer:
 
 
 def main() -> None:
+    from scripts.local_config import LocalSettings
+
+    local = LocalSettings.from_env(os.environ)
     parser = argparse.ArgumentParser(description="Serve the web UI (web/out) with a runtime config.json")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PRISM_WEB_PORT", "3001")))
+    parser.add_argument("--port", type=int, default=local.web_port)
     args = parser.parse_args()
-    chat = os.environ.get("PRISM_CHAT_PORT", "8100")
-    query = os.environ.get("PRISM_QUERY_PORT", "8102")
-    config = {
-        "chatApiUrl": os.environ.get("PRISM_WEB_CHAT_URL", f"http://localhost:{chat}"),
-        "chatStreamUrl": None,
-        "queryApiUrl": os.environ.get("PRISM_WEB_QUERY_URL", f"http://localhost:{query}"),
-    }
+    # The APIs' URLs follow PRISM_CHAT_PORT / PRISM_QUERY_PORT unless PRISM_WEB_CHAT_URL / _QUERY_URL are set.
+    config = local.web_config()
     server = StaticServer(OUT, config, host="127.0.0.1", port=args.port)
     print(f"web UI on http://localhost:{args.port} (chat API {config['chatApiUrl']})", flush=True)
     server.httpd.serve_forever()

@@ -247,9 +247,8 @@ def env_example() -> dict[str, str]:
 REQUIRED_VARS = {
     "PRISM_ENV", "PRISM_DATABASE_URL", "PRISM_REDIS_URL", "PRISM_API_KEY", "PRISM_BUS", "PRISM_STREAM",
     "PRISM_KINESIS_STREAM", "PRISM_STREAM_MAXLEN", "PRISM_REDACTOR", "PRISM_KEEP_RAW", "PRISM_RAW_STORE",
-    "PRISM_RAW_BUCKET", "PRISM_CREDS_KEY", "PRISM_DEMO_MODEL", "PRISM_CORS_ORIGINS", "PRISM_INGEST_URL",
-    "AWS_ENDPOINT_URL", "AWS_REGION", "REDIS_PASSWORD",
-}
+    "PRISM_RAW_BUCKET", "PRISM_CREDS_KEY", "PRISM_DEMO_MODEL", "AWS_REGION", "REDIS_PASSWORD",
+}  # PRISM_CORS_ORIGINS, PRISM_INGEST_URL, AWS_ENDPOINT_URL follow the ports: tests/unit/deploy/test_config_docs.py
 GENERATED_SECRETS = ("PRISM_API_KEY", "PRISM_CREDS_KEY", "REDIS_PASSWORD")
 
 
@@ -290,5 +289,9 @@ def test_env_example_defaults_work_without_docker() -> None:
     env = env_example()
     assert env["PRISM_ENV"] == "local"
     assert env["PRISM_DATABASE_URL"].startswith("postgresql://") and "127.0.0.1" in env["PRISM_DATABASE_URL"]
-    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert os.path.basename(env["PRISM_DATABASE_URL"]) == "prism"
+    from scripts.dev import context
+
+    derived = context({"PRISM_ENV_FILE": str(ROOT / ".env.example")}).env  # make up, nothing else set
+    assert derived["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert derived["PRISM_INGEST_URL"] == "http://127.0.0.1:8101"
