@@ -4,7 +4,8 @@
 
 Drives the real ingestion API (uvicorn) and writer processes on a fresh database and stream,
 with a closed-loop HTTP load of 500-event batches, then checks zero lost and zero duplicated
-and reports sustained events/s and freshness (202 received → row visible) p50/p99.
+and reports sustained events/s, freshness (202 received → row visible) p50/p99, and what is left
+in the Redis stream once the writer has caught up (the writer deletes what it acknowledged).
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
             time.sleep(1.0)
             stop.set()
             watcher.join()
+            left_entries = int(client.xlen(stream))
+            left_bytes = int(client.memory_usage(stream) or 0)
             with psycopg.connect(database_url) as conn:
                 rows, distinct = conn.execute("SELECT count(*), count(DISTINCT id) FROM inference_logs").fetchone()  # type: ignore[misc]
                 rollup = conn.execute("SELECT coalesce(sum(requests), 0) FROM metrics_minute").fetchone()[0]  # type: ignore[index]
@@ -202,6 +205,8 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
                 "fresh_p50_ms": pct(fresh, 50),
                 "fresh_p99_ms": pct(fresh, 99),
                 "fresh_samples": len(fresh),
+                "stream_entries_left": left_entries,
+                "stream_kib_left": left_bytes / 1024,
             }
     finally:
         for key in client.scan_iter(match=stream.split(":inference")[0] + ":*"):
@@ -213,14 +218,16 @@ def run(seconds: float, workers: int, writers: int, concurrency: int, batch: int
 def table(results: list[dict[str, Any]]) -> str:
     head = (
         f"{'ingestion workers':>17} {'writers':>7} {'accepted':>9} {'lost':>5} {'dup':>4} "
-        f"{'ingest ev/s':>11} {'end-to-end ev/s':>15} {'fresh p50 ms':>12} {'fresh p99 ms':>12}"
+        f"{'ingest ev/s':>11} {'end-to-end ev/s':>15} {'fresh p50 ms':>12} {'fresh p99 ms':>12} "
+        f"{'stream left':>11} {'stream KiB':>10}"
     )
     lines = ["Pipeline: HTTP in -> Redis Streams -> writer -> PostgreSQL (rows committed)", head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r['ingestion_workers']:>17} {r['writers']:>7} {r['accepted']:>9} {r['lost']:>5} {r['duplicated']:>4} "
             f"{r['ingest_eps']:>11,.0f} {r['end_to_end_eps']:>15,.0f} "
-            f"{r['fresh_p50_ms']:>12.0f} {r['fresh_p99_ms']:>12.0f}"
+            f"{r['fresh_p50_ms']:>12.0f} {r['fresh_p99_ms']:>12.0f} "
+            f"{r['stream_entries_left']:>11} {r['stream_kib_left']:>10,.0f}"
         )
     return "\n".join(lines)
 

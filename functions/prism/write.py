@@ -45,34 +45,44 @@ class RecordWriter:
         are reported in ``failed`` (the rest is written); a failure of the log store (database
         down) raises UnavailableError and nothing may be acked."""
         outcome = WriteOutcome()
-        decoded: list[tuple[BusMessage, dict[str, Any]]] = []
-        for message in messages:
-            try:
-                decoded.append((message, decode_record(message.data)))
-            except Exception as exc:  # any record-level problem fails that record only
-                outcome.failed[message.id] = _reason(exc)
-        payloads = self._fetch([(m.id, r["raw_payload_uri"]) for m, r in decoded if r.get("event") is None])
         rows: list[tuple[str, LogRow]] = []
-        for message, record in decoded:
+        by_reference: list[tuple[BusMessage, dict[str, Any]]] = []  # records whose event is in the raw store
+        for message in messages:  # one record at a time: a decoded record is dropped once it is a row
             try:
-                event = record.get("event")
-                if event is None:
-                    fetched = payloads[message.id]
-                    if isinstance(fetched, BaseException):
-                        raise fetched
-                    try:
-                        event = orjson.loads(fetched)
-                    except orjson.JSONDecodeError as exc:
-                        raise BadRecordError(f"raw payload is not JSON: {exc}") from exc
-                if not isinstance(event, dict):
-                    raise BadRecordError("event is not an object")
-                rows.append((message.id, to_row(record, event)))
+                record = decode_record(message.data)
+                if record.get("event") is None:
+                    by_reference.append((message, record))
+                else:
+                    rows.append((message.id, self._to_row(record, record["event"])))
+            except Exception as exc:  # any record-level problem fails that record only
+                self._fail(outcome, message, exc)
+        payloads = self._fetch([(m.id, r["raw_payload_uri"]) for m, r in by_reference])
+        for message, record in by_reference:
+            try:
+                fetched = payloads[message.id]
+                if isinstance(fetched, BaseException):
+                    raise fetched
+                try:
+                    event = orjson.loads(fetched)
+                except orjson.JSONDecodeError as exc:
+                    raise BadRecordError(f"raw payload is not JSON: {exc}") from exc
+                rows.append((message.id, self._to_row(record, event)))
             except Exception as exc:
-                if not isinstance(exc, PrismError | ValueError):
-                    log.exception("record %s cannot be made into a row", message.id)
-                outcome.failed[message.id] = _reason(exc)
+                self._fail(outcome, message, exc)
         self._write(rows, outcome)
         return outcome
+
+    @staticmethod
+    def _to_row(record: dict[str, Any], event: Any) -> LogRow:
+        if not isinstance(event, dict):
+            raise BadRecordError("event is not an object")
+        return to_row(record, event)
+
+    @staticmethod
+    def _fail(outcome: WriteOutcome, message: BusMessage, exc: Exception) -> None:
+        if not isinstance(exc, PrismError | ValueError):
+            log.exception("record %s cannot be made into a row", message.id)
+        outcome.failed[message.id] = _reason(exc)
 
     def _fetch(self, wanted: list[tuple[str, Any]]) -> dict[str, bytes | BaseException]:
         """The raw payloads of the records sent by reference, fetched concurrently; a fetch that
