@@ -19,7 +19,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prism.ports import Redaction, Redactor
@@ -65,7 +65,7 @@ _SECRETS: list[tuple[str, str | re.Pattern[str], str]] = [
     (  # PEM private keys; a block cut short (no END line) loses its base64 lines all the same
         "",
         "PRIVATE KEY",
-        rf"-----BEGIN {_PEM_LABEL}(?:(?:[^\-\x1e]++|-(?!----))*+-----END {_PEM_LABEL}"
+        rf"-----BEGIN {_PEM_LABEL}(?:(?:[^\-\x1e\"]++|-(?!----))*+-----END {_PEM_LABEL}"
         r"|(?:[A-Za-z0-9+/=]{16,}+)?(?:(?:\r?\n|\\r\\n|\\n|[ \t])++"
         r"(?:[A-Za-z0-9+/=]{16,}+|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):[^\r\n\\\x1e]*+))*+)",
     ),
@@ -682,6 +682,42 @@ class _JsonRoot:
         return json.dumps(self.value, allow_nan=False, **self.style)
 
 
+class _JsonText:
+    """A string holding JSON nested too deeply to decode and walk: its string literals are decoded
+    one by one and redacted, the long integers between them checked as card numbers, and the text
+    spliced back together, so it stays valid JSON whatever its depth."""
+
+    __slots__ = ("changed", "container", "key", "literals", "parent", "segments", "value")
+
+    def __init__(self, container: Any, key: Any, original: str, parent: int) -> None:
+        self.container, self.key, self.parent = container, key, parent
+        self.changed = False
+        self.segments: list[str] = []  # the text around the literals, len(literals) + 1 of them
+        self.literals: list[str] = []  # each literal as written
+        self.value: list[str | None] = []  # each literal decoded (None if it cannot be): the slots
+        pos = 0
+        for m in _JSON_LITERAL.finditer(original):
+            self.segments.append(original[pos : m.start()])
+            self.literals.append(m[0])
+            try:
+                self.value.append(json.loads(m[0]))
+            except ValueError:
+                self.value.append(None)
+            pos = m.end()
+        self.segments.append(original[pos:])
+
+    def encode(self) -> str:
+        out = [self.segments[0]]
+        for literal, value, segment in zip(self.literals, self.value, self.segments[1:], strict=True):
+            changed = value is not None and json.loads(literal) != value
+            out.append(json.dumps(value, ensure_ascii="\\u" in literal) if changed else literal)
+            out.append(segment)
+        return "".join(out)
+
+
+_JSON_LITERAL = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_JSON_LONG_INT = re.compile(r"(?<![\w.+\-])-?[0-9]{13,19}(?![\w.])", re.ASCII)
+_TOO_DEEP = object()
 _JSON_START = frozenset("{[ \t\r\n")
 
 
@@ -694,8 +730,10 @@ def _decode_json(text: str) -> Any:
         return None
     try:
         value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
+    except RecursionError:
+        return _TOO_DEEP
     return value if isinstance(value, dict | list) else None
 
 
@@ -713,7 +751,9 @@ def _finite(literal: str) -> float:
 # Object keys repeat from event to event: those in which the redactor found nothing are kept here
 # (per redactor), with what they say about their value (see _key_label). Keys with findings are not.
 _CLEAN_KEYS: dict[str, dict[str, str | None]] = {}
+_PLAIN_KEYS: dict[str, set[str]] = {}  # those of them that say nothing of their value either
 _CLEAN_KEYS_MAX = 8192
+_UNSEEN = object()
 
 
 def _key_label(key: str) -> str | None:
@@ -736,110 +776,193 @@ def redact_event(event: dict[str, Any], redactor: Redactor) -> dict[str, int]:
     cost far less than many small ones); if a match ever swallowed a separator, each string is
     redacted on its own instead.
     """
-    clean_keys = _CLEAN_KEYS.setdefault(redactor.name, {})
-    slots: list[tuple[Any, Any, str, int]] = []  # (container, key, text, JSON root or -1)
-    renames: list[tuple[dict[str, Any], str, str, int]] = []  # (object, old key, new key, JSON root)
-    roots: list[_JsonRoot] = []
-    totals: dict[str, int] = {}
+    walk = _Walk(redactor)
+    for key, value in event.items():
+        if key not in STRUCTURAL_FIELDS and value is not None:
+            walk.collect(event, key, value, _SPEC.get(key, _EMPTY), -1, 0)
+    return walk.finish()
 
-    def add(kind: str, n: int = 1) -> None:
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for kind, n in counts.items():
         totals[kind] = totals.get(kind, 0) + n
 
-    def collect(container: Any, key: Any, value: Any, spec: _Spec, root: int, depth: int) -> None:
-        if isinstance(value, str):
-            if len(value) < 6 or (len(value) > _DATA_URL_MIN and value.startswith("data:")):
-                return
-            if value[0] in _JSON_START and depth < _JSON_DEPTH:
-                decoded = _decode_json(value)
-                if decoded is not None:
-                    roots.append(_JsonRoot(container, key, decoded, value, root))
-                    collect(None, None, decoded, _EMPTY, len(roots) - 1, depth + 1)
-                    return
-            slots.append((container, key, value, root))
-        elif isinstance(value, dict):
+
+class _Walk:
+    """One event's content: the strings to redact in one pass, the keys to rename, the JSON
+    strings to re-encode. Keys are cached per redactor (see _CLEAN_KEYS)."""
+
+    __slots__ = ("clean_keys", "plain_keys", "redactor", "renames", "roots", "slots", "totals")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        clean_keys = _CLEAN_KEYS.get(redactor.name)
+        if clean_keys is None:
+            clean_keys = _CLEAN_KEYS[redactor.name] = {}
+            _PLAIN_KEYS[redactor.name] = set()
+        self.clean_keys = clean_keys
+        self.plain_keys = _PLAIN_KEYS[redactor.name]
+        self.slots: list[tuple[Any, Any, str, int]] = []  # (container, key, text, JSON root or -1)
+        self.renames: list[tuple[dict[str, Any], str, str, int]] = []  # (object, old key, new key, root)
+        self.roots: list[_JsonRoot | _JsonText] = []
+        self.totals: dict[str, int] = {}
+
+    def collect(self, container: Any, key: Any, value: Any, spec: _Spec, root: int, depth: int) -> None:
+        # Strings, the most common values, are queued without a call for each.
+        slots = self.slots
+        if isinstance(value, dict):
             keep = spec.get("keep", ())
             children = spec.get("children", _EMPTY)
+            # The usual case: every key seen before, with nothing found in it or said by it.
+            known = value.keys() <= self.plain_keys
             for k, v in value.items():
                 if k in keep:
                     continue
-                label = clean_keys.get(k, "")
-                if label == "":
-                    found = redactor.redact(k)
-                    if found.counts:
-                        for kind, n in found.counts.items():
-                            add(kind, n)
-                        renames.append((value, k, found.text, root))
-                        label = _key_label(found.text)
-                    else:
-                        label = _key_label(k)
-                        if len(clean_keys) >= _CLEAN_KEYS_MAX:
-                            clean_keys.clear()
-                        clean_keys[k] = label
-                if label is not None and _labelled(value, k, v, label, add):
-                    mark(root)
-                    continue
-                collect(value, k, v, children.get(k, _EMPTY), root, depth)
+                if not known:
+                    label: Any = self.clean_keys.get(k, _UNSEEN)
+                    if label is not None:  # a key not seen yet, or one that names its value
+                        if label is _UNSEEN:
+                            label = self.scan_key(value, k, root)
+                        if label is not None and _labelled(value, k, v, label, self.totals):
+                            self.mark(root)
+                            continue
+                t = type(v)
+                if t is str:
+                    if len(v) >= 6:
+                        if v[0] in _JSON_START or v[0] == "d":
+                            self.string(value, k, v, root, depth)
+                        else:
+                            slots.append((value, k, v, root))
+                elif t is dict or t is list or (t is int and not -_CARD_INT_MIN < v < _CARD_INT_MIN):
+                    self.collect(value, k, v, children.get(k, _EMPTY), root, depth)
         elif isinstance(value, list):
             each = spec.get("each", _EMPTY)
             for i, v in enumerate(value):
-                collect(value, i, v, each, root, depth)
+                t = type(v)
+                if t is str:
+                    if len(v) >= 6:
+                        if v[0] in _JSON_START or v[0] == "d":
+                            self.string(value, i, v, root, depth)
+                        else:
+                            slots.append((value, i, v, root))
+                elif t is dict or t is list or (t is int and not -_CARD_INT_MIN < v < _CARD_INT_MIN):
+                    self.collect(value, i, v, each, root, depth)
+        elif isinstance(value, str):
+            if len(value) >= 6:
+                self.string(container, key, value, root, depth)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_INT_MIN:
-            found = redactor.redact(str(value))
+            found = self.redactor.redact(str(value))
             if found.counts:
-                for kind, n in found.counts.items():
-                    add(kind, n)
+                _add(self.totals, found.counts)
                 container[key] = found.text
-                mark(root)
+                self.mark(root)
 
-    def mark(root: int) -> None:
+    def string(self, container: Any, key: Any, value: str, root: int, depth: int) -> None:
+        """A string of 6 characters or more that may be an inline file or hold JSON."""
+        if len(value) > _DATA_URL_MIN and value.startswith("data:"):
+            return
+        if value[0] in _JSON_START and depth < _JSON_DEPTH:
+            decoded = _decode_json(value)
+            if decoded is not None and decoded is not _TOO_DEEP:
+                slots, renames, roots = self.slots, self.renames, self.roots
+                saved = len(slots), len(renames), len(roots), dict(self.totals)
+                roots.append(_JsonRoot(container, key, decoded, value, root))
+                try:
+                    self.collect(None, None, decoded, _EMPTY, len(roots) - 1, depth + 1)
+                    return
+                except RecursionError:  # valid, but nested too deeply to walk
+                    del slots[saved[0] :], renames[saved[1] :], roots[saved[2] :]
+                    self.totals = saved[3]
+                    decoded = _TOO_DEEP
+            if decoded is _TOO_DEEP:
+                self.splice(container, key, value, root)
+                return
+        self.slots.append((container, key, value, root))
+
+    def splice(self, container: Any, key: Any, value: str, root: int) -> None:
+        """JSON too deep to decode or walk: its literals are redacted where they stand."""
+        spliced = _JsonText(container, key, value, root)
+        self.roots.append(spliced)
+        index = len(self.roots) - 1
+        for i, literal in enumerate(spliced.value):
+            if isinstance(literal, str) and len(literal) >= 6:
+                self.slots.append((spliced.value, i, literal, index))
+
+        def card(m: re.Match[str]) -> str:
+            found = self.redactor.redact(m[0])
+            if not found.counts:
+                return m[0]
+            _add(self.totals, found.counts)
+            self.mark(index)
+            return json.dumps(found.text)
+
+        for i, segment in enumerate(spliced.segments):
+            if _JSON_LONG_INT.search(segment):
+                spliced.segments[i] = _JSON_LONG_INT.sub(card, segment)
+
+    def scan_key(self, obj: dict[str, Any], k: str, root: int) -> Any:
+        """Scan a key not seen yet: rename it if it holds a finding; what it says of its value."""
+        found = self.redactor.redact(k)
+        if found.counts:
+            _add(self.totals, found.counts)
+            self.renames.append((obj, k, found.text, root))
+            return _key_label(found.text)
+        label = _key_label(k)
+        if len(self.clean_keys) >= _CLEAN_KEYS_MAX:
+            self.clean_keys.clear()
+            self.plain_keys.clear()
+        self.clean_keys[k] = label
+        if label is None:
+            self.plain_keys.add(k)
+        return label
+
+    def mark(self, root: int) -> None:
+        roots = self.roots
         while root >= 0 and not roots[root].changed:
             roots[root].changed = True
             root = roots[root].parent
 
-    for key, value in event.items():
-        if key not in STRUCTURAL_FIELDS and value is not None:
-            collect(event, key, value, _SPEC.get(key, _EMPTY), -1, 0)
-
-    if slots:
-        joined = _SEP.join(text for _, _, text, _ in slots)
-        result = redactor.redact(joined)
-        if result.counts:
-            parts = result.text.split(_SEP)
-            if len(parts) == len(slots):
-                for kind, n in result.counts.items():
-                    add(kind, n)
-            else:
-                parts = []
-                for _, _, text, _ in slots:
-                    one = redactor.redact(text)
-                    parts.append(one.text)
-                    for kind, n in one.counts.items():
-                        add(kind, n)
-            for (container, key, text, root), new in zip(slots, parts, strict=True):
-                if new != text:
-                    container[key] = new
-                    mark(root)
-    for _, _, _, root in renames:
-        mark(root)
-
-    # Keys are renamed and JSON re-encoded innermost first: a root's own objects, then the root.
-    by_root: dict[int, dict[int, tuple[dict[str, Any], dict[str, str]]]] = {}
-    for obj, old, new, root in renames:
-        by_root.setdefault(root, {}).setdefault(id(obj), (obj, {}))[1][old] = new
-    for index in range(len(roots) - 1, -2, -1):
-        for obj, mapping in by_root.get(index, {}).values():
-            _rename(obj, mapping)
-        if index >= 0 and roots[index].changed:
-            r = roots[index]
-            r.container[r.key] = r.encode()
-    return totals
+    def finish(self) -> dict[str, int]:
+        slots, totals = self.slots, self.totals
+        if slots:
+            joined = _SEP.join(text for _, _, text, _ in slots)
+            result = self.redactor.redact(joined)
+            if result.counts:
+                parts = result.text.split(_SEP)
+                if len(parts) == len(slots):
+                    _add(totals, result.counts)
+                else:
+                    parts = []
+                    for _, _, text, _ in slots:
+                        one = self.redactor.redact(text)
+                        parts.append(one.text)
+                        _add(totals, one.counts)
+                for (container, key, text, root), new in zip(slots, parts, strict=True):
+                    if new != text:
+                        container[key] = new
+                        self.mark(root)
+        if not (self.renames or self.roots):
+            return totals
+        for _, _, _, root in self.renames:
+            self.mark(root)
+        # Keys are renamed and JSON re-encoded innermost first: a root's own objects, then the root.
+        by_root: dict[int, dict[int, tuple[dict[str, Any], dict[str, str]]]] = {}
+        for obj, old, new, root in self.renames:
+            by_root.setdefault(root, {}).setdefault(id(obj), (obj, {}))[1][old] = new
+        for index in range(len(self.roots) - 1, -2, -1):
+            for obj, mapping in by_root.get(index, {}).values():
+                _rename(obj, mapping)
+            if index >= 0 and self.roots[index].changed:
+                r = self.roots[index]
+                r.container[r.key] = r.encode()
+        return totals
 
 
-def _labelled(obj: dict[str, Any], key: str, value: Any, label: str, add: Callable[[str], None]) -> bool:
+def _labelled(obj: dict[str, Any], key: str, value: Any, label: str, totals: dict[str, int]) -> bool:
     """Replace the value of a key that names it (``{"password": "..."}``); True if done."""
     if label == "SECRET" and isinstance(value, str) and value and value not in _PLACEHOLDERS:
         obj[key] = "[SECRET]"
-        add("SECRET")
+        totals["SECRET"] = totals.get("SECRET", 0) + 1
         return True
     if label == "US_SSN" and isinstance(value, str | int) and not isinstance(value, bool):
         digits = str(value)
@@ -847,7 +970,7 @@ def _labelled(obj: dict[str, Any], key: str, value: Any, label: str, add: Callab
             digits = digits[:3] + digits[4:6] + digits[7:]
         if len(digits) == 9 and digits.isdigit() and _ssn_ok(digits):
             obj[key] = "[US_SSN]"
-            add("US_SSN")
+            totals["US_SSN"] = totals.get("US_SSN", 0) + 1
             return True
     return False
 
@@ -856,10 +979,13 @@ def _rename(obj: dict[str, Any], mapping: dict[str, str]) -> None:
     """Rename keys in place, keeping their order; a name already taken gets " (2)", " (3)"..."""
     items = list(obj.items())
     obj.clear()
+    last: dict[str, int] = {}  # the last number given to each name: n keys cost n, not n squared
     for k, v in items:
         new = name = mapping.get(k, k)
-        n = 1
-        while name in obj:
-            n += 1
-            name = f"{new} ({n})"
+        if name in obj:
+            n = last.get(new, 1)
+            while name in obj:
+                n += 1
+                name = f"{new} ({n})"
+            last[new] = n
         obj[name] = v

@@ -351,3 +351,25 @@ def test_adversarial_inputs_cost_at_most_k_times_an_ordinary_text(size: int) -> 
         if ratio > _K:
             slow[name] = round(ratio, 1)
     assert slow == {}, f"cost more than {_K}x an ordinary text of {size} characters ({base:.3f} s)"
+
+
+def test_many_keys_with_findings_cost_linear_time() -> None:
+    """50,000 metadata keys that all become "[EMAIL]" get distinct names without a quadratic search
+    (which took minutes here)."""
+    n = 50_000
+    event = {"metadata": {f"user{i}@example.com": i for i in range(n)}}
+    start = time.perf_counter()
+    assert redact_event(event, R) == {"EMAIL": n}
+    assert time.perf_counter() - start < 20
+    keys = list(event["metadata"])
+    assert keys[:3] == ["[EMAIL]", "[EMAIL] (2)", "[EMAIL] (3)"] and len(set(keys)) == n
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_json_too_deep_to_walk_stays_valid_json(depth: int) -> None:
+    """Too deep to decode (5000) or to walk (900): its literals are redacted where they stand."""
+    deep = "[" * depth + '"a@b.io", {"k": 4111111111111111, "n": 12}' + "]" * depth
+    event = {"tool_invocations": [{"name": "f", "result": deep}]}
+    assert redact_event(event, R) == {"EMAIL": 1, "CREDIT_CARD": 1}
+    expected = "[" * depth + '"[EMAIL]", {"k": "[CREDIT_CARD]", "n": 12}' + "]" * depth
+    assert event["tool_invocations"][0]["result"] == expected
