@@ -357,6 +357,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.log(f"supervisor pid {os.getpid()} watching {self.run_dir / DESIRED}")
+        self.write_state()  # `make up` waits for this: the supervisor is ready
         while True:
             try:
                 self.tick()

@@ -165,3 +165,35 @@ def test_make_passes_service_names(args: list[str], expected: str) -> None:
     with_docker = " ".join(["docker compose", "restart" if command == "restart" else "logs -f", *names])
     lines = [line.strip() for line in out.splitlines()]
     assert any(line.endswith(without_docker) or line == with_docker for line in lines), out
+
+
+class FakeBus:
+    def stats(self, group: str) -> dict[str, int]:
+        return {"entries": 9, "pending": 2, "lag": 3, "dead_letters": 1}
+
+
+def test_status_says_when_the_ingestion_api_is_down_and_reads_the_bus_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import prism.bootstrap
+
+    from tests.support.net import free_port
+
+    # GIVEN no stack running (nothing listens on the ingestion port)
+    ctx = ctx_with(tmp_path, PRISM_INGESTION_PORT=str(free_port()))
+    monkeypatch.setattr(prism.bootstrap, "build_bus", lambda settings: FakeBus())
+    monkeypatch.setattr(dev.os, "environ", dict(dev.os.environ))  # pipeline_figures exports the stack's env
+    assert dev.status(ctx) == 0
+    out = capsys.readouterr().out
+    # THEN every service is listed as stopped, and the figures come from the bus, saying why
+    assert "supervisor: not running (make up)" in out
+    assert all(f"{name:<10} stopped" in out for name in ("emulator", "ingestion", "writer", "query"))
+    assert "ingestion API not answering" in out and "from the bus" in out
+    assert "lag 3, pending 2, dead letters 1, entries 9" in out
+
+    def no_bus(settings: object) -> None:
+        raise ConnectionError("Redis: connection refused")
+
+    monkeypatch.setattr(prism.bootstrap, "build_bus", no_bus)
+    figures = dev.pipeline_figures(ctx)
+    assert figures["status"] == "unavailable" and "connection refused" in figures["message"]
