@@ -961,6 +961,8 @@ class _Walk:
 def _labelled(obj: dict[str, Any], key: str, value: Any, label: str, totals: dict[str, int]) -> bool:
     """Replace the value of a key that names it (``{"password": "..."}``); True if done."""
     if label == "SECRET" and isinstance(value, str) and value and value not in _PLACEHOLDERS:
+        if value[0] in _JSON_START and _decode_json(value) is not None:
+            return False  # JSON in a string stays JSON: walked like any other
         obj[key] = "[SECRET]"
         totals["SECRET"] = totals.get("SECRET", 0) + 1
         return True

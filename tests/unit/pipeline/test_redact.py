@@ -373,3 +373,64 @@ def test_json_too_deep_to_walk_stays_valid_json(depth: int) -> None:
     assert redact_event(event, R) == {"EMAIL": 1, "CREDIT_CARD": 1}
     expected = "[" * depth + '"[EMAIL]", {"k": "[CREDIT_CARD]", "n": 12}' + "]" * depth
     assert event["tool_invocations"][0]["result"] == expected
+
+
+_ATOMS = [
+    "jane@example.com", "415-555-0199", "4111 1111 1111 1111", "password=hunter2", "DE89 3704 0044 0532 0130 00",
+    "10.0.0.1", "::ffff:1.2.3.4", "sk-proj-abcdefghijklmnopqrstuvwxyz0123", "\\", '"', "\n", "\\u0040", "{", "}",
+    "[", "]", ":", ",", "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "eyJ", "x", " ", "é", "用户", "@",
+    "://a:b@c", "SSN ", "123456789", "0044 20 7946 0958", "Bearer abcdefghijklmnopqrstuvwxyz", "\x1e", "token: abc",
+]  # fmt: skip
+
+
+def test_random_events_never_break_json_and_may_find_stays_conservative() -> None:
+    """Random content (findings, quotes, escapes, separators, JSON in strings, secret-named keys):
+    redact_event never raises, every string that held JSON still does, and may_find said yes
+    whenever something changed."""
+    import random
+
+    rng = random.Random(9)
+
+    def text() -> str:
+        return "".join(rng.choice(_ATOMS) for _ in range(rng.randrange(12)))
+
+    def value(depth: int = 0) -> object:
+        r = rng.random()
+        if depth > 4 or r < 0.4:
+            return text()
+        if r < 0.5:
+            return rng.choice([4111111111111111, 12, 1732690800000, True, None, 1.5])
+        if r < 0.65:
+            return json.dumps(value(depth + 1), ensure_ascii=rng.random() < 0.5)
+        if r < 0.8:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        keys = [text(), "password", "api_key", "ssn", "id", "type", "k"]
+        return {rng.choice(keys): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    def still_json(before: object, after: object) -> None:
+        if isinstance(before, str) and isinstance(after, str):
+            try:
+                decoded = json.loads(before)
+            except ValueError:
+                return
+            if isinstance(decoded, dict | list):
+                json.loads(after)
+        elif isinstance(before, dict) and isinstance(after, dict):
+            for b, a in zip(before.values(), after.values(), strict=True):
+                still_json(b, a)
+        elif isinstance(before, list) and isinstance(after, list):
+            for b, a in zip(before, after, strict=True):
+                still_json(b, a)
+
+    for _ in range(600):
+        event = {
+            "metadata": {"a": value(), "b": value()},
+            "tool_invocations": [{"name": "f", "arguments": value(), "result": json.dumps(value())}],
+            "response": {"content": text(), "tool_calls": [{"name": "g", "arguments": json.dumps(value())}]},
+        }
+        probe = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        before = json.loads(probe)
+        redact_event(event, R)
+        still_json(before, event)
+        if event != before:
+            assert R.may_find(probe), probe
