@@ -283,7 +283,11 @@ def command_lock(ctx: Context) -> Iterator[None]:
     """One ``up``/``down``/``restart`` at a time per state directory."""
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     with open(ctx.run_dir / "command.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("  waiting for another make up/down/restart to finish ...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
