@@ -14,6 +14,7 @@ literal that cannot occur inside the run), every unbounded repetition is possess
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import math
@@ -62,6 +63,11 @@ _SECRETS: list[tuple[str, str | re.Pattern[str], str]] = [
         rf"eyJ(?<!{_B64}eyJ){_B64}{{8,}}+\.eyJ{_B64}{{8,}}+\.{_B64}{{8,}}+",
     ),
     ("", "earer", r"(?P<keep>[Bb]earer[ \t]++)[A-Za-z0-9._~+/\-]{16,}+=*+"),  # bearer tokens
+    (  # HTTP Basic credentials (checked to decode to "user:password")
+        "",
+        re.compile("[Bb]asic[ \t]+[A-Za-z0-9+/]{4}"),
+        r"(?P<keep>[Bb]asic[ \t]++)(?P<basic>[A-Za-z0-9+/]{4,}+={0,2})",
+    ),
     (  # PEM private keys; a block cut short (no END line) loses its base64 lines all the same
         "",
         "PRIVATE KEY",
@@ -164,9 +170,10 @@ _NUMBERS: list[tuple[str, str]] = [
     (
         "PHONE",
         r"(?<![\w+])(?<!\d\.)(?:"
-        r"(?:\+\d{1,3}|00[1-9]\d{0,2})[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20 7946 0958
+        r"(?:\+\d{1,3}|\(\+\d{1,3}\)|00[1-9]\d{0,2})[ .\-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .\-]?\d{2,4}){2,4}"  # +44 20...
         r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (212) 555-1234
-        r"|\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199
+        r"|(?:1(?P<nsep>[ .\-]))?\d{3}(?P<psep>[ .\-])\d{3}(?P=psep)\d{4}"  # 415-555-0199, 1-800-555-0199
+        r"|0[1-9](?P<fsep>[ .\-])\d{2}(?:(?P=fsep)\d{2}){3}"  # 06 12 34 56 78
         r"|0[1-9]\d{1,3}[ \-]\d{3,4}[ \-]?\d{3,4}"  # 020 7946 0958
         r"|\+\d{10,14}"
         r")(?!\w|\.\d)",
@@ -208,6 +215,15 @@ def iban_ok(text: str) -> bool:
     if not 15 <= len(s) <= 34 or _IBAN_LENGTHS.get(s[:2], len(s)) != len(s):
         return False
     return _mod97_ok(s)
+
+
+def _is_basic_credentials(token: str) -> bool:
+    """HTTP Basic credentials: base64 of "user:password"."""
+    try:
+        decoded = base64.b64decode(token, validate=True)
+    except ValueError:
+        return False
+    return b":" in decoded and decoded.isascii() and decoded.decode().isprintable()
 
 
 def _ip_ok(text: str) -> bool:
@@ -296,6 +312,8 @@ class RegexRedactor:
 
     @staticmethod
     def _count(counts: dict[str, int], kind: str, m: re.Match[str] | None = None) -> str:
+        if m is not None and m.lastgroup == "basic" and not _is_basic_credentials(m["basic"]):
+            return m[0]  # "basic understanding": not base64 of user:password
         counts[kind] = counts.get(kind, 0) + 1
         keep = m.groupdict().get("keep") if m is not None else None
         return f"{keep}[{kind}]" if keep else f"[{kind}]"
@@ -418,7 +436,7 @@ class RegexRedactor:
                         continue
                     start = cut
             if start and text[start - 1] in "+(":
-                start -= 1
+                start -= 2 if text[start - 2 : start] == "(+" else 1
             if end - start < 7:
                 continue
             stop = min(size, end + 2)
@@ -483,12 +501,12 @@ def _is_version(text: str, start: int) -> bool:
 
 def _iban_end(text: str, start: int) -> int:
     """Where the IBAN starting at ``start`` ends (its country's length), or -1 if it is none.
-    Letters and digits, grouped by single spaces or not, all of one case (else it is an id)."""
+    Letters and digits, grouped by single spaces or dashes or not, all of one case (else an id)."""
     country = text[start : start + 2].upper()
     length = _IBAN_LENGTHS.get(country)
     if length is None or not text[start + 2 : start + 4].isdigit():
         return -1
-    code = text[start : start + length + length // 4 + 1].replace(" ", "")[:length]
+    code = text[start : start + length + length // 4 + 1].replace(" ", "").replace("-", "")[:length]
     if len(code) < length or not code.isascii() or not code.isalnum() or not (code.isupper() or code.islower()):
         return -1
     if country in _IBAN_NUMERIC:  # the common case, and a cheap no for anything else
@@ -499,9 +517,9 @@ def _iban_end(text: str, start: int) -> int:
         return -1
     end, seen = start, 0
     while seen < length:
-        if text[end] != " ":
+        if text[end] not in " -":
             seen += 1
-        elif text[end - 1] == " ":
+        elif text[end - 1] in " -":
             return -1
         end += 1
     return -1 if end < len(text) and text[end].isalnum() else end

@@ -34,6 +34,8 @@ ADVERSARIAL: dict[str, str] = {
     "huggingface": "hf_",
     "bearer": "Bearer ",
     "bearer-spaces": "Bearer                ",
+    "basic": "Basic ",
+    "basic-token": "Basic dXNlcjpw ",
     # password=..., --token ..., URL credentials
     "secret-name": "password",
     "secret-equals": "password=",
@@ -69,6 +71,10 @@ ADVERSARIAL: dict[str, str] = {
     "ssn-label": "SSN 123456789 ",
     "ssn-label-only": "SSN ",
     "version": "Python 3.11.7.1 ",
+    "phone-pairs": "06 12 ",
+    "phone-nanp": "1-800-",
+    "phone-paren-plus": "(+44) ",
+    "iban-dashes": "DE89-3704-",
     # IPv6: colons and hex groups
     "colons": ":",
     "hex-colon": "1:",
