@@ -296,13 +296,13 @@ class RegexRedactor:
         self._numbers = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_NUMBERS)), re.ASCII)
         self._number_types = {f"g{i}": kind for i, (kind, _) in enumerate(_NUMBERS)}
 
-    # The passes, in order. Each takes the text and the counts, and returns the new text.
-
     def redact(self, text: str) -> Redaction:
+        """The passes, in order: secrets, e-mails, IPv6, then numbers (IBANs, SSNs, cards, phones,
+        IPv4). Each takes the text and the counts, and returns the new text."""
         if len(text) < 6:  # the shortest thing we look for is an e-mail like a@b.io
             return Redaction(text, {})
         counts: dict[str, int] = {}  # a plain dict: Counter() costs more than a whole regex pass here
-        text = self.redact_secrets(text, counts)
+        text = self._secrets_in(text, counts)
         if "@" in text:
             text = self._emails(text, counts)
         if _may_hold_ipv6(text):
@@ -318,7 +318,7 @@ class RegexRedactor:
         keep = m.groupdict().get("keep") if m is not None else None
         return f"{keep}[{kind}]" if keep else f"[{kind}]"
 
-    def redact_secrets(self, text: str, counts: dict[str, int]) -> str:
+    def _secrets_in(self, text: str, counts: dict[str, int]) -> str:
         """API keys and tokens, private keys, ``password=...`` and URL credentials."""
         for gate, pattern in self._secrets["_" in text, "-" in text]:
             if (gate in text) if isinstance(gate, str) else (gate.search(text) is not None):
