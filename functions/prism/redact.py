@@ -65,8 +65,8 @@ _SECRETS: list[tuple[str, str | re.Pattern[str], str]] = [
     ("", "earer", r"(?P<keep>[Bb]earer[ \t]++)[A-Za-z0-9._~+/\-]{16,}+=*+"),  # bearer tokens
     (  # HTTP Basic credentials (checked to decode to "user:password")
         "",
-        re.compile("[Bb]asic[ \t]+[A-Za-z0-9+/]{4}"),
-        r"(?P<keep>[Bb]asic[ \t]++)(?P<basic>[A-Za-z0-9+/]{4,}+={0,2})",
+        "asic ",
+        r"(?P<keep>[Bb]asic[ ]++)(?P<basic>[A-Za-z0-9+/]{4,}+={0,2})",
     ),
     (  # PEM private keys; a block cut short (no END line) loses its base64 lines all the same
         "",
