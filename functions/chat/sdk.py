@@ -142,8 +142,9 @@ class EventDelivery:
             "last_sent_at": _iso(s.last_sent_at),
         }
         if s.failing and s.failures:
+            # (with a spool, what is queued is on disk too: written ahead, being moved to a spool file)
             kept = (
-                f"{s.spool_pending} event(s) wait in the spool"
+                f"{s.spool_pending + s.queued} event(s) wait in the spool"
                 if client.spool is not None
                 else f"{s.queued} event(s) wait in memory (no spool)"
             )

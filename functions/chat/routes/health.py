@@ -18,24 +18,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses=error_responses(503, s503="The app database is unreachable"))
-async def readyz(request: Request, service: ServiceDep) -> JSONBody:
-    """The app database is reachable (503 naming the failing part otherwise), and the chat's own
-    inference events reach the ingestion API: when they cannot (the API unreachable or refusing
-    them, events stuck in the spool), the answer is still 200, so the chat keeps serving, with
-    ``status: degraded`` and the reasons; ``events`` holds prism-sdk's figures."""
+@router.get(
+    "/readyz",
+    responses=error_responses(
+        422, 503, s503="The app database is unreachable (or, with ?strict=true, the chat's events are degraded)"
+    ),
+)
+async def readyz(request: Request, service: ServiceDep, strict: bool = False) -> JSONBody:
+    """503 ``not_ready`` naming the part when the app database is unreachable. 200 ``status:
+    degraded``, with the reasons in ``degraded``, when the chat serves but its own inference events do
+    not reach the ingestion API (unreachable, refusing them, or events stuck in the spool): taking
+    the chat out of a load balancer would not help, its turns wait in the spool. ``?strict=true``
+    answers 503 ``events_degraded`` then, for monitors that read only the status code. ``events``
+    holds prism-sdk's figures."""
     try:
         await run_in_threadpool(service.store.ping)
     except PrismError as exc:
         return JSONBody(error_body("not_ready", f"database: {exc.message}"), status_code=503)
     checks = {"database": "ok"}
-    body: dict[str, object] = {"status": "ready", "checks": checks}
+    figures: dict[str, object] = {}
+    problems: list[str] = []
     delivery: EventDelivery | None = getattr(request.app.state, "events", None)
     if delivery is not None:
         problem, figures = await run_in_threadpool(delivery.check)
         checks["events"] = problem or "ok"
-        body["events"] = figures
         if problem:
-            body["status"] = "degraded"
-            body["reasons"] = [f"events: {problem}"]
-    return JSONBody(body)
+            problems.append(f"events: {problem}")
+    if problems and strict:
+        body = error_body("events_degraded", "; ".join(problems), checks=checks, events=figures)
+        return JSONBody({**body, "degraded": problems}, status_code=503)
+    if problems:
+        return JSONBody({"status": "degraded", "degraded": problems, "checks": checks, "events": figures})
+    return JSONBody({"status": "ready", "checks": checks, **({"events": figures} if delivery is not None else {})})
