@@ -201,7 +201,7 @@ async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str) -> tupl
         history: list[dict[str, str]] = []
         for i in range(args.warmup + args.turns):
             if i % args.turns_per_conversation == 0:
-                cid = (await client.post("/api/conversations")).json()["id"]
+                cid = (await client.post("/api/conversations", json={})).json()["id"]
                 history = []
             content = f"question {i}: how fast is this?"
             history.append({"role": "user", "content": content})

@@ -22,6 +22,11 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
+# The test clients' Host ("testserver") and the Function URL hosts of the Lambda test events are let in;
+# rate limits are off except in the tests of them (tests/integration/test_edge.py), which set their own.
+os.environ.setdefault("PRISM_ALLOWED_HOSTS", "testserver,*.on.aws,*.amazonaws.com")
+for _limit in ("PRISM_RATE_LIMIT_CHAT_TURNS", "PRISM_RATE_LIMIT_AUTH_FAILURES", "PRISM_RATE_LIMIT_INGEST"):
+    os.environ.setdefault(_limit, "")
 
 # PRISM_TEST_CLOCK=2028-02-29T10:00:00Z runs the session on a shifted wall clock (ticking from there;
 # monotonic time is untouched), before any test module reads the time: tests/integration/test_clock_shift.py

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from prism.credentials import CredentialCipher
-from prism.http import BodyLimit, install_docs, install_error_handlers
+from prism.http import install_docs, install_edge
 from prism.ports import ConversationStore, CredentialStore
+from prism.ratelimit import RateLimiter
 
 from chat import sdk as chat_sdk
 from chat.demo import DemoServer
@@ -116,13 +116,13 @@ def create_app(
     app.state.settings = settings
     app.state.demo = demo_server
     app.state.events = events
-    install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origin_list,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization"],
+    app.state.limiter = RateLimiter(settings.rate_limit_storage, {"chat_turns": settings.rate_limit_chat_turns})
+    install_edge(
+        app,
+        hosts=settings.trusted_hosts,
+        origins=settings.cors_origin_list,
+        max_body_bytes=MAX_BODY_BYTES,
+        body_timeout_s=settings.body_timeout_s,
     )
     for router in (conversations.router, models.router, settings_routes.router, health.router):
         app.include_router(router)

@@ -231,6 +231,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The body cannot be parsed",
     404: "Not found",
     422: "Invalid parameters or body",
+    429: "Too many chat turns from this caller (PRISM_RATE_LIMIT_CHAT_TURNS); retry after Retry-After seconds",
     503: "A dependency (the app database, PRISM_CREDS_KEY) is unavailable; retry or fix the configuration",
 }
 
@@ -267,6 +268,6 @@ def sse_doc() -> dict[int | str, dict[str, Any]]:
     return {
         200: {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         **error_responses(
-            400, 404, 422, 503, s404="Unknown conversation", s422="Unknown model, or missing/blank content"
+            400, 404, 422, 429, 503, s404="Unknown conversation", s422="Unknown model, or missing/blank content"
         ),
     }

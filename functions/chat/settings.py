@@ -55,9 +55,6 @@ class ChatSettings(Settings):
             return "demo_model" in self.model_fields_set and self.demo_model
         return self.demo_model
 
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ deadline, so a hung Redis or S3 never stalls ``/healthz`` or another request's I
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -31,8 +32,9 @@ from prism.errors import (
     ValidationFailedError,
 )
 from prism.events import EventBatch, InferenceEvent
-from prism.http import JSONBody, error_body, install_docs, install_error_handlers
+from prism.http import JSONBody, caller_address, error_body, install_docs, install_edge
 from prism.ingest import Ingestor, IngestResult
+from prism.ratelimit import RateLimiter
 from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger("prism.ingestion")
@@ -116,17 +118,34 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         docs_url=None,
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_edge(
+        app, hosts=settings.trusted_hosts, origins=[], max_body_bytes=limit, body_timeout_s=settings.body_timeout_s
+    )
     install_docs(app)
     app.state.ingestor = ingestor
+    limiter = RateLimiter(
+        settings.rate_limit_storage,
+        {"auth_failures": settings.rate_limit_auth_failures, "ingest": settings.rate_limit_ingest},
+        key_prefix=f"{settings.stream}:ratelimit",  # beside the stream it guards
+    )
 
-    def authorize(header: str | None) -> None:
+    async def authorize(request: Request, header: str | None) -> None:
+        """The bearer key, with rate limits: an address (or a presented key) past its failed
+        attempts is refused before its key is looked at; a valid key gets its requests' share."""
+        address = caller_address(request)
+        await limiter.check("auth_failures", "address", address, what="failed authentications")
         scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise UnauthorizedError("missing bearer token: send 'Authorization: Bearer <PRISM_API_KEY>'")
         given = token.strip().encode()
+        presented = hashlib.sha256(given).hexdigest()[:24]  # counters never hold a key
+        if scheme.lower() != "bearer" or not given:
+            await limiter.hit("auth_failures", "address", address, what="failed authentications")
+            raise UnauthorizedError("missing bearer token: send 'Authorization: Bearer <PRISM_API_KEY>'")
         if not any(hmac.compare_digest(given, k) for k in keys):
+            await limiter.check("auth_failures", "key", presented, what="failed authentications")
+            await limiter.hit("auth_failures", "address", address, what="failed authentications")
+            await limiter.hit("auth_failures", "key", presented, what="failed authentications")
             raise UnauthorizedError("invalid API key")
+        await limiter.hit("ingest", "key", presented, what="ingestion requests for this key")
 
     @app.post(
         "/v1/events",
@@ -148,6 +167,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
             401: {"description": "Missing or invalid API key", "content": _ERROR},
             413: {"description": "More than the allowed bytes or events", "content": _ERROR},
             415: {"description": "Not JSON, or an unsupported Content-Encoding", "content": _ERROR},
+            429: {"description": "Too many failed authentications or requests; see Retry-After", "content": _ERROR},
             422: {"description": "No valid event in the batch", "content": _ERROR},
             503: {"description": "Bus or raw payload store unavailable; retry", "content": _ERROR},
         },
@@ -159,7 +179,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
         content_encoding: Annotated[str | None, Header()] = None,
         content_length: Annotated[int | None, Header()] = None,
     ) -> JSONBody:
-        authorize(authorization)
+        await authorize(request, authorization)
         media = (content_type or "").split(";")[0].strip().lower()
         if media != "application/json":
             raise UnsupportedMediaTypeError(f"Content-Type must be application/json, not '{media or 'none'}'")

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prism.errors import ConfigError
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", env_file=None)
@@ -95,6 +97,31 @@ class Settings(BaseSettings):
     demo_model: bool = True
     cors_origins: str = "http://localhost:3001,http://127.0.0.1:3001"
 
+    # The HTTP edge of every API (prism.http.RequestGuard, BodyLimit) and the rate limits (prism.ratelimit)
+    allowed_hosts: str = Field(
+        default="",
+        description="Host names the APIs answer to besides the loopback names and the hosts of PRISM_CORS_ORIGINS "
+        "(comma-separated; * for any, the default when PRISM_ENV=cloud): a DNS-rebinding page gets 400",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest a client may take to send a request body (then 408)"
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or a redis:// URL (shared by every "
+        "instance)",
+    )
+    rate_limit_auth_failures: str = Field(
+        default="20/minute",
+        description="Failed authentications allowed per client address and per key presented (then 429); empty: off",
+    )
+    rate_limit_ingest: str = Field(
+        default="2000/second", description="Ingestion requests per API key (then 429 with Retry-After); empty: off"
+    )
+    rate_limit_chat_turns: str = Field(
+        default="30/minute", description="Chat turns per user (per client address until sign-in); empty: off"
+    )
+
     @field_validator("stream_maxlen", "writer_batch", "max_events_per_request")
     @classmethod
     def _positive(cls, v: int) -> int:
@@ -105,6 +132,19 @@ class Settings(BaseSettings):
     @property
     def api_keys(self) -> list[str]:
         return [k.strip() for k in self.api_key.split(",") if k.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The ``Host`` names the APIs answer to (see ``allowed_hosts``)."""
+        extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        if self.env == "cloud" and "allowed_hosts" not in self.model_fields_set:
+            return ["*"]
+        origin_hosts = [o.split("://", 1)[-1].split("/", 1)[0] for o in self.cors_origin_list]
+        return [*LOOPBACK_HOSTS, *(h.rsplit(":", 1)[0] if h.count(":") == 1 else h for h in origin_hosts), *extra]
 
     @property
     def database_dsn(self) -> str:

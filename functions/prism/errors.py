@@ -50,6 +50,27 @@ class UnsupportedMediaTypeError(PrismError):
     status = 415
 
 
+class ForbiddenError(PrismError):
+    code = "forbidden"
+    status = 403
+
+
+class RequestTimeoutError(PrismError):
+    code = "request_timeout"
+    status = 408
+
+
+class RateLimitedError(PrismError):
+    """Too many requests of one kind from one caller; ``retry_after`` seconds until the next is let in."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, retry_after)
+
+
 class ValidationFailedError(PrismError):
     code = "validation_error"
     status = 422

@@ -190,9 +190,14 @@ class InferenceEvent(_Model):
         for i, m in enumerate(request.messages):
             if isinstance(m.content, str) and not m.tool_calls and not m.model_extra:
                 continue  # the usual message: nothing free-form
-            for name, value in ((".content", m.content), (".tool_calls", m.tool_calls), ("", m.model_extra)):
-                if value and (bad := _bad_json(value)) is not None:
-                    return f"request.messages[{i}]{name}{bad}"
+            parts: tuple[tuple[str, Any], ...] = (
+                (".content", m.content),
+                (".tool_calls", m.tool_calls),
+                ("", m.model_extra),
+            )
+            for part, free in parts:
+                if free and (bad := _bad_json(free)) is not None:
+                    return f"request.messages[{i}]{part}{bad}"
         for i, call in enumerate(self.response.tool_calls if self.response else ()):
             if (bad := _bad_json(call.arguments)) is not None:
                 return f"response.tool_calls[{i}].arguments" + bad

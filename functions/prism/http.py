@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+import anyio
 import fastapi_standalone_docs
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prism.errors import PrismError
+from prism.errors import PrismError, RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,13 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_CODES = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -41,6 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
         headers = {"Retry-After": "1"} if exc.status == 503 else None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONBody(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -64,11 +75,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class BodyLimit:
     """ASGI middleware: a request body over ``max_bytes`` gets a 413 JSON error before the app reads
-    it (by ``Content-Length``, or by counting as a chunked body arrives)."""
+    it (by ``Content-Length``, or by counting as a chunked body arrives); a body not received in
+    whole within ``read_timeout_s`` of its first read gets a 408 (a client sending 1 byte of 1,000
+    holds no connection for ever)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,18 +92,27 @@ class BodyLimit:
         message = f"the request body is over {limit:,} bytes"
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _send_413(send, message)
+            await _send_error(send, 413, "payload_too_large", message)
             return
         seen = 0
         started = False
+        deadline: float | None = None
 
         async def counted() -> Message:
-            nonlocal seen
-            msg = await receive()
+            nonlocal seen, deadline
+            if deadline is None:
+                deadline = anyio.current_time() + self.read_timeout_s
+            try:
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    msg = await receive()
+            except TimeoutError:
+                raise _BodyTimeout(f"the request body was not received within {self.read_timeout_s:g} s") from None
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
                     raise _TooLarge(message)
+                if not msg.get("more_body", False):
+                    deadline = float("inf")  # the whole body is in: later receives wait for a disconnect
             return msg
 
         async def tracked(msg: Message) -> None:
@@ -99,9 +122,9 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, tracked)
-        except _TooLarge:
+        except (_TooLarge, _BodyTimeout) as exc:
             if not started:
-                await _send_413(send, message)
+                await _send_error(send, exc.status_code, _HTTP_CODES[exc.status_code], str(exc.detail))
 
 
 class _TooLarge(StarletteHTTPException):
@@ -111,11 +134,143 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(status_code=413, detail=message)
 
 
-async def _send_413(send: Send, message: str) -> None:
-    body = orjson.dumps(error_body("payload_too_large", message))
+class _BodyTimeout(StarletteHTTPException):
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=408, detail=message, headers={"Connection": "close"})
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = orjson.dumps(error_body(code, message))
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RequestGuard:
+    """ASGI middleware, outermost: what a web page the user happens to visit must not do.
+
+    - DNS rebinding: the ``Host`` header must name this service (``hosts``: loopback names, the
+      configured origins' hosts, ``PRISM_ALLOWED_HOSTS``, where ``*.example.com`` names the hosts
+      under a domain and ``*`` any host), else 400 ``invalid_host``.
+    - Cross-site requests: a state-changing request (any method but GET, HEAD, OPTIONS) from a
+      browser page of another origin is refused (403 ``cross_origin``) unless that origin is allowed;
+      and a POST must be ``application/json``, which no HTML form can send and which no page can send
+      cross-origin without a CORS preflight (415 ``unsupported_media_type``), so a cross-site form or a
+      rebinding page cannot act even where the browser sends no ``Origin``."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str], origins: list[str]) -> None:
+        self.app = app
+        self.any_host = "*" in hosts
+        self.hosts = {h.lower().strip("[]") for h in hosts if not h.startswith("*.")}
+        self.suffixes = tuple(h.lower()[1:] for h in hosts if h.startswith("*."))  # "*.example.com"
+        self.origins = {o.rstrip("/").lower() for o in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = _hostname(headers.get("host", ""))
+        if not (self.any_host or host in self.hosts or (self.suffixes and host.endswith(self.suffixes))):
+            await _send_error(send, 400, "invalid_host", f"this service does not answer to the host {host!r}")
+            return
+        method = scope["method"].upper()
+        if method not in SAFE_METHODS:
+            origin = headers.get("origin", "").rstrip("/").lower()
+            if origin and origin not in self.origins and _hostname(origin.split("://", 1)[-1]) != host:
+                await _send_error(send, 403, "cross_origin", f"requests from {origin} may not change anything here")
+                return
+            if headers.get("sec-fetch-site") == "cross-site" and not origin:
+                await _send_error(send, 403, "cross_origin", "cross-site requests may not change anything here")
+                return
+            media = headers.get("content-type", "").split(";")[0].strip().lower()
+            if method == "POST" and media != "application/json":
+                message = f"a POST must be sent as application/json, not {media or 'no content type'}"
+                await _send_error(send, 415, "unsupported_media_type", message)
+                return
+        await self.app(scope, receive, send)
+
+
+def caller_address(request: Request) -> str:
+    """Who is calling, for rate limits: the client address (on Lambda, Mangum takes it from the
+    event's source IP)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _hostname(authority: str) -> str:
+    """``Host``/authority without its port, lower-case, IPv6 without brackets."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")] if "]" in authority else authority
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def install_edge(
+    app: FastAPI, *, hosts: list[str], origins: list[str], max_body_bytes: int, body_timeout_s: float
+) -> None:
+    """Everything every API puts in front of its routes, in one order: JSON errors, body limits,
+    CORS for the allowed browser origins, and outermost the request guard."""
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, read_timeout_s=body_timeout_s)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
+    app.add_middleware(RequestGuard, hosts=hosts, origins=origins)
+    _document_edge(app)
+
+
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_EDGE_ERRORS = {
+    "400": "The Host header names no host this service answers to (invalid_host)",
+    "403": "A state change from a page of another origin (cross_origin)",
+    "408": "The request body was not received in time (request_timeout)",
+    "413": "The request body is too large (payload_too_large)",
+    "415": "A POST that is not application/json (unsupported_media_type)",
+}
+
+
+def _document_edge(app: FastAPI) -> None:
+    """Declare in the OpenAPI document what the edge answers before any route: every operation may
+    get a 400 for its Host; a state change also a 403, and a body 408/413; a POST a 415."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Error", _ERROR_SCHEMA)
+        for item in schema.get("paths", {}).values():
+            for method, operation in item.items():
+                statuses = ["400"] + (["403", "408", "413"] if method.upper() not in SAFE_METHODS else [])
+                statuses += ["415"] if method.upper() == "POST" else []
+                responses = operation.setdefault("responses", {})
+                for status in statuses:
+                    responses.setdefault(status, {"description": _EDGE_ERRORS[status], "content": _ERROR_REF})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
 
 
 # Swagger UI 5.33.1 and ReDoc 2.5.4 as shipped by the fastapi-standalone-docs wheel (a dependency of

@@ -12,11 +12,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Query, Request, Response
-from fastapi.middleware.cors import CORSMiddleware
 from prism.config import Settings, get_settings
 from prism.cursor import decode_cursor
 from prism.errors import NotFoundError, ValidationFailedError
-from prism.http import BodyLimit, JSONBody, install_docs, install_error_handlers
+from prism.http import JSONBody, install_docs, install_edge
 from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore
 from starlette.concurrency import run_in_threadpool
 
@@ -87,13 +86,12 @@ def create_app(
     )
     install_docs(app)
     app.state.query = QueryService(store, raw_store, minute_histogram_days=settings.minute_histogram_days)
-    install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization"],
+    install_edge(
+        app,
+        hosts=settings.trusted_hosts,
+        origins=settings.cors_origin_list,
+        max_body_bytes=MAX_BODY_BYTES,
+        body_timeout_s=settings.body_timeout_s,
     )
 
     @app.get("/healthz", tags=["health"])

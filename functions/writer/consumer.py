@@ -49,8 +49,10 @@ class StreamConsumer:
         max_deliveries: int = 5,
         claim_idle_ms: int = 30_000,
         maintain_every_s: float = 3600.0,
+        heartbeat_s: float = 2.0,
     ) -> None:
         self.reader = reader
+        self.heartbeat_s = heartbeat_s  # well under the readiness stall threshold
         self.writer = writer
         self.batch = batch
         # Stream entries hold one ingested request each (up to 500 events): read about ``batch``
@@ -66,12 +68,15 @@ class StreamConsumer:
     def run(self) -> None:
         self._until_ok(self.reader.ensure_group)
         self._maintain()
-        next_claim = 0.0
+        next_claim = next_beat = 0.0
         next_maintain = time.monotonic() + self.maintain_every_s
         while not self.stop.is_set():
             now = time.monotonic()
             messages: list[BusMessage] = []
             try:
+                if now >= next_beat:  # readiness tells an idle writer from a dead one by this
+                    self.reader.heartbeat()
+                    next_beat = now + self.heartbeat_s
                 if now >= next_claim:
                     messages = self.reader.reclaim(self.claim_idle_ms, self.entries_per_read)
                     if not messages:
@@ -181,6 +186,7 @@ def build_consumer(settings: Settings) -> StreamConsumer:
         block_ms=settings.writer_block_ms,
         max_deliveries=settings.writer_max_deliveries,
         claim_idle_ms=settings.writer_claim_idle_ms,
+        heartbeat_s=min(2.0, settings.writer_stalled_after_s / 4),
     )
 
 

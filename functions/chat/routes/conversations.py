@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 
-from chat.routes.deps import ServiceDep
+from chat.routes.deps import ServiceDep, TurnAllowed
 from chat.schemas import (
     CancelResult,
     ConversationDetail,
@@ -60,7 +60,13 @@ async def delete_conversation(conversation_id: UUID, service: ServiceDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/{conversation_id}/messages", response_class=TurnStreamResponse, status_code=200, responses=sse_doc())
+@router.post(
+    "/{conversation_id}/messages",
+    response_class=TurnStreamResponse,
+    status_code=200,
+    responses=sse_doc(),
+    dependencies=[TurnAllowed],
+)
 async def send_message(conversation_id: UUID, body: SendMessage, service: ServiceDep) -> TurnStreamResponse:
     """Send a message and stream the reply as server-sent events.
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from prism.http import caller_address
+from prism.ratelimit import RateLimiter
 
 from chat.provider_settings import ProviderSettings
 from chat.service import ChatService
@@ -18,5 +20,13 @@ def get_providers(request: Request) -> ProviderSettings:
     return providers
 
 
+async def allow_turn(request: Request) -> None:
+    """A chat turn spends the provider keys: at most PRISM_RATE_LIMIT_CHAT_TURNS per caller (the
+    client address until there are signed-in users)."""
+    limiter: RateLimiter = request.app.state.limiter
+    await limiter.hit("chat_turns", caller_address(request), what="chat turns")
+
+
 ServiceDep = Annotated[ChatService, Depends(get_service)]
+TurnAllowed = Depends(allow_turn)
 ProvidersDep = Annotated[ProviderSettings, Depends(get_providers)]

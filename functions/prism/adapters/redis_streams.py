@@ -172,8 +172,13 @@ class RedisStreamsBus:
                 return figures
             consumers = self._redis.xinfo_consumers(self.stream, group)
             figures.update(group=True, pending=int(mine["pending"]), consumers=len(consumers))
-            if consumers:
-                figures["consumer_idle_ms"] = min(int(c["idle"]) for c in consumers)
+            # A consumer's activity: its last delivery (Redis's idle) or its last heartbeat, if later.
+            seconds, micros = self._redis.time()
+            now_ms = seconds * 1000 + micros // 1000
+            beats = {_id(k): int(v) for k, v in self._redis.hgetall(heartbeats_key(self.stream, group)).items()}
+            idle = [min(int(c["idle"]), now_ms - beats.get(_id(c["name"]), 0)) for c in consumers]
+            if idle:
+                figures["consumer_idle_ms"] = max(0, min(idle))
             delivered, generated = _id(mine["last-delivered-id"]), _id(info["last-generated-id"])
             if delivered != generated:
                 count, exact = self._count_after(keys=[self.stream], args=[delivered, LAG_COUNT_CAP])
@@ -199,6 +204,7 @@ class RedisStreamsReader:
         self.dead_letters = f"{stream}:dead"
         self._claim_cursor = "0-0"
         self._trim = self._redis.register_script(_TRIM_ACKNOWLEDGED)
+        self._beat = self._redis.register_script(_HEARTBEAT)
 
     def ensure_group(self) -> None:
         try:
@@ -206,6 +212,19 @@ class RedisStreamsReader:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise BusError(f"Redis: {exc}") from exc
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        try:  # a consumer from the start, not from its first delivery
+            self._redis.xgroup_createconsumer(self.stream, self.group, self.consumer)
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """Say this consumer is alive, by Redis's clock. A blocking read that finds nothing does
+        not count as activity in Redis 7.0's consumer figures, so an idle writer would look dead."""
+        try:
+            self._beat(keys=[heartbeats_key(self.stream, self.group)], args=[self.consumer])
         except redis.RedisError as exc:
             raise BusError(f"Redis: {exc}") from exc
 
@@ -303,6 +322,7 @@ class RedisStreamsReader:
             ]
             for name in gone:
                 self._redis.xgroup_delconsumer(self.stream, self.group, name)
+                self._redis.hdel(heartbeats_key(self.stream, self.group), name)
         except redis.ResponseError:
             return []
         except redis.RedisError as exc:
@@ -311,6 +331,18 @@ class RedisStreamsReader:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def heartbeats_key(stream: str, group: str) -> str:
+    """Hash of consumer name -> its last heartbeat (ms, Redis's clock)."""
+    return f"{stream}:heartbeats:{group}"
+
+
+_HEARTBEAT = """
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], ARGV[1], t[1] * 1000 + math.floor(t[2] / 1000))
+return 1
+"""
 
 
 def entry_of(message_id: str) -> str:

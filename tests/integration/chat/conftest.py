@@ -118,7 +118,7 @@ class ChatApi:
         assert resp.status_code == 200, resp.text
 
     def new_conversation(self) -> str:
-        return str(self.client.post("/api/conversations").json()["id"])
+        return str(self.client.post("/api/conversations", json={}).json()["id"])
 
     def messages(self, cid: str) -> list[dict[str, Any]]:
         return list(self.client.get(f"/api/conversations/{cid}").json()["messages"])

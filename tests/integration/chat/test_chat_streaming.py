@@ -97,7 +97,7 @@ def test_the_cancel_route_stops_a_reply_for_a_client_that_cannot_abort(
         events = read_sse(resp.iter_lines())
         _, start = next(events)
         assert next(events)[0] == "delta"
-        cancelled = chat.client.post(f"/api/conversations/{cid}/cancel").json()
+        cancelled = chat.client.post(f"/api/conversations/{cid}/cancel", json={}).json()
         assert cancelled == {"cancelled": True, "message_ids": [start["message_id"]]}
         rest = list(events)
     assert rest[-1][0] == "done" and rest[-1][1]["status"] == "cancelled"
@@ -259,7 +259,8 @@ def test_a_cancel_sent_to_another_instance_stops_the_stream(make_chat: Any, fake
         _, start = next(events)
         assert next(events)[0] == "delta"
         # WHEN the cancel reaches the other instance
-        assert other.client.post(f"/api/conversations/{cid}/cancel").json()["message_ids"] == [start["message_id"]]
+        cancelled = other.client.post(f"/api/conversations/{cid}/cancel", json={}).json()
+        assert cancelled["message_ids"] == [start["message_id"]]
         rest = list(events)
     # THEN the streaming instance picks it up from the database and stops upstream
     assert rest[-1][0] == "done" and rest[-1][1]["status"] == "cancelled"

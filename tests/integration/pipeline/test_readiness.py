@@ -100,3 +100,37 @@ def test_readyz_reports_a_missing_or_stalled_writer(redis_url: str, stream_name:
             worker.join(timeout=15)
     store.close()
     client.close()
+
+
+def test_an_idle_writer_is_ready_from_its_start_and_a_dead_one_is_not(
+    redis_url: str, stream_name: str, clean_database: str
+) -> None:
+    # Redis 7.0 counts neither an empty blocking read nor XAUTOCLAIM as a consumer's activity: without
+    # the writer's heartbeat, an idle writer looks dead once PRISM_WRITER_STALLED_AFTER_S has passed.
+    settings = Settings(api_key=KEY, redis_url=redis_url, stream=stream_name, writer_stalled_after_s=1.0)
+    app = create_app(settings, Ingestor(RedisStreamsBus(redis_url, stream_name, 10_000), RegexRedactor(), None))
+    store = PostgresLogStore(clean_database)
+    with TestClient(app) as c:
+        # GIVEN a writer started on a stream nothing was sent to
+        consumer = StreamConsumer(
+            RedisStreamsReader(redis_url, stream_name, "cg-writer", "idle"),
+            RecordWriter(store),
+            block_ms=50,
+            heartbeat_s=0.25,
+        )
+        worker = threading.Thread(target=consumer.run, daemon=True)
+        worker.start()
+        # THEN it counts as a consumer at once, and stays ok well past the stall threshold while idle
+        ok = wait_for(c, "ok")
+        assert ok["pipeline"]["consumers"] == 1
+        deadline = time.monotonic() + 3.0  # three stall thresholds with no event at all
+        while time.monotonic() < deadline:
+            body = c.get("/readyz").json()
+            assert body["status"] == "ok", body
+            time.sleep(0.2)
+        # WHEN it dies THEN the next check past the threshold says so, by name
+        consumer.stop.set()
+        worker.join(timeout=15)
+        gone = wait_for(c, "degraded")
+        assert gone["degraded"][0].startswith("writer gone: no consumer of 'cg-writer' has been active")
+    store.close()

@@ -118,13 +118,13 @@ def test_the_chat_api_fails_no_request_once_postgres_is_back(pg: PostgresCluster
     with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         # GIVEN conversations written and read through a pool of several connections
         with ThreadPoolExecutor(8) as pool:
-            created = list(pool.map(lambda _: client.post("/api/conversations"), range(8)))
+            created = list(pool.map(lambda _: client.post("/api/conversations", json={}), range(8)))
         assert {r.status_code for r in created} == {201}
         # WHEN PostgreSQL restarts
         pg.restart("fast")
         # THEN writes and reads made once it is back all succeed (a dead connection is replaced before
         # anything is sent on it, so even a write is never half-done)
-        results: list[Any] = [client.post("/api/conversations") for _ in range(5)]
+        results: list[Any] = [client.post("/api/conversations", json={}) for _ in range(5)]
         results += [client.get("/api/conversations") for _ in range(5)]
         results += [client.get(f"/api/conversations/{r.json()['id']}") for r in created]
         with ThreadPoolExecutor(8) as pool:

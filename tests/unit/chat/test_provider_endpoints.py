@@ -48,7 +48,7 @@ def _error(resp: object, status: int, code: str) -> str:
 
 
 def _turn_call(client: TestClient, gateway: FakeGateway, model: str) -> object:
-    cid = client.post("/api/conversations").json()["id"]
+    cid = client.post("/api/conversations", json={}).json()["id"]
     return client.post(f"/api/conversations/{cid}/messages", json={"content": "secret plans", "model": model})
 
 

@@ -241,7 +241,9 @@ export class ChatClient {
     try {
       resp = await this.fetchImpl(url, {
         method,
-        headers: body === undefined ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
+        // Every state change is sent as JSON, body or not: the APIs refuse a POST of any other type
+        // (no HTML form or simple cross-site request can act on them).
+        headers: method === "GET" ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
         cache: "no-store",

@@ -191,7 +191,7 @@ export class QueryClient {
       resp = await this.fetchImpl(url, {
         method,
         headers:
-          body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+          method === "GET" ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
         cache: "no-store",
