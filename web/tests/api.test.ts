@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, ChatClient, errorFromResponse, isAbort, type StreamEvent } from "@/lib/api";
+import { ChatClient, type StreamEvent } from "@/lib/api";
+import { ApiError, errorFromResponse, isAbort } from "@/lib/http";
 
 const CONFIG = { chatApiUrl: "http://chat.test", chatStreamUrl: "http://stream.test" };
 

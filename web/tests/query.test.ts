@@ -1,31 +1,19 @@
 import { describe, expect, it, vi } from "vitest";
 import {
-  buildQuery,
-  chartData,
-  figure,
   formatAxisTime,
   formatCount,
   formatDuration,
   formatPercentileError,
   formatRate,
   formatUsd,
-  headlineTiles,
-  linePath,
-  logsViewHref,
-  logsViewFilters,
-  messageText,
-  niceMax,
-  parseLogsView,
-  QueryClient,
-  requestMessages,
-  responseText,
-  seriesLabel,
-  tokensText,
-  windowRange,
-  without,
-  type Stats,
-  type Timeseries,
-} from "@/lib/query";
+} from "@/lib/format";
+import { chartData, figure, linePath, niceMax, seriesLabel } from "@/lib/query/chart";
+import { buildQuery, QueryClient } from "@/lib/query/client";
+import { headlineTiles } from "@/lib/query/dashboards";
+import { logsViewHref, logsViewFilters, parseLogsView } from "@/lib/query/logsView";
+import { messageText, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
+import type { Stats, Timeseries } from "@/lib/query/types";
+import { windowRange } from "@/lib/query/windows";
 import { formatStep } from "@/components/MetricsPage";
 
 function stats(over: Partial<Stats> = {}): Stats {
@@ -263,7 +251,7 @@ describe("log payloads", () => {
 
 describe("saved dashboards", () => {
   it("saves the metrics view as panels and reads it back", async () => {
-    const { viewToSpec, specToView, DEFAULT_METRICS_VIEW } = await import("@/lib/query");
+    const { viewToSpec, specToView, DEFAULT_METRICS_VIEW } = await import("@/lib/query/dashboards");
     const charts = [{ title: "Latency", figures: ["latency_ms.p50", "latency_ms.p95"] }];
     const view = { window: "7d" as const, model: "gpt-4o", provider: "", status: "error", breakdown: true };
     const spec = viewToSpec(view, charts);

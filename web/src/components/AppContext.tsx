@@ -3,7 +3,7 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { ChatClient } from "@/lib/api";
 import { loadConfig, type AppConfig } from "@/lib/config";
-import { QueryClient } from "@/lib/query";
+import { QueryClient } from "@/lib/query/client";
 
 interface AppValue {
   config: AppConfig;

@@ -3,7 +3,8 @@
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { ApiError, isAbort, type Conversation, type Message, type ModelsResponse, type StreamEvent } from "@/lib/api";
+import type { Conversation, Message, ModelsResponse, StreamEvent } from "@/lib/api";
+import { ApiError, isAbort } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
 import { useApp } from "./AppContext";
 import { Composer } from "./Composer";

@@ -1,6 +1,7 @@
 "use client";
 
-import { formatAxisTime, linePath, maxValue, niceMax, type ChartData } from "@/lib/query";
+import { formatAxisTime } from "@/lib/format";
+import { linePath, maxValue, niceMax, type ChartData } from "@/lib/query/chart";
 
 const COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#0c8599", "#a61e4d", "#5c940d"];
 const W = 600;

@@ -3,26 +3,11 @@
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import {
-  formatDuration,
-  formatTime,
-  formatUsd,
-  logsViewFilters,
-  logsViewHref,
-  parseLogsView,
-  prettyJson,
-  requestMessages,
-  responseText,
-  tokensText,
-  WINDOW_LABELS,
-  WINDOWS,
-  windowRange,
-  without,
-  type LogDetail,
-  type LogItem,
-  type LogsView,
-  type WindowName,
-} from "@/lib/query";
+import { formatDuration, formatTime, formatUsd } from "@/lib/format";
+import { logsViewFilters, logsViewHref, parseLogsView, type LogsView } from "@/lib/query/logsView";
+import { prettyJson, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
+import type { LogDetail, LogItem } from "@/lib/query/types";
+import { WINDOW_LABELS, WINDOWS, windowRange, type WindowName } from "@/lib/query/windows";
 import { useApp } from "./AppContext";
 import { QueryApiMissing } from "./QueryApiMissing";
 

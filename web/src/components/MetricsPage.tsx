@@ -1,28 +1,17 @@
 "use client";
 
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { formatCount, formatDuration, formatPercentileError, formatRate, formatTime, formatUsd } from "@/lib/format";
+import { chartData } from "@/lib/query/chart";
+import { headlineTiles, specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
 import {
-  chartData,
-  formatCount,
-  formatDuration,
-  formatPercentileError,
-  formatRate,
-  formatTime,
-  formatUsd,
-  headlineTiles,
-  specToView,
-  viewToSpec,
-  WINDOW_LABELS,
-  WINDOWS,
-  windowRange,
   type Dashboard,
   type EventStatus,
-  type MetricsView,
   type MetricFilters,
   type Summary,
   type Timeseries,
-  type WindowName,
-} from "@/lib/query";
+} from "@/lib/query/types";
+import { WINDOW_LABELS, WINDOWS, windowRange, type WindowName } from "@/lib/query/windows";
 import { useApp } from "./AppContext";
 import { LineChart } from "./LineChart";
 import { QueryApiMissing } from "./QueryApiMissing";

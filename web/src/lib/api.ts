@@ -1,9 +1,10 @@
 /**
- * The chat API client: typed calls, one error type (ApiError) whatever went wrong, and the
- * streaming send (SSE over POST, read with fetch so it can be aborted).
+ * The chat API client: typed calls (whose errors are ApiError, lib/http.ts) and the streaming
+ * send (SSE over POST, read with fetch so it can be aborted).
  */
 
 import type { AppConfig } from "./config";
+import { ApiError, errorFromResponse, networkError, requestJson } from "./http";
 import { readSSE } from "./sse";
 
 // --- shapes (functions/chat/schemas.py) ------------------------------------------------------------
@@ -137,92 +138,6 @@ export interface ErrorEvent extends ReplyStats {
 
 export type StreamEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
 
-// --- errors ---------------------------------------------------------------------------------------
-
-export class ApiError extends Error {
-  /** HTTP status; 0 when no answer came (network, CORS, aborted). */
-  readonly status: number;
-  /** Machine-readable: the API's error code, or "network_error", "aborted", "bad_response". */
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = "ApiError";
-    this.status = status;
-    this.code = code;
-  }
-}
-
-export function isAbort(e: unknown): boolean {
-  return (
-    (e instanceof ApiError && e.code === "aborted") ||
-    (typeof e === "object" && e !== null && (e as { name?: string }).name === "AbortError")
-  );
-}
-
-function detailMessage(detail: unknown): string | null {
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    const parts = detail.map((d) => {
-      if (d && typeof d === "object") {
-        const o = d as { loc?: unknown[]; msg?: unknown };
-        const loc = Array.isArray(o.loc) ? o.loc.filter((p) => p !== "body").join(".") : "";
-        const msg = typeof o.msg === "string" ? o.msg : JSON.stringify(d);
-        return loc ? `${loc}: ${msg}` : msg;
-      }
-      return String(d);
-    });
-    return parts.join("; ") || null;
-  }
-  return null;
-}
-
-/** An ApiError from a non-2xx response: `{"error": {code, message}}`, FastAPI's `{"detail"}`, or text. */
-export async function errorFromResponse(resp: Response): Promise<ApiError> {
-  const fallback = `The chat API answered HTTP ${resp.status}${resp.statusText ? ` ${resp.statusText}` : ""}`;
-  let text = "";
-  try {
-    text = await resp.text();
-  } catch {
-    return new ApiError(resp.status, `http_${resp.status}`, fallback);
-  }
-  try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    const err = body?.error;
-    if (err && typeof err === "object") {
-      const e = err as { code?: unknown; message?: unknown };
-      return new ApiError(
-        resp.status,
-        typeof e.code === "string" ? e.code : `http_${resp.status}`,
-        typeof e.message === "string" && e.message ? e.message : fallback,
-      );
-    }
-    if (typeof err === "string") return new ApiError(resp.status, `http_${resp.status}`, err);
-    const detail = detailMessage(body?.detail);
-    if (detail) return new ApiError(resp.status, `http_${resp.status}`, detail);
-  } catch {
-    // not JSON: fall through
-  }
-  const snippet = text.trim().slice(0, 200);
-  return new ApiError(resp.status, `http_${resp.status}`, snippet ? `${fallback}: ${snippet}` : fallback);
-}
-
-function networkError(e: unknown, url: string): ApiError {
-  if (isAbort(e)) return new ApiError(0, "aborted", "The request was stopped");
-  const origin = (() => {
-    try {
-      return new URL(url).origin;
-    } catch {
-      return url;
-    }
-  })();
-  return new ApiError(
-    0,
-    "network_error",
-    `Cannot reach the chat API at ${origin}. Is it running, and does it allow this page's origin (PRISM_CORS_ORIGINS)?`,
-  );
-}
-
 // --- client ---------------------------------------------------------------------------------------
 
 export interface SendOptions {
@@ -235,29 +150,8 @@ export class ChatClient {
     private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
   ) {}
 
-  private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const url = this.config.chatApiUrl + path;
-    let resp: Response;
-    try {
-      resp = await this.fetchImpl(url, {
-        method,
-        // Every state change is sent as JSON, body or not: the APIs refuse a POST of any other type
-        // (no HTML form or simple cross-site request can act on them).
-        headers: method === "GET" ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-        cache: "no-store",
-      });
-    } catch (e) {
-      throw networkError(e, url);
-    }
-    if (!resp.ok) throw await errorFromResponse(resp);
-    if (resp.status === 204) return undefined as T;
-    try {
-      return (await resp.json()) as T;
-    } catch {
-      throw new ApiError(resp.status, "bad_response", "The chat API sent a response that is not JSON");
-    }
+  private request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return requestJson("chat API", method, this.config.chatApiUrl + path, { body, signal, fetchImpl: this.fetchImpl });
   }
 
   listModels(signal?: AbortSignal): Promise<ModelsResponse> {
@@ -324,7 +218,7 @@ export class ChatClient {
         cache: "no-store",
       });
     } catch (e) {
-      throw networkError(e, url);
+      throw networkError(e, url, "chat API");
     }
     if (!resp.ok) throw await errorFromResponse(resp);
     const ctype = resp.headers.get("content-type") ?? "";
@@ -345,7 +239,7 @@ export class ChatClient {
         }
       }
     } catch (e) {
-      throw networkError(e, url);
+      throw networkError(e, url, "chat API");
     }
     throw new ApiError(0, "stream_closed", "The connection closed before the reply finished");
   }

@@ -1,0 +1,126 @@
+/**
+ * What every API call of the UI shares: one error type (ApiError) whatever went wrong, and one
+ * JSON request helper for the chat and query APIs.
+ */
+
+/** How an error message names the API that failed. */
+export type ApiName = "chat API" | "query API";
+
+export class ApiError extends Error {
+  /** HTTP status; 0 when no answer came (network, CORS, aborted). */
+  readonly status: number;
+  /** Machine-readable: the API's error code, or "network_error", "aborted", "bad_response". */
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return (
+    (e instanceof ApiError && e.code === "aborted") ||
+    (typeof e === "object" && e !== null && (e as { name?: string }).name === "AbortError")
+  );
+}
+
+function detailMessage(detail: unknown): string | null {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    const parts = detail.map((d) => {
+      if (d && typeof d === "object") {
+        const o = d as { loc?: unknown[]; msg?: unknown };
+        const loc = Array.isArray(o.loc) ? o.loc.filter((p) => p !== "body").join(".") : "";
+        const msg = typeof o.msg === "string" ? o.msg : JSON.stringify(d);
+        return loc ? `${loc}: ${msg}` : msg;
+      }
+      return String(d);
+    });
+    return parts.join("; ") || null;
+  }
+  return null;
+}
+
+/** An ApiError from a non-2xx response: `{"error": {code, message}}`, FastAPI's `{"detail"}`, or text. */
+export async function errorFromResponse(resp: Response, api: ApiName = "chat API"): Promise<ApiError> {
+  const fallback = `The ${api} answered HTTP ${resp.status}${resp.statusText ? ` ${resp.statusText}` : ""}`;
+  let text = "";
+  try {
+    text = await resp.text();
+  } catch {
+    return new ApiError(resp.status, `http_${resp.status}`, fallback);
+  }
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const err = body?.error;
+    if (err && typeof err === "object") {
+      const e = err as { code?: unknown; message?: unknown };
+      return new ApiError(
+        resp.status,
+        typeof e.code === "string" ? e.code : `http_${resp.status}`,
+        typeof e.message === "string" && e.message ? e.message : fallback,
+      );
+    }
+    if (typeof err === "string") return new ApiError(resp.status, `http_${resp.status}`, err);
+    const detail = detailMessage(body?.detail);
+    if (detail) return new ApiError(resp.status, `http_${resp.status}`, detail);
+  } catch {
+    // not JSON: fall through
+  }
+  const snippet = text.trim().slice(0, 200);
+  return new ApiError(resp.status, `http_${resp.status}`, snippet ? `${fallback}: ${snippet}` : fallback);
+}
+
+export function networkError(e: unknown, url: string, api: ApiName): ApiError {
+  if (isAbort(e)) return new ApiError(0, "aborted", "The request was stopped");
+  const origin = (() => {
+    try {
+      return new URL(url).origin;
+    } catch {
+      return url;
+    }
+  })();
+  return new ApiError(
+    0,
+    "network_error",
+    `Cannot reach the ${api} at ${origin}. Is it running, and does it allow this page's origin (PRISM_CORS_ORIGINS)?`,
+  );
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  signal?: AbortSignal;
+  fetchImpl?: typeof fetch;
+}
+
+/**
+ * One JSON call: `{"error": ...}` and non-2xx answers, network failures and aborts all become an
+ * ApiError naming `api`; a 204 resolves to undefined.
+ */
+export async function requestJson<T>(api: ApiName, method: string, url: string, opts: RequestOptions = {}): Promise<T> {
+  const { body, signal, fetchImpl = (...args) => fetch(...args) } = opts;
+  let resp: Response;
+  try {
+    resp = await fetchImpl(url, {
+      method,
+      // Every state change is sent as JSON, body or not: the APIs refuse a POST of any other type
+      // (no HTML form or simple cross-site request can act on them).
+      headers: method === "GET" ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw networkError(e, url, api);
+  }
+  if (!resp.ok) throw await errorFromResponse(resp, api);
+  if (resp.status === 204) return undefined as T;
+  try {
+    return (await resp.json()) as T;
+  } catch {
+    throw new ApiError(resp.status, "bad_response", `The ${api} sent a response that is not JSON`);
+  }
+}

@@ -1,0 +1,78 @@
+/** The metrics page's view, its headline tiles, and the saved dashboard a view is stored as. */
+
+import { formatCount, formatDuration, formatRate, formatUsd } from "../format";
+import type { DashboardSpec, EventStatus, Panel, Stats } from "./types";
+import { isWindow, type WindowName } from "./windows";
+
+/** What the metrics page shows: a saved dashboard is this, as panels. */
+export interface MetricsView {
+  window: WindowName;
+  model: string;
+  provider: string;
+  status: string;
+  breakdown: boolean;
+}
+
+export const DEFAULT_METRICS_VIEW: MetricsView = { window: "24h", model: "", provider: "", status: "", breakdown: false };
+
+export const STAT_FIGURES = [
+  "requests",
+  "error_rate",
+  "latency_ms.p50",
+  "latency_ms.p95",
+  "ttft_ms.p95",
+  "tokens.total",
+  "cost_usd",
+];
+
+/** The metrics page's view as a dashboard spec: the tiles, one panel per chart, the per-model table. */
+export function viewToSpec(v: MetricsView, charts: { title: string; figures: string[] }[]): DashboardSpec {
+  const filters = {
+    model: v.model ? [v.model] : [],
+    provider: v.provider ? [v.provider] : [],
+    status: v.status ? [v.status as EventStatus] : [],
+  };
+  return {
+    window: v.window,
+    panels: [
+      { title: "Totals", kind: "stat", figures: STAT_FIGURES, group_by: [], filters },
+      ...charts.map(
+        (c): Panel => ({ title: c.title, kind: "timeseries", figures: c.figures, group_by: v.breakdown ? ["model"] : [], filters }),
+      ),
+      { title: "By model", kind: "table", figures: ["requests", "errors", "latency_ms.p95"], group_by: ["model"], filters },
+    ],
+  };
+}
+
+/** The view a dashboard spec describes (the first panel's filters; a breakdown if a timeseries has one). */
+export function specToView(spec: Partial<DashboardSpec> | null | undefined): MetricsView {
+  const panels = Array.isArray(spec?.panels) ? spec.panels : [];
+  const f = panels[0]?.filters ?? {};
+  const status = f.status?.[0] ?? "";
+  return {
+    window: isWindow(spec?.window) ? spec.window : DEFAULT_METRICS_VIEW.window,
+    model: f.model?.[0] ?? "",
+    provider: f.provider?.[0] ?? "",
+    status: ["ok", "error", "cancelled"].includes(status) ? status : "",
+    breakdown: panels.some((p) => p.kind === "timeseries" && (p.group_by ?? []).includes("model")),
+  };
+}
+
+export interface Tile {
+  label: string;
+  value: string;
+  testId: string;
+}
+
+/** The headline tiles of the metrics page. */
+export function headlineTiles(s: Stats): Tile[] {
+  return [
+    { label: "Requests", value: formatCount(s.requests), testId: "tile-requests" },
+    { label: "Error rate", value: formatRate(s.error_rate), testId: "tile-error-rate" },
+    { label: "Latency p50", value: formatDuration(s.latency_ms.p50), testId: "tile-latency-p50" },
+    { label: "Latency p95", value: formatDuration(s.latency_ms.p95), testId: "tile-latency-p95" },
+    { label: "TTFT p95", value: formatDuration(s.ttft_ms.p95), testId: "tile-ttft-p95" },
+    { label: "Tokens", value: formatCount(s.tokens.total), testId: "tile-tokens" },
+    { label: "Cost", value: formatUsd(s.cost_usd), testId: "tile-cost" },
+  ];
+}
