@@ -7,8 +7,9 @@ import { formatDuration, formatTime, formatUsd } from "@/lib/format";
 import { logsViewFilters, logsViewHref, parseLogsView, type LogsView } from "@/lib/query/logsView";
 import { prettyJson, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
 import type { LogDetail, LogItem } from "@/lib/query/types";
-import { WINDOW_LABELS, WINDOWS, windowRange, type WindowName } from "@/lib/query/windows";
+import { windowRange } from "@/lib/query/windows";
 import { useApp } from "./AppContext";
+import { FilterBar } from "./FilterBar";
 import { QueryApiMissing } from "./QueryApiMissing";
 
 const PAGE_SIZE = 25;
@@ -111,7 +112,6 @@ function LogList() {
     go({ conversation_id: conv.trim(), tag: tag.trim() });
   }
 
-  const modelOptions = view.model && !models.includes(view.model) ? [...models, view.model] : models;
   const filtered = view.model || view.status || view.conversation_id || view.tag;
 
   return (
@@ -120,37 +120,15 @@ function LogList() {
         <h1>Logs</h1>
         <p className="muted small">Every inference event, newest first.</p>
       </header>
-      <form className="filters" aria-label="Log filters" onSubmit={applyText}>
-        <div className="field">
-          <label htmlFor="l-window">Window</label>
-          <select id="l-window" value={view.window} onChange={(e) => go({ window: e.target.value as WindowName })}>
-            {WINDOWS.map((w) => (
-              <option key={w} value={w}>
-                {WINDOW_LABELS[w]}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="l-model">Model</label>
-          <select id="l-model" value={view.model} onChange={(e) => go({ model: e.target.value })}>
-            <option value="">All models</option>
-            {modelOptions.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="l-status">Status</label>
-          <select id="l-status" value={view.status} onChange={(e) => go({ status: e.target.value })}>
-            <option value="">Any status</option>
-            <option value="ok">ok</option>
-            <option value="error">error</option>
-            <option value="cancelled">cancelled</option>
-          </select>
-        </div>
+      <FilterBar
+        label="Log filters"
+        idPrefix="l"
+        window={view.window}
+        onWindow={(w) => go({ window: w })}
+        model={{ value: view.model, options: models, onChange: (m) => go({ model: m }) }}
+        status={{ value: view.status, onChange: (st) => go({ status: st }) }}
+        onSubmit={applyText}
+      >
         <div className="field">
           <label htmlFor="l-conv">Conversation id</label>
           <input id="l-conv" value={conv} onChange={(e) => setConv(e.target.value)} spellCheck={false} />
@@ -167,7 +145,7 @@ function LogList() {
             Clear filters
           </Link>
         )}
-      </form>
+      </FilterBar>
 
       {error && (
         <div className="alert" role="alert">

@@ -11,8 +11,9 @@ import {
   type Summary,
   type Timeseries,
 } from "@/lib/query/types";
-import { WINDOW_LABELS, WINDOWS, windowRange, type WindowName } from "@/lib/query/windows";
+import { WINDOW_LABELS, windowRange, type WindowName } from "@/lib/query/windows";
 import { useApp } from "./AppContext";
+import { FilterBar } from "./FilterBar";
 import { LineChart } from "./LineChart";
 import { QueryApiMissing } from "./QueryApiMissing";
 
@@ -75,8 +76,6 @@ const CHARTS: {
     testId: "chart-cost",
   },
 ];
-
-const STATUSES: EventStatus[] = ["ok", "error", "cancelled"];
 
 interface Loaded {
   summary: Summary;
@@ -164,9 +163,6 @@ export function MetricsPage() {
     setBreakdown(v.breakdown);
   }
 
-  const modelOptions = model && !options.models.includes(model) ? [...options.models, model] : options.models;
-  const providerOptions =
-    provider && !options.providers.includes(provider) ? [...options.providers, provider] : options.providers;
   const total = data?.summary.total;
   const pctError = formatPercentileError(data?.summary.percentile_relative_error);
 
@@ -189,50 +185,15 @@ export function MetricsPage() {
         )}
       </header>
 
-      <form className="filters" aria-label="Metrics filters" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="m-window">Window</label>
-          <select id="m-window" value={win} onChange={(e) => setWin(e.target.value as WindowName)}>
-            {WINDOWS.map((w) => (
-              <option key={w} value={w}>
-                {WINDOW_LABELS[w]}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="m-model">Model</label>
-          <select id="m-model" value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">All models</option>
-            {modelOptions.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="m-provider">Provider</label>
-          <select id="m-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
-            <option value="">All providers</option>
-            {providerOptions.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="m-status">Status</label>
-          <select id="m-status" value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">Any status</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
+      <FilterBar
+        label="Metrics filters"
+        idPrefix="m"
+        window={win}
+        onWindow={setWin}
+        model={{ value: model, options: options.models, onChange: setModel }}
+        provider={{ value: provider, options: options.providers, onChange: setProvider }}
+        status={{ value: status, onChange: setStatus }}
+      >
         <label className="check">
           <input type="checkbox" checked={breakdown} onChange={(e) => setBreakdown(e.target.checked)} /> Break down by
           model
@@ -245,7 +206,7 @@ export function MetricsPage() {
             Loading…
           </span>
         )}
-      </form>
+      </FilterBar>
 
       {error && (
         <div className="alert" role="alert">
