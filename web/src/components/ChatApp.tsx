@@ -2,10 +2,12 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { Conversation, Message, ModelsResponse, StreamEvent } from "@/lib/api";
 import { ApiError, isAbort } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
+import { useConversations } from "@/hooks/useConversations";
+import { useStickToBottom } from "@/hooks/useStickToBottom";
 import { useApp } from "./AppContext";
 import { Composer } from "./Composer";
 import { ConversationList } from "./ConversationList";
@@ -47,11 +49,7 @@ export function ChatApp() {
   // The model the open conversation last used: picked once the model list knows it.
   const preferredModel = useRef<string | null>(null);
 
-  // conversation list
-  const [convs, setConvs] = useState<Conversation[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [listLoading, setListLoading] = useState(true);
-  const [listError, setListError] = useState<string | null>(null);
+  const convs = useConversations(client, PAGE_SIZE);
 
   // the open conversation
   const [detail, setDetail] = useState<Detail | null>(null);
@@ -66,8 +64,8 @@ export function ChatApp() {
   const [announce, setAnnounce] = useState("");
   const streamRef = useRef<ActiveStream | null>(null);
   const sendingRef = useRef(false);
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const stickToBottom = useRef(true);
+  // Keep the newest text in view while the reader is at the bottom.
+  const scroll = useStickToBottom(detail);
 
   // --- loading -------------------------------------------------------------------------------
 
@@ -91,31 +89,6 @@ export function ChatApp() {
     void loadModels();
   }, [loadModels]);
 
-  const loadPage = useCallback(
-    async (after: string | null) => {
-      setListLoading(true);
-      try {
-        const page = await client.listConversations(PAGE_SIZE, after);
-        setConvs((cur) => {
-          const base = after ? cur : [];
-          const seen = new Set(base.map((c) => c.id));
-          return [...base, ...page.items.filter((c) => !seen.has(c.id))];
-        });
-        setCursor(page.next_cursor);
-        setListError(null);
-      } catch (e) {
-        setListError(`Could not load the conversations: ${(e as Error).message}`);
-      } finally {
-        setListLoading(false);
-      }
-    },
-    [client],
-  );
-
-  useEffect(() => {
-    void loadPage(null);
-  }, [loadPage]);
-
   // Open the conversation named in the URL (unless it is the one already shown, e.g. just created).
   useEffect(() => {
     const active = streamRef.current;
@@ -137,7 +110,7 @@ export function ChatApp() {
     setDetailLoading(true);
     setDetailError(null);
     setDetail(null);
-    stickToBottom.current = true;
+    scroll.stick();
     client
       .getConversation(currentId, ac.signal)
       .then((d) => {
@@ -161,39 +134,12 @@ export function ChatApp() {
     // Only when the URL changes (not when the models or the shown detail do).
   }, [currentId, client]);
 
-  // Keep the newest text in view while the reader is at the bottom.
-  useLayoutEffect(() => {
-    const el = scrollRef.current;
-    if (el && stickToBottom.current) el.scrollTop = el.scrollHeight;
-  }, [detail]);
-
-  function onScroll() {
-    const el = scrollRef.current;
-    if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-  }
-
   // --- helpers -------------------------------------------------------------------------------
 
   const patchMessage = useCallback((conversationId: string, id: string, fn: (m: Message) => Message) => {
     setDetail((d) =>
       d && d.id === conversationId ? { ...d, messages: d.messages.map((m) => (m.id === id ? fn(m) : m)) } : d,
     );
-  }, []);
-
-  const touchConversation = useCallback((conv: Partial<Conversation> & { id: string }) => {
-    setConvs((cur) => {
-      const old = cur.find((c) => c.id === conv.id);
-      const now = new Date().toISOString();
-      const merged: Conversation = {
-        title: "",
-        model: null,
-        created_at: now,
-        ...old,
-        ...conv,
-        updated_at: now,
-      } as Conversation;
-      return [merged, ...cur.filter((c) => c.id !== conv.id)];
-    });
   }, []);
 
   /** After a stop, read back what the server stored (status, partial text, stats, ids). */
@@ -239,7 +185,7 @@ export function ChatApp() {
         conversationId = conv.id;
         detailIdRef.current = conv.id;
         setDetail({ id: conv.id, title: conv.title, messages: [] });
-        touchConversation(conv);
+        convs.touch(conv);
         router.replace(`/?id=${encodeURIComponent(conv.id)}`);
       } catch (e) {
         setBanner(`Could not start a conversation: ${(e as Error).message}`);
@@ -264,7 +210,7 @@ export function ChatApp() {
         : d,
     );
     setInput("");
-    stickToBottom.current = true;
+    scroll.stick();
     const active: ActiveStream = { controller: new AbortController(), conversationId: cid, messageId: replyId, stopped: false };
     streamRef.current = active;
     setStreaming(true);
@@ -323,7 +269,7 @@ export function ChatApp() {
                 }
               : d,
           );
-          touchConversation({ id: cid, title: ev.title, model: ev.model });
+          convs.touch({ id: cid, title: ev.title, model: ev.model });
           break;
         }
         case "delta":
@@ -375,7 +321,7 @@ export function ChatApp() {
 
   async function rename(id: string, title: string) {
     const conv = await client.renameConversation(id, title);
-    setConvs((cur) => cur.map((c) => (c.id === id ? { ...c, ...conv } : c)));
+    convs.update(conv);
     setDetail((d) => (d && d.id === id ? { ...d, title: conv.title } : d));
   }
 
@@ -385,11 +331,11 @@ export function ChatApp() {
       await client.deleteConversation(c.id);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404)) {
-        setListError(`Could not delete: ${(e as Error).message}`);
+        convs.setError(`Could not delete: ${(e as Error).message}`);
         return;
       }
     }
-    setConvs((cur) => cur.filter((x) => x.id !== c.id));
+    convs.remove(c.id);
     if (c.id === currentId) router.push("/");
   }
 
@@ -401,12 +347,12 @@ export function ChatApp() {
   return (
     <div className="chat-layout">
       <ConversationList
-        items={convs}
+        items={convs.items}
         currentId={currentId}
-        hasMore={!!cursor}
-        loading={listLoading}
-        error={listError}
-        onLoadMore={() => void loadPage(cursor)}
+        hasMore={convs.hasMore}
+        loading={convs.loading}
+        error={convs.error}
+        onLoadMore={convs.loadMore}
         onRename={rename}
         onDelete={(c) => void remove(c)}
         onNew={newConversation}
@@ -415,7 +361,7 @@ export function ChatApp() {
         <div className="chat-header">
           <h1 id="conversation-title">{title}</h1>
         </div>
-        <div className="messages" ref={scrollRef} onScroll={onScroll}>
+        <div className="messages" ref={scroll.ref} onScroll={scroll.onScroll}>
           {detailLoading && (
             <p className="muted pad" role="status">
               Loading the conversation…
