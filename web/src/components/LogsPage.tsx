@@ -8,11 +8,13 @@ import { logsViewFilters, logsViewHref, parseLogsView, type LogsView } from "@/l
 import { prettyJson, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
 import type { LogDetail, LogItem } from "@/lib/query/types";
 import { windowRange } from "@/lib/query/windows";
+import { useCursorPages, useFetch } from "@/hooks/useFetch";
 import { useApp } from "./AppContext";
 import { FilterBar } from "./FilterBar";
 import { QueryApiMissing } from "./QueryApiMissing";
 
 const PAGE_SIZE = 25;
+const NO_MODELS: string[] = [];
 
 /** /logs/ (the list) and /logs/?id=... (one event): a static export has no page per id. */
 export function LogsPage() {
@@ -38,12 +40,23 @@ function LogList() {
   const params = useSearchParams();
   const view = useMemo(() => parseLogsView(new URLSearchParams(params.toString())), [params]);
   const viewKey = logsViewHref(view);
-  const [items, setItems] = useState<LogItem[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [range, setRange] = useState(() => windowRange(view.window));
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const [models, setModels] = useState<string[]>([]);
+  // The window is fixed when the view changes, so later pages match the first.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const range = useMemo(() => windowRange(view.window), [viewKey]);
+  const list = useCursorPages(query ? ["logs", viewKey, range.from, range.to] : null, (cursor) =>
+    query!.logs(range, logsViewFilters(view), PAGE_SIZE, cursor),
+  );
+  const items: LogItem[] = list.pages.flatMap((p) => p.items);
+  const cursor = list.cursor;
+  const loading = list.loading;
+  const error = list.error
+    ? `${list.pages.length ? "Could not load more" : "Could not load the logs"}: ${list.error.message}`
+    : null;
+  const { data: models = NO_MODELS } = useFetch(query ? ["logs-models", view.window] : null, () =>
+    query!
+      .summary(windowRange(view.window), {}, ["model"])
+      .then((s) => s.groups.map((g) => g.key.model).filter((m): m is string => !!m).sort()),
+  );
   const [conv, setConv] = useState(view.conversation_id);
   const [tag, setTag] = useState(view.tag);
 
@@ -52,59 +65,8 @@ function LogList() {
     setTag(view.tag);
   }, [view.conversation_id, view.tag]);
 
-  // First page whenever the view changes; the window is fixed at that moment so later pages match.
-  useEffect(() => {
-    if (!query) return;
-    const ctl = new AbortController();
-    const r = windowRange(view.window);
-    setRange(r);
-    setLoading(true);
-    setItems([]);
-    setCursor(null);
-    query
-      .logs(r, logsViewFilters(view), PAGE_SIZE, null, ctl.signal)
-      .then((page) => {
-        setItems(page.items);
-        setCursor(page.next_cursor);
-        setError(null);
-        setLoading(false);
-      })
-      .catch((e: Error & { code?: string }) => {
-        if (e.code === "aborted") return;
-        setError(`Could not load the logs: ${e.message}`);
-        setLoading(false);
-      });
-    return () => ctl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [query, viewKey]);
-
-  useEffect(() => {
-    if (!query) return;
-    const ctl = new AbortController();
-    query
-      .summary(windowRange(view.window), {}, ["model"], ctl.signal)
-      .then((s) => setModels(s.groups.map((g) => g.key.model).filter((m): m is string => !!m).sort()))
-      .catch(() => undefined);
-    return () => ctl.abort();
-  }, [query, view.window]);
-
   function go(next: Partial<LogsView>) {
     router.push(logsViewHref({ ...view, ...next }));
-  }
-
-  async function loadMore() {
-    if (!query || !cursor) return;
-    setLoading(true);
-    try {
-      const page = await query.logs(range, logsViewFilters(view), PAGE_SIZE, cursor);
-      setItems((prev) => [...prev, ...page.items]);
-      setCursor(page.next_cursor);
-      setError(null);
-    } catch (e) {
-      setError(`Could not load more: ${(e as Error).message}`);
-    } finally {
-      setLoading(false);
-    }
   }
 
   function applyText(e: FormEvent) {
@@ -217,7 +179,7 @@ function LogList() {
           </span>
         )}
         {cursor && (
-          <button type="button" className="btn" onClick={() => void loadMore()} disabled={loading}>
+          <button type="button" className="btn" onClick={() => void list.loadMore()} disabled={loading}>
             Load more
           </button>
         )}
@@ -243,22 +205,10 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 function LogDetailView({ id }: { id: string }) {
   const { query } = useApp();
-  const [log, setLog] = useState<LogDetail | null>(null);
-  const [error, setError] = useState<{ code: string; message: string } | null>(null);
-
-  useEffect(() => {
-    if (!query) return;
-    const ctl = new AbortController();
-    setLog(null);
-    setError(null);
-    query
-      .log(id, ctl.signal)
-      .then(setLog)
-      .catch((e: Error & { code?: string }) => {
-        if (e.code !== "aborted") setError({ code: e.code ?? "", message: e.message });
-      });
-    return () => ctl.abort();
-  }, [query, id]);
+  // A new id shows nothing until its event is read (no previous event on screen meanwhile).
+  const detail = useFetch(query ? ["log", id] : null, () => query!.log(id), { keepPreviousData: false });
+  const log: LogDetail | null = detail.data ?? null;
+  const error = detail.error ? { code: (detail.error as Error & { code?: string }).code ?? "", message: detail.error.message } : null;
 
   const back = (
     <p className="small">

@@ -1,6 +1,6 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { formatCount, formatDuration, formatPercentileError, formatRate, formatTime, formatUsd } from "@/lib/format";
 import { chartData } from "@/lib/query/chart";
 import { headlineTiles, specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
@@ -12,6 +12,7 @@ import {
   type Timeseries,
 } from "@/lib/query/types";
 import { WINDOW_LABELS, windowRange, type WindowName } from "@/lib/query/windows";
+import { useFetch } from "@/hooks/useFetch";
 import { useApp } from "./AppContext";
 import { FilterBar } from "./FilterBar";
 import { LineChart } from "./LineChart";
@@ -82,6 +83,23 @@ interface Loaded {
   series: Timeseries;
 }
 
+interface Options {
+  models: string[];
+  providers: string[];
+}
+
+const NO_OPTIONS: Options = { models: [], providers: [] };
+
+function seenOptions(s: Summary): Options {
+  const models = new Set<string>();
+  const providers = new Set<string>();
+  for (const g of s.groups) {
+    if (g.key.model) models.add(g.key.model);
+    if (g.key.provider) providers.add(g.key.provider);
+  }
+  return { models: [...models].sort(), providers: [...providers].sort() };
+}
+
 export function MetricsPage() {
   const { query } = useApp();
   const [win, setWin] = useState<WindowName>("24h");
@@ -90,56 +108,28 @@ export function MetricsPage() {
   const [status, setStatus] = useState("");
   const [breakdown, setBreakdown] = useState(false);
   const [tick, setTick] = useState(0);
-  const [data, setData] = useState<Loaded | null>(null);
-  const [options, setOptions] = useState<{ models: string[]; providers: string[] }>({ models: [], providers: [] });
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
 
-  // Filter values: what was seen in the window, whatever the filters.
-  useEffect(() => {
-    if (!query) return;
-    const ctl = new AbortController();
-    query
-      .summary(windowRange(win), {}, ["model", "provider"], ctl.signal)
-      .then((s) => {
-        const models = new Set<string>();
-        const providers = new Set<string>();
-        for (const g of s.groups) {
-          if (g.key.model) models.add(g.key.model);
-          if (g.key.provider) providers.add(g.key.provider);
-        }
-        setOptions({ models: [...models].sort(), providers: [...providers].sort() });
-      })
-      .catch(() => undefined); // the main request reports errors
-    return () => ctl.abort();
-  }, [query, win, tick]);
+  // Filter values: what was seen in the window, whatever the filters (the main request reports errors).
+  const { data: options = NO_OPTIONS } = useFetch(query ? ["metrics-options", win, tick] : null, () =>
+    query!.summary(windowRange(win), {}, ["model", "provider"]).then(seenOptions),
+  );
 
-  useEffect(() => {
-    if (!query) return;
-    const ctl = new AbortController();
+  const main = useFetch(query ? ["metrics", win, model, provider, status, breakdown, tick] : null, async (): Promise<Loaded> => {
     const range = windowRange(win);
     const filters: MetricFilters = {
       model: model ? [model] : [],
       provider: provider ? [provider] : [],
       status: status ? [status as EventStatus] : [],
     };
-    setLoading(true);
-    Promise.all([
-      query.summary(range, filters, ["model"], ctl.signal),
-      query.timeseries(range, filters, breakdown ? ["model"] : [], undefined, ctl.signal),
-    ])
-      .then(([summary, series]) => {
-        setData({ summary, series });
-        setError(null);
-        setLoading(false);
-      })
-      .catch((e: Error & { code?: string }) => {
-        if (e.code === "aborted") return;
-        setError(`Could not load the metrics: ${e.message}`);
-        setLoading(false);
-      });
-    return () => ctl.abort();
-  }, [query, win, model, provider, status, breakdown, tick]);
+    const [summary, series] = await Promise.all([
+      query!.summary(range, filters, ["model"]),
+      query!.timeseries(range, filters, breakdown ? ["model"] : []),
+    ]);
+    return { summary, series };
+  });
+  const data = main.data ?? null;
+  const loading = main.loading;
+  const error = main.error ? `Could not load the metrics: ${main.error.message}` : null;
 
   const charts = useMemo(
     () =>
@@ -307,23 +297,13 @@ const SPEC_CHARTS = CHARTS.map((c) => ({ title: c.title, figures: c.figures.map(
 /** Saved dashboards: the current view saved under a name; opening one restores its view. */
 function Dashboards({ view, onOpen }: { view: MetricsView; onOpen: (v: MetricsView) => void }) {
   const { query } = useApp();
-  const [items, setItems] = useState<Dashboard[] | null>(null);
+  const list = useFetch(query ? "dashboards" : null, () => query!.listDashboards());
+  const items = list.data ?? null;
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-
-  const load = useCallback(async () => {
-    if (!query) return;
-    try {
-      setItems(await query.listDashboards());
-    } catch (e) {
-      setMsg({ kind: "error", text: `Could not load the dashboards: ${(e as Error).message}` });
-    }
-  }, [query]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const shown = msg ?? (list.error ? { kind: "error" as const, text: `Could not load the dashboards: ${list.error.message}` } : null);
+  const load = list.reload;
 
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -410,9 +390,9 @@ function Dashboards({ view, onOpen }: { view: MetricsView; onOpen: (v: MetricsVi
         <button type="submit" className="btn" disabled={busy}>
           Save current view
         </button>
-        {msg && (
-          <span className={msg.kind === "ok" ? "ok-text small" : "field-error"} role={msg.kind === "ok" ? "status" : "alert"}>
-            {msg.text}
+        {shown && (
+          <span className={shown.kind === "ok" ? "ok-text small" : "field-error"} role={shown.kind === "ok" ? "status" : "alert"}>
+            {shown.text}
           </span>
         )}
       </form>
