@@ -2,6 +2,6 @@
 
 from mangum import Mangum
 
-from ingestion.app import create_app
+from ingestion.app import app
 
-handler = Mangum(create_app(), lifespan="off")
+handler = Mangum(app, lifespan="off")

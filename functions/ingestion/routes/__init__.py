@@ -1,0 +1,1 @@
+"""The ingestion API's routes, one module per surface."""
