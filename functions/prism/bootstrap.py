@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from prism.config import Settings
 from prism.ingest import Ingestor
 from prism.ports import Bus, RawPayloadStore
+
+if TYPE_CHECKING:
+    from prism.adapters.postgres_query import PostgresQueryStore
 from prism.redact import make_redactor
 from prism.write import RecordWriter
 
@@ -55,3 +59,10 @@ def build_record_writer(settings: Settings) -> RecordWriter:
         minute_histogram_days=settings.minute_histogram_days,
     )
     return RecordWriter(store, build_raw_store(settings))
+
+
+def build_query_store(settings: Settings) -> PostgresQueryStore:
+    """The read side's store: rollups, histograms, log rows and saved dashboards."""
+    from prism.adapters.postgres_query import PostgresQueryStore
+
+    return PostgresQueryStore(settings.database_dsn)

@@ -2,6 +2,6 @@
 
 from mangum import Mangum
 
-from query.app import create_app
+from query.app import app
 
-handler = Mangum(create_app(), lifespan="off")
+handler = Mangum(app, lifespan="off")

@@ -1,4 +1,4 @@
-"""Request bodies of the query API: saved dashboards."""
+"""Request and response models of the query API: saved dashboards, metrics, logs."""
 
 from __future__ import annotations
 
@@ -74,3 +74,144 @@ class DashboardOut(BaseModel):
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+# --- responses ----------------------------------------------------------------------------------
+# What the read routes answer, for the OpenAPI document (the routes return the service's dicts,
+# encoded as before; these models describe them).
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Percentiles(BaseModel):
+    avg: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+
+
+class LatencyFigures(Percentiles):
+    max: float | None
+
+
+class Tokens(BaseModel):
+    prompt: int
+    completion: int
+    total: int
+
+
+class Figures(BaseModel):
+    """The figures of a window, a group or a step."""
+
+    requests: int
+    errors: int
+    error_rate: float | None = Field(description="errors / requests; null without requests")
+    requests_per_minute: float | None
+    latency_ms: LatencyFigures
+    ttft_ms: Percentiles
+    tokens: Tokens
+    cost_usd: float
+
+
+GroupKeyValues = dict[str, str | None]
+
+
+class GroupFigures(Figures):
+    key: GroupKeyValues = Field(description="The group's value of each group_by key")
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    group_by: list[str]
+    percentile_relative_error: float
+    total: Figures
+    groups: list[GroupFigures] = Field(description="Busiest first; empty without group_by")
+
+
+class Point(Figures):
+    t: datetime = Field(description="Start of the step")
+
+
+class Series(BaseModel):
+    key: GroupKeyValues
+    points: list[Point]
+
+
+class Timeseries(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    step_seconds: int
+    group_by: list[str]
+    percentile_relative_error: float
+    series: list[Series] = Field(description="One per group, busiest first; one without group_by")
+
+
+class LogItem(BaseModel):
+    """One inference event as listed."""
+
+    id: UUID
+    created_at: datetime
+    ts_start: datetime | None
+    ts_end: datetime | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    provider: str | None
+    model: str | None
+    response_model: str | None
+    status: str
+    finish_reason: str | None
+    error_type: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    conversation_id: str | None
+    message_id: str | None
+    trace_id: str | None
+    user_id: str | None
+    tags: list[str] | None
+
+
+class LogsPage(BaseModel):
+    items: list[LogItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+
+
+class ToolInvocation(BaseModel):
+    idx: int
+    name: str | None
+    tool_call_id: str | None
+    status: str | None
+    arguments: Any
+    result: Any
+    error: Any
+    ts_start: datetime | None
+    ts_end: datetime | None
+    latency_ms: float | None
+
+
+class LogDetail(LogItem):
+    """One inference event with every stored field, its tool calls and its payload."""
+
+    ts_first_token: datetime | None
+    error_message: str | None
+    cached_tokens: int | None
+    reasoning_tokens: int | None
+    cost_note: str | None
+    span_id: str | None
+    metadata: Any
+    redactions: Any
+    sdk: Any
+    schema_version: Any
+    tools: list[ToolInvocation]
+    payload_location: Literal["inline", "object_store"] | None
+    payload: Any
+    payload_error: str | None = Field(description="Why the payload could not be read (the row is still shown)")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from prism import histogram
 from prism.clock import Clock, utc_now, utc_today
@@ -20,8 +20,10 @@ from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
 from prism.histogram import QUANTILES
 from prism.payloads import load_payload
-from prism.ports import Filters, LogQuery, QueryStore, RawPayloadStore, align_down
+from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore, align_down
 from starlette.concurrency import run_in_threadpool
+
+from query.schemas import DashboardIn, DashboardOut
 
 STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
 MAX_POINTS = 2000
@@ -269,3 +271,46 @@ def _sum_totals(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         out[name] = sum(r[name] or 0 for r in rows)
     out["latency_ms_max"] = max((r["latency_ms_max"] for r in rows if r["latency_ms_max"] is not None), default=None)
     return out
+
+
+class DashboardService:
+    """Saved dashboards: the store's calls in a worker thread, an unknown id as 404."""
+
+    def __init__(self, store: DashboardStore) -> None:
+        self.store = store
+
+    @staticmethod
+    def _out(d: Dashboard) -> DashboardOut:
+        return DashboardOut(id=d.id, name=d.name, spec=d.spec, created_at=d.created_at, updated_at=d.updated_at)
+
+    @staticmethod
+    def _missing(dashboard_id: UUID) -> NotFoundError:
+        return NotFoundError(f"dashboard {dashboard_id} not found", code="dashboard_not_found")
+
+    async def list(self) -> list[DashboardOut]:
+        return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards)]
+
+    async def create(self, body: DashboardIn) -> DashboardOut:
+        saved = await run_in_threadpool(
+            self.store.save_dashboard, uuid4(), body.name, body.spec.model_dump(), create=True
+        )
+        assert saved is not None
+        return self._out(saved)
+
+    async def get(self, dashboard_id: UUID) -> DashboardOut:
+        found = await run_in_threadpool(self.store.get_dashboard, dashboard_id)
+        if found is None:
+            raise self._missing(dashboard_id)
+        return self._out(found)
+
+    async def replace(self, dashboard_id: UUID, body: DashboardIn) -> DashboardOut:
+        saved = await run_in_threadpool(
+            self.store.save_dashboard, dashboard_id, body.name, body.spec.model_dump(), create=False
+        )
+        if saved is None:
+            raise self._missing(dashboard_id)
+        return self._out(saved)
+
+    async def delete(self, dashboard_id: UUID) -> None:
+        if not await run_in_threadpool(self.store.delete_dashboard, dashboard_id):
+            raise self._missing(dashboard_id)

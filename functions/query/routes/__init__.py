@@ -1,0 +1,1 @@
+"""The query API's routes, one module per surface."""

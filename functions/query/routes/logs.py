@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from prism.cursor import decode_cursor
+from prism.ports import LogQuery
+
+from query.deps import CommonDep, ServiceDep, Text
+from query.schemas import LogDetail, LogsPage
+
+router = APIRouter(tags=["logs"])
+
+
+@router.get("/api/logs", response_model=None, responses={200: {"model": LogsPage}})
+async def logs(
+    service: ServiceDep,
+    common: CommonDep,
+    conversation_id: Text | None = None,
+    trace_id: Text | None = None,
+    user_id: Text | None = None,
+    tag: Text | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Any:
+    """Inference events, newest first; follow ``next_cursor`` for older ones."""
+    w = service.logs_window(common.start, common.end)
+    q = LogQuery(
+        start=w.start,
+        end=w.end,
+        filters=common.filters,
+        conversation_id=conversation_id,
+        trace_id=trace_id,
+        user_id=user_id,
+        tag=tag,
+        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+    )
+    return await service.logs(q)
+
+
+@router.get("/api/logs/{log_id}", response_model=None, responses={200: {"model": LogDetail}})
+async def log(log_id: UUID, service: ServiceDep) -> Any:
+    """One event: every stored field, its tool calls, and its request/response payload, wherever it
+    is kept (inline, or in the raw payload store)."""
+    return await service.log(log_id)
