@@ -17,9 +17,9 @@ from typing import Any
 
 import prism_sdk
 import pytest
-from prism_sdk._client import backoff_delay
 from prism_sdk._config import MAX_REQUEST_BYTES, ConfigError, Settings
 from prism_sdk._transport import parse_retry_after
+from prism_sdk._worker import backoff_delay
 from sdk_support import FakeIngest, validate
 
 pytestmark = pytest.mark.unit
@@ -98,9 +98,9 @@ def test_retry_after_header_is_honoured(ingest) -> None:
 
 
 def test_client_error_is_not_retried_and_is_logged_once(ingest, caplog) -> None:
-    import prism_sdk._client as cl
+    import prism_sdk._log as sdk_log
 
-    cl._warned.discard("reject-401")
+    sdk_log._warned.discard("reject-401")
     ingest.script.extend([(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})] * 2)
     c = make(ingest)
     c.log(event())
@@ -414,7 +414,7 @@ def test_sigkill_while_a_batch_is_in_flight_to_a_slow_server_is_replayed_once(tm
         ids = [str(uuid.uuid4()) for _ in range({n})]
         for i in ids:
             c.log({{"id": i, "ts_start": "2026-11-27T07:00:00Z", "provider": "p", "model": "m", "status": "ok"}})
-        while c._queue:  # the in-memory window: until the background thread took every event
+        while c._worker._queue:  # the in-memory window: until the background thread took every event
             time.sleep(0.001)
         print(json.dumps(ids), flush=True)
         time.sleep(60)
@@ -484,7 +484,7 @@ def test_client_retries_on_the_backoff_schedule(ingest) -> None:
         draws.append((a, b))
         return b
 
-    c._uniform = upper
+    c._worker._uniform = upper
     # WHEN an event is logged
     c.log(event())
     assert c.flush(10)
@@ -504,7 +504,7 @@ def test_shutdown_with_ingestion_down_spools_the_queue_and_the_next_client_repla
     port = int(ingest.url.rsplit(":", 1)[1])
     ingest.stop()
     c = make(ingest, spool_dir=str(tmp_path), timeout=0.3)
-    c._ensure_thread = lambda: None  # type: ignore[method-assign]
+    c._worker.ensure_started = lambda: None  # type: ignore[method-assign]
     evs = [event() for _ in range(30)]
     for e in evs:
         c.log(e)
@@ -595,8 +595,8 @@ def test_flush_with_ingestion_down_and_a_spool_returns_once_on_disk_without_wait
     port = int(ingest.url.rsplit(":", 1)[1])
     ingest.stop()
     c = make(ingest, spool_dir=str(tmp_path), max_backoff=2)
-    c._uniform = lambda lo, hi: hi  # no jitter: after the next failure the client waits 2 s exactly
-    c._failures = 4  # as after four failed attempts
+    c._worker._uniform = lambda lo, hi: hi  # no jitter: after the next failure the client waits 2 s exactly
+    c._worker._failures = 4  # as after four failed attempts
     bare = make(ingest, max_backoff=2)
     # WHEN an event is logged and flushed, as at the end of a Lambda invocation
     mine = [event(), event()]

@@ -404,10 +404,10 @@ def test_litellm_callback_logs_direct_calls(client, ingest, fake) -> None:
 
 
 def test_wrapper_without_ingestion_url_still_works_and_warns_once(monkeypatch, fake, caplog) -> None:
-    import prism_sdk._client as cl
+    import prism_sdk._log as sdk_log
 
     monkeypatch.delenv("PRISM_INGEST_URL", raising=False)
-    monkeypatch.setattr(cl, "_warned", set())
+    monkeypatch.setattr(sdk_log, "_warned", set())
     c = prism_sdk.init()
     prism_sdk.init()
     try:

@@ -26,48 +26,39 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._call import LLMCall, llm_call
-from ._client import Buildable, Prism, Stats
-from ._config import (
-    ENV_API_KEY,
-    ENV_BATCH_SIZE,
-    ENV_CAPTURE_CONTENT,
-    ENV_ENABLED,
-    ENV_FLUSH_INTERVAL,
-    ENV_INGEST_URL,
-    ENV_LAMBDA_FLUSH_TIMEOUT,
-    ENV_MAX_BACKOFF,
-    ENV_MAX_QUEUE,
-    ENV_MAX_UNSPOOLED,
-    ENV_SPOOL_DIR,
-    ENV_SPOOL_MAX_BYTES,
-    ENV_TIMEOUT,
-    ENV_VARS,
-    ConfigError,
-    Settings,
-)
+from ._client import Prism
+from ._config import ConfigError, Settings
 from ._context import EventCallback, PrismOptions, context
+from ._event import Buildable
 from ._lambda import lambda_handler
 from ._litellm import acompletion, completion, record_of
 from ._version import __version__
+from ._worker import Stats
+
+# The names of the PRISM_* variables (sdk/README.md, "Settings"): importable, not in __all__.
+# isort: off
+from ._config import (
+    ENV_API_KEY as ENV_API_KEY,
+    ENV_BATCH_SIZE as ENV_BATCH_SIZE,
+    ENV_CAPTURE_CONTENT as ENV_CAPTURE_CONTENT,
+    ENV_ENABLED as ENV_ENABLED,
+    ENV_FLUSH_INTERVAL as ENV_FLUSH_INTERVAL,
+    ENV_INGEST_URL as ENV_INGEST_URL,
+    ENV_LAMBDA_FLUSH_TIMEOUT as ENV_LAMBDA_FLUSH_TIMEOUT,
+    ENV_MAX_BACKOFF as ENV_MAX_BACKOFF,
+    ENV_MAX_QUEUE as ENV_MAX_QUEUE,
+    ENV_MAX_UNSPOOLED as ENV_MAX_UNSPOOLED,
+    ENV_SPOOL_DIR as ENV_SPOOL_DIR,
+    ENV_SPOOL_MAX_BYTES as ENV_SPOOL_MAX_BYTES,
+    ENV_TIMEOUT as ENV_TIMEOUT,
+    ENV_VARS as ENV_VARS,
+)
+# isort: on
 
 if TYPE_CHECKING:
     from litellm.integrations.custom_logger import CustomLogger as PrismLogger
 
 __all__ = [
-    "ENV_API_KEY",
-    "ENV_BATCH_SIZE",
-    "ENV_CAPTURE_CONTENT",
-    "ENV_ENABLED",
-    "ENV_FLUSH_INTERVAL",
-    "ENV_INGEST_URL",
-    "ENV_LAMBDA_FLUSH_TIMEOUT",
-    "ENV_MAX_BACKOFF",
-    "ENV_MAX_QUEUE",
-    "ENV_MAX_UNSPOOLED",
-    "ENV_SPOOL_DIR",
-    "ENV_SPOOL_MAX_BYTES",
-    "ENV_TIMEOUT",
-    "ENV_VARS",
     "ConfigError",
     "EventCallback",
     "LLMCall",

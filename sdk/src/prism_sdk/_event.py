@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._context import apply
 from ._version import SDK_NAME
 
-if TYPE_CHECKING:
-    from ._client import Prism
-
 SCHEMA_VERSION = 1
+
+
+class Buildable(Protocol):
+    """A call record that becomes an event dict on demand (in the worker thread, or when asked)."""
+
+    def build(self) -> dict[str, Any]: ...
+
+
+class EventSink(Protocol):
+    """Where a finished :class:`CallRecord` goes: a :class:`prism_sdk.Prism` client."""
+
+    capture_content: bool
+
+    def log(self, event: Buildable | Mapping[str, Any]) -> None: ...
 
 #: Request parameters copied into ``request.params`` (a whitelist: credentials never leak).
 LOGGED_PARAMS = frozenset(
@@ -115,6 +127,12 @@ def normalize(ev: dict[str, Any]) -> dict[str, Any]:
     if "ts_end" not in ev and "ts_start" in ev:
         ev["ts_end"] = ev["ts_start"]
     return ev
+
+
+def serialize(item: Buildable | Mapping[str, Any]) -> bytes:
+    """One event as a line of the request body (and of a spool file): compact UTF-8 JSON."""
+    ev = item.build() if not isinstance(item, Mapping) else normalize(dict(item))
+    return json.dumps(ev, separators=(",", ":"), ensure_ascii=False, default=to_jsonable).encode()
 
 
 def _get(o: Any, key: str) -> Any:
@@ -232,7 +250,7 @@ class CallRecord:
 
     def __init__(
         self,
-        client: Prism | None,
+        client: EventSink | None,
         model: Any,
         messages: Any,
         kwargs: Mapping[str, Any],
