@@ -3,10 +3,12 @@
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { Conversation, Message, ModelsResponse, StreamEvent } from "@/lib/api";
+import type { Conversation, ModelsResponse, StreamEvent } from "@/lib/api";
 import { ApiError, isAbort } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
+import { useConversation } from "@/hooks/useConversation";
 import { useConversations } from "@/hooks/useConversations";
+import { useReplyStream } from "@/hooks/useReplyStream";
 import { useStickToBottom } from "@/hooks/useStickToBottom";
 import { useApp } from "./AppContext";
 import { Composer } from "./Composer";
@@ -15,19 +17,6 @@ import { MessageItem } from "./MessageView";
 import { ModelPicker } from "./ModelPicker";
 
 const PAGE_SIZE = 20;
-
-interface Detail {
-  id: string;
-  title: string;
-  messages: Message[];
-}
-
-interface ActiveStream {
-  controller: AbortController;
-  conversationId: string;
-  messageId: string;
-  stopped: boolean;
-}
 
 function allModelIds(models: ModelsResponse | null): Set<string> {
   return new Set((models?.providers ?? []).flatMap((g) => g.models.map((m) => m.id)));
@@ -51,19 +40,25 @@ export function ChatApp() {
 
   const convs = useConversations(client, PAGE_SIZE);
 
-  // the open conversation
-  const [detail, setDetail] = useState<Detail | null>(null);
-  const [detailLoading, setDetailLoading] = useState(false);
-  const [detailError, setDetailError] = useState<string | null>(null);
-  const detailIdRef = useRef<string | null>(null);
-  detailIdRef.current = detail?.id ?? null;
-
   const [input, setInput] = useState("");
   const [banner, setBanner] = useState<string | null>(null);
-  const [streaming, setStreaming] = useState(false);
-  const [announce, setAnnounce] = useState("");
-  const streamRef = useRef<ActiveStream | null>(null);
-  const sendingRef = useRef(false);
+  const reply = useReplyStream(client);
+  const conversation = useConversation(client, currentId, {
+    onSwitch: reply.stopUnless,
+    onOpen: (id) => {
+      setBanner(null);
+      if (id) scroll.stick();
+    },
+    onLoaded: (d) => {
+      preferredModel.current = d.model;
+      const known = allModelIds(modelsRef.current);
+      if (d.model && known.has(d.model)) setModel(d.model);
+    },
+  });
+  const { detail, setDetail, patchMessage } = conversation;
+  const detailIdRef = conversation.shownId;
+  const detailLoading = conversation.loading;
+  const detailError = conversation.error;
   // Keep the newest text in view while the reader is at the bottom.
   const scroll = useStickToBottom(detail);
 
@@ -89,58 +84,7 @@ export function ChatApp() {
     void loadModels();
   }, [loadModels]);
 
-  // Open the conversation named in the URL (unless it is the one already shown, e.g. just created).
-  useEffect(() => {
-    const active = streamRef.current;
-    if (active && active.conversationId !== currentId) {
-      // Leaving a conversation while its reply streams stops the reply (it is stored as cancelled).
-      active.stopped = true;
-      active.controller.abort();
-    }
-    if (!currentId) {
-      setBanner(null);
-      setDetail(null);
-      setDetailError(null);
-      return;
-    }
-    // Already shown: the conversation was just created by sending its first message.
-    if (detailIdRef.current === currentId) return;
-    setBanner(null);
-    const ac = new AbortController();
-    setDetailLoading(true);
-    setDetailError(null);
-    setDetail(null);
-    scroll.stick();
-    client
-      .getConversation(currentId, ac.signal)
-      .then((d) => {
-        setDetail({ id: d.id, title: d.title, messages: d.messages });
-        preferredModel.current = d.model;
-        const known = allModelIds(modelsRef.current);
-        if (d.model && known.has(d.model)) setModel(d.model);
-      })
-      .catch((e) => {
-        if (isAbort(e)) return;
-        setDetailError(
-          e instanceof ApiError && e.status === 404
-            ? "This conversation does not exist (it may have been deleted)."
-            : `Could not load the conversation: ${(e as Error).message}`,
-        );
-      })
-      .finally(() => {
-        if (!ac.signal.aborted) setDetailLoading(false);
-      });
-    return () => ac.abort();
-    // Only when the URL changes (not when the models or the shown detail do).
-  }, [currentId, client]);
-
   // --- helpers -------------------------------------------------------------------------------
-
-  const patchMessage = useCallback((conversationId: string, id: string, fn: (m: Message) => Message) => {
-    setDetail((d) =>
-      d && d.id === conversationId ? { ...d, messages: d.messages.map((m) => (m.id === id ? fn(m) : m)) } : d,
-    );
-  }, []);
 
   /** After a stop, read back what the server stored (status, partial text, stats, ids). */
   const syncStored = useCallback(
@@ -151,7 +95,7 @@ export function ChatApp() {
         try {
           const d = await client.getConversation(conversationId);
           if (d.messages.some((m) => m.status === "streaming")) continue;
-          if (streamRef.current?.conversationId === conversationId) return; // a new turn began
+          if (reply.active.current?.conversationId === conversationId) return; // a new turn began
           setDetail((cur) => (cur && cur.id === conversationId ? { ...cur, title: d.title, messages: d.messages } : cur));
           return;
         } catch {
@@ -159,19 +103,19 @@ export function ChatApp() {
         }
       }
     },
-    [client],
+    [client, detailIdRef, reply.active, setDetail],
   );
 
   // --- actions -------------------------------------------------------------------------------
 
   async function send() {
     const text = input;
-    if (!text.trim() || streamRef.current || sendingRef.current || !model) return;
-    sendingRef.current = true; // no second turn while the first is being set up (double Enter)
+    if (!text.trim() || reply.active.current || reply.sending.current || !model) return;
+    reply.sending.current = true;
     try {
       await sendTurn(text);
     } finally {
-      sendingRef.current = false;
+      reply.sending.current = false;
     }
   }
 
@@ -211,19 +155,16 @@ export function ChatApp() {
     );
     setInput("");
     scroll.stick();
-    const active: ActiveStream = { controller: new AbortController(), conversationId: cid, messageId: replyId, stopped: false };
-    streamRef.current = active;
-    setStreaming(true);
-    setAnnounce("");
+    const active = reply.begin(cid, replyId);
     let started = false;
     try {
-      for await (const ev of client.sendMessage(cid, text, model, { signal: active.controller.signal })) {
+      for await (const ev of reply.stream(active, text, model)) {
         handle(ev);
       }
     } catch (e) {
       if (isAbort(e) || active.stopped) {
         patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
-        setAnnounce("Reply stopped");
+        reply.setAnnounce("Reply stopped");
         void syncStored(cid);
       } else if (!started) {
         // Refused before anything was stored (e.g. unknown model): take the message back.
@@ -241,8 +182,7 @@ export function ChatApp() {
         }));
       }
     } finally {
-      if (streamRef.current === active) streamRef.current = null;
-      setStreaming(false);
+      reply.end(active);
     }
 
     function handle(ev: StreamEvent) {
@@ -286,7 +226,7 @@ export function ChatApp() {
             model: ev.model ?? m.model,
             inference_event_id: ev.inference_event_id ?? null,
           }));
-          setAnnounce(ev.status === "complete" ? "Reply finished" : "Reply stopped");
+          reply.setAnnounce(ev.status === "complete" ? "Reply finished" : "Reply stopped");
           break;
         case "error":
           patchMessage(cid, replyId, (m) => ({
@@ -298,20 +238,10 @@ export function ChatApp() {
             latency_ms: ev.latency_ms ?? null,
             ttft_ms: ev.ttft_ms ?? null,
           }));
-          setAnnounce(`Reply failed: ${ev.message}`);
+          reply.setAnnounce(`Reply failed: ${ev.message}`);
           break;
       }
     }
-  }
-
-  function stop() {
-    const active = streamRef.current;
-    if (!active) return;
-    active.stopped = true;
-    active.controller.abort();
-    // Closing the stream cancels the reply; also ask explicitly, for deployments whose proxy does
-    // not pass the disconnect on (harmless when the reply is already over).
-    client.cancel(active.conversationId).catch(() => undefined);
   }
 
   function newConversation() {
@@ -386,7 +316,7 @@ export function ChatApp() {
           {detail?.messages.map((m) => <MessageItem key={m.id} m={m} />)}
         </div>
         <div className="sr-only" aria-live="polite">
-          {announce}
+          {reply.announce}
         </div>
         {banner && (
           <div className="alert banner" role="alert">
@@ -394,13 +324,13 @@ export function ChatApp() {
           </div>
         )}
         <div className="composer-area">
-          <ModelPicker models={models} value={model} onChange={setModel} disabled={streaming} error={modelsError} />
+          <ModelPicker models={models} value={model} onChange={setModel} disabled={reply.streaming} error={modelsError} />
           <Composer
             value={input}
             onChange={setInput}
             onSend={() => void send()}
-            onStop={stop}
-            streaming={streaming}
+            onStop={reply.stop}
+            streaming={reply.streaming}
             canSend={canSend}
           />
         </div>
