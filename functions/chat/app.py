@@ -1,4 +1,5 @@
-"""The chat API: ``create_app(...)`` builds it from its dependencies; ``app`` is the default one.
+"""The chat API: ``create_app(...)`` builds it from its dependencies; ``app`` is the default one,
+built from the environment on first access (as ingestion's and query's are).
 
 Served by uvicorn on port 8100 locally (``uvicorn chat.app:app --port 8100``), by Mangum for the
 request/response routes on Lambda (``chat.handler``), and by the Lambda Web Adapter for the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from prism.credentials import CredentialCipher
@@ -129,4 +131,9 @@ def create_app(
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Any:
+    # ``uvicorn chat.app:app`` (and the Lambda handler) build the app on first access, from the environment.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 
-from chat.routes.deps import ServiceDep, TurnAllowed
+from chat.deps import ServiceDep, TurnAllowed
 from chat.schemas import (
     CancelResult,
     ConversationDetail,

@@ -5,7 +5,7 @@ from prism.errors import PrismError
 from prism.http import JSONBody, error_body
 from starlette.concurrency import run_in_threadpool
 
-from chat.routes.deps import ServiceDep
+from chat.deps import ServiceDep
 from chat.schemas import error_responses
 from chat.sdk import EventDelivery
 

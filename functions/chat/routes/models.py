@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chat.routes.deps import ProvidersDep
+from chat.deps import ProvidersDep
 from chat.schemas import ModelGroupOut, ModelOut, ModelsOut, error_responses
 
 router = APIRouter(prefix="/api", tags=["models"])

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from chat.deps import ProvidersDep
 from chat.provider_settings import ProviderView
-from chat.routes.deps import ProvidersDep
 from chat.schemas import ProviderOut, ProvidersOut, PutProvider, error_responses
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])

@@ -1,3 +1,5 @@
+"""What the chat routes take from the app: its service, the provider settings, the turn limit."""
+
 from __future__ import annotations
 
 from typing import Annotated
