@@ -2,6 +2,7 @@
 
 import useSWR, { type Key, type SWRConfiguration } from "swr";
 import useSWRInfinite from "swr/infinite";
+import type { ApiError } from "@/lib/http";
 
 /**
  * How the pages fetch (SWR): again whenever the key changes (a filter, or Refresh bumping a
@@ -17,7 +18,7 @@ export const FETCH_OPTIONS: SWRConfiguration = {
 
 /** Loading, data and error of one request; a null key fetches nothing. */
 export function useFetch<T>(key: Key, fetcher: () => Promise<T>, options: SWRConfiguration = {}) {
-  const { data, error, isValidating, mutate } = useSWR<T, Error>(key, fetcher, { ...FETCH_OPTIONS, ...options });
+  const { data, error, isValidating, mutate } = useSWR<T, ApiError>(key, fetcher, { ...FETCH_OPTIONS, ...options });
   return { data, error: error ?? null, loading: isValidating, reload: mutate };
 }
 
@@ -29,7 +30,7 @@ export function useCursorPages<P extends { next_cursor: string | null }>(
   key: readonly unknown[] | null,
   fetchPage: (cursor: string | null) => Promise<P>,
 ) {
-  const { data, error, isValidating, size, setSize } = useSWRInfinite<P, Error>(
+  const { data, error, isValidating, size, setSize } = useSWRInfinite<P, ApiError>(
     (index, previous: P | null) => {
       if (!key) return null;
       if (index === 0) return [...key, null];
