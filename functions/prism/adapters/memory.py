@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
+from prism import histogram
 from prism.errors import BusError, RawPayloadNotFoundError
-from prism.ports import PublishResult
+from prism.ports import Dashboard, Filters, LogQuery, PublishResult, align_down
 from prism.records import BadRecordError, LogRow
 
 
@@ -68,3 +73,160 @@ class MemoryLogStore:
 
     def ping(self) -> None:
         return None
+
+
+# --- the read side ------------------------------------------------------------------------------
+
+_SUMS = ("latency_ms_sum", "ttft_ms_sum", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd")
+
+
+def _matches(row: dict[str, Any], filters: Filters) -> bool:
+    return all(not wanted or row.get(name) in wanted for name, wanted in vars(filters).items())
+
+
+class MemoryQueryStore:
+    """The query API's store over a list of log rows (dicts with the columns of ``inference_logs``):
+    totals and histogram counts computed from the rows themselves, at any resolution."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, created_at: datetime, **fields: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": fields.pop("id", None) or UUID(int=len(self.rows) + 1),
+            "created_at": created_at,
+            "status": "ok",
+            "model": "m",
+            "provider": "p",
+            "latency_ms": 100.0,
+            "ttft_ms": None,
+            "prompt_tokens": None,
+            "completion_tokens": None,
+            "total_tokens": None,
+            "cost_usd": None,
+            "raw_payload_uri": None,
+            "raw_payload_jsonb": None,
+            **fields,
+        }
+        self.rows.append(row)
+        return row
+
+    def _in(self, start: datetime, end: datetime, filters: Filters) -> list[dict[str, Any]]:
+        return [r for r in self.rows if start <= r["created_at"] < end and _matches(r, filters)]
+
+    @staticmethod
+    def _key(row: dict[str, Any], group_by: Sequence[str], step: timedelta | None) -> tuple[Any, ...]:
+        return (*([align_down(row["created_at"], step)] if step else []), *(row[k] for k in group_by))
+
+    @staticmethod
+    def _names(group_by: Sequence[str], step: timedelta | None) -> list[str]:
+        return [*(["t"] if step else []), *group_by]
+
+    def totals(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]:
+        out: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in self._in(start, end, filters):
+            key = self._key(r, group_by, step)
+            t = out.setdefault(
+                key,
+                {
+                    **dict(zip(self._names(group_by, step), key, strict=True)),
+                    "requests": 0,
+                    "errors": 0,
+                    "latency_ms_max": None,
+                    "ttft_count": 0,
+                    **dict.fromkeys(_SUMS, 0),
+                },
+            )
+            t["requests"] += 1
+            t["errors"] += r["status"] == "error"
+            latency, ttft = r.get("latency_ms"), r.get("ttft_ms")
+            t["latency_ms_sum"] += latency or 0
+            if latency is not None:
+                t["latency_ms_max"] = latency if t["latency_ms_max"] is None else max(t["latency_ms_max"], latency)
+            if ttft is not None:
+                t["ttft_ms_sum"] += ttft
+                t["ttft_count"] += 1
+            for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cost_usd"):
+                t[name] += r.get(name) or 0
+        return list(out.values())
+
+    def histograms(
+        self,
+        start: datetime,
+        end: datetime,
+        filters: Filters,
+        group_by: Sequence[str] = (),
+        step: timedelta | None = None,
+    ) -> list[dict[str, Any]]:
+        counts: dict[tuple[Any, ...], Counter[int]] = {}
+        for r in self._in(start, end, filters):
+            for metric, column in (("latency", "latency_ms"), ("ttft", "ttft_ms")):
+                if r.get(column) is not None:
+                    key = (*self._key(r, group_by, step), metric)
+                    counts.setdefault(key, Counter())[histogram.bucket(r[column])] += 1
+        names = [*self._names(group_by, step), "metric"]
+        return [
+            {**dict(zip(names, key, strict=True)), "idx": sorted(c), "n": [c[i] for i in sorted(c)]}
+            for key, c in counts.items()
+        ]
+
+    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]:
+        rows = [
+            r
+            for r in self._in(q.start, q.end, q.filters)
+            if all(
+                value is None or r.get(name) == value
+                for name, value in (
+                    ("conversation_id", q.conversation_id),
+                    ("trace_id", q.trace_id),
+                    ("user_id", q.user_id),
+                )
+            )
+            and (q.tag is None or q.tag in (r.get("tags") or ()))
+            and (q.before is None or (r["created_at"], r["id"]) < q.before)
+        ]
+        rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        hidden = ("raw_payload_uri", "raw_payload_jsonb")
+        return [{k: v for k, v in r.items() if k not in hidden} for r in rows[: q.limit]]
+
+    def get_log(self, log_id: UUID) -> dict[str, Any] | None:
+        row = next((r for r in self.rows if r["id"] == log_id), None)
+        return None if row is None else {"tools": [], **row}
+
+    def ping(self) -> None:
+        return None
+
+
+class MemoryDashboardStore:
+    def __init__(self) -> None:
+        self.dashboards: dict[UUID, Dashboard] = {}
+        self.clock = 0
+
+    def _now(self) -> datetime:
+        self.clock += 1
+        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
+
+    def list_dashboards(self) -> list[Dashboard]:
+        return sorted(self.dashboards.values(), key=lambda d: (d.updated_at, d.id), reverse=True)
+
+    def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None:
+        return self.dashboards.get(dashboard_id)
+
+    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
+        old = self.dashboards.get(dashboard_id)
+        if old is None and not create:
+            return None
+        now = self._now()
+        saved = Dashboard(dashboard_id, name, spec, old.created_at if old else now, now)
+        self.dashboards[dashboard_id] = saved
+        return saved
+
+    def delete_dashboard(self, dashboard_id: UUID) -> bool:
+        return self.dashboards.pop(dashboard_id, None) is not None
