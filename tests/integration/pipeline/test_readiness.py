@@ -54,8 +54,12 @@ def test_readyz_reports_a_missing_or_stalled_writer(redis_url: str, stream_name:
         )
         worker = threading.Thread(target=consumer.run, daemon=True)
         worker.start()
-        ok = wait_for(c, "ok")
-        assert ok["pipeline"]["consumers"] == 1 and ok["pipeline"]["lag"] == 0
+        ok = wait_for(c, "ok")  # at once: the writer heartbeats from its start
+        assert ok["pipeline"]["consumers"] == 1
+        deadline = time.monotonic() + 20
+        while (figures := c.get("/readyz").json()["pipeline"])["lag"] or figures["pending"]:
+            assert time.monotonic() < deadline, figures  # and it drains what was waiting
+            time.sleep(0.05)
 
         # WHEN it stops (its consumer stays in the group, as after SIGKILL) with entries waiting
         consumer.stop.set()
