@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from prism import bootstrap
 from prism.credentials import CredentialCipher
 from prism.http import install_docs, install_edge
 from prism.ports import ConversationStore, CredentialStore
@@ -57,9 +58,7 @@ def create_app(
     if configure_sdk:
         chat_sdk.configure_sdk(settings)
     if store is None or credential_store is None:
-        from prism.adapters.postgres_app import PostgresAppStore
-
-        pg = PostgresAppStore(settings.database_dsn)
+        pg = bootstrap.build_app_store(settings)
         store = store or pg
         credential_store = credential_store or pg
         shared_store = True if shared_store is None else shared_store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from prism.adapters.postgres_app import PostgresAppStore
+from prism.bootstrap import build_app_store
 from prism.credentials import CredentialCipher, CredentialsKeyMissingError
 
 from chat.provider_settings import ProviderSettings
@@ -21,7 +21,7 @@ def main() -> None:
     cipher = CredentialCipher.from_setting(settings.creds_key)
     if cipher is None:
         raise CredentialsKeyMissingError("PRISM_CREDS_KEY is not set")
-    store = PostgresAppStore(settings.database_dsn, max_size=1)
+    store = build_app_store(settings, max_size=1)
     try:
         changed = asyncio.run(ProviderSettings(store, cipher, demo_enabled=False, demo_base_url=None).rotate_all())
     finally:

@@ -1,22 +1,37 @@
-"""The composition root: real adapters from settings. Tests pass their own instead."""
+"""The composition root: every entry point gets its parts here, the real adapters from settings.
+
+The uvicorn apps (``ingestion.app``, ``query.app``, ``chat.app``), the Lambda handlers
+(``*/handler.py``), the writer's loops (``writer.consumer``, ``writer.kinesis_poller``) and the
+commands (``prism.migrate``, ``chat.rotate_creds``) call these builders; tests pass their own parts
+(the fakes in ``prism.adapters.memory``) instead. Adapters are imported here, lazily, so an entry
+point loads only the technologies it uses.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 from typing import TYPE_CHECKING
 
 from prism.config import Settings
 from prism.ingest import Ingestor
 from prism.ports import Bus, RawPayloadStore
-
-if TYPE_CHECKING:
-    from prism.adapters.postgres_query import PostgresQueryStore
 from prism.redact import make_redactor
 from prism.write import RecordWriter
+
+if TYPE_CHECKING:
+    from prism.adapters.kinesis import KinesisStreamReader, SqsDeadLetters
+    from prism.adapters.postgres import PostgresLogStore
+    from prism.adapters.postgres_app import PostgresAppStore
+    from prism.adapters.postgres_query import PostgresQueryStore
+    from prism.adapters.redis_streams import RedisStreamsReader
 
 
 def aws_endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+# --- the pipeline: ingestion, bus, writer -------------------------------------------------------
 
 
 def build_bus(settings: Settings) -> Bus:
@@ -49,16 +64,55 @@ def build_ingestor(settings: Settings) -> Ingestor:
     )
 
 
-def build_record_writer(settings: Settings) -> RecordWriter:
+def build_log_store(settings: Settings) -> PostgresLogStore:
     from prism.adapters.postgres import PostgresLogStore
 
-    store = PostgresLogStore(
+    return PostgresLogStore(
         settings.database_dsn,
         partitions_ahead_days=settings.partitions_ahead_days,
         retention_days=settings.retention_days,
         minute_histogram_days=settings.minute_histogram_days,
     )
-    return RecordWriter(store, build_raw_store(settings))
+
+
+def build_record_writer(settings: Settings) -> RecordWriter:
+    return RecordWriter(build_log_store(settings), build_raw_store(settings))
+
+
+def build_stream_reader(settings: Settings) -> RedisStreamsReader:
+    """The Redis Streams writer's reader: its consumer group, and this process's name in it."""
+    from prism.adapters.redis_streams import RedisStreamsReader
+
+    consumer_name = settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+    return RedisStreamsReader(settings.redis_dsn, settings.stream, settings.writer_group, consumer_name)
+
+
+def build_kinesis_reader(settings: Settings) -> KinesisStreamReader:
+    from prism.adapters.kinesis import KinesisStreamReader, kinesis_client
+
+    return KinesisStreamReader(settings.kinesis_stream, client=kinesis_client(aws_endpoint()))
+
+
+def build_dead_letters(settings: Settings) -> SqsDeadLetters:
+    """Where the local Kinesis poller sends a batch that exhausted its retries."""
+    from prism.adapters.kinesis import SqsDeadLetters, sqs_client
+
+    return SqsDeadLetters(settings.writer_dlq, client=sqs_client(aws_endpoint()))
+
+
+def migrate_database(settings: Settings, profile: str = "auto") -> str:
+    """Apply pending migrations (idempotent, under an advisory lock); returns the schema profile."""
+    from prism.adapters.postgres import migrate
+
+    return migrate(
+        settings.database_dsn,
+        profile=profile,
+        partitions_ahead_days=settings.partitions_ahead_days,
+        retention_days=settings.retention_days,
+    )
+
+
+# --- the read side and the chat's data ----------------------------------------------------------
 
 
 def build_query_store(settings: Settings) -> PostgresQueryStore:
@@ -66,3 +120,12 @@ def build_query_store(settings: Settings) -> PostgresQueryStore:
     from prism.adapters.postgres_query import PostgresQueryStore
 
     return PostgresQueryStore(settings.database_dsn)
+
+
+def build_app_store(settings: Settings, *, max_size: int | None = None) -> PostgresAppStore:
+    """The chat's store: conversations, messages, provider credentials (``max_size``: its pool)."""
+    from prism.adapters.postgres_app import PostgresAppStore
+
+    if max_size is None:
+        return PostgresAppStore(settings.database_dsn)
+    return PostgresAppStore(settings.database_dsn, max_size=max_size)

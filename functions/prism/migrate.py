@@ -5,19 +5,14 @@ from __future__ import annotations
 import logging
 import os
 
-from prism.adapters.postgres import migrate
+from prism.bootstrap import migrate_database
 from prism.config import get_settings
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    profile = migrate(
-        settings.database_dsn,
-        profile=os.environ.get("PRISM_STORAGE_PROFILE", "auto"),
-        partitions_ahead_days=settings.partitions_ahead_days,
-        retention_days=settings.retention_days,
-    )
+    profile = migrate_database(settings, os.environ.get("PRISM_STORAGE_PROFILE", "auto"))
     print(f"migrations applied ({profile} profile)")
 
 

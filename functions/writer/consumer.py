@@ -11,9 +11,7 @@ is finished and acked first). It reads Redis only: with ``PRISM_BUS=kinesis`` it
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -175,13 +173,11 @@ class StreamConsumer:
 
 
 def build_consumer(settings: Settings) -> StreamConsumer:
-    from prism.bootstrap import build_record_writer
+    from prism import bootstrap
 
-    consumer_name = settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
-    reader = RedisStreamsReader(settings.redis_dsn, settings.stream, settings.writer_group, consumer_name)
     return StreamConsumer(
-        reader,
-        build_record_writer(settings),
+        bootstrap.build_stream_reader(settings),
+        bootstrap.build_record_writer(settings),
         batch=settings.writer_batch,
         block_ms=settings.writer_block_ms,
         max_deliveries=settings.writer_max_deliveries,

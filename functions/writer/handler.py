@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from prism import bootstrap
 from prism.config import get_settings
 from prism.ports import BusMessage
 from prism.records import BadRecordError
@@ -30,9 +31,7 @@ _writer: RecordWriter | None = None
 def get_writer() -> RecordWriter:
     global _writer
     if _writer is None:
-        from prism.bootstrap import build_record_writer
-
-        _writer = build_record_writer(get_settings())
+        _writer = bootstrap.build_record_writer(get_settings())
     return _writer
 
 
@@ -93,18 +92,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def maintenance(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled (hourly) and after each deploy: apply pending migrations (idempotent, under an
     advisory lock), create partitions ahead, drop expired ones, prune old idempotency ids."""
-    from prism.adapters.postgres import PostgresLogStore, migrate
-
     settings = get_settings()
-    profile = migrate(
-        settings.database_dsn,
-        partitions_ahead_days=settings.partitions_ahead_days,
-        retention_days=settings.retention_days,
-    )
-    store = PostgresLogStore(
-        settings.database_dsn,
-        partitions_ahead_days=settings.partitions_ahead_days,
-        retention_days=settings.retention_days,
-        minute_histogram_days=settings.minute_histogram_days,
-    )
-    return {"profile": profile, **store.maintain()}
+    profile = bootstrap.migrate_database(settings)
+    return {"profile": profile, **bootstrap.build_log_store(settings).maintain()}

@@ -596,17 +596,16 @@ def refuse_other_bus(settings: Settings) -> str | None:
 
 
 def build_poller(settings: Settings, handler: Handler | None = None) -> KinesisPoller:
-    from prism.adapters.kinesis import KinesisStreamReader, SqsDeadLetters, kinesis_client, sqs_client
-    from prism.bootstrap import aws_endpoint
+    from prism import bootstrap
 
     if handler is None:
         from writer.handler import handler as lambda_handler
 
         handler = lambda_handler
     return KinesisPoller(
-        KinesisStreamReader(settings.kinesis_stream, client=kinesis_client(aws_endpoint())),
+        bootstrap.build_kinesis_reader(settings),
         handler,
-        SqsDeadLetters(settings.writer_dlq, client=sqs_client(aws_endpoint())),
+        bootstrap.build_dead_letters(settings),
         settings.kinesis_checkpoint_dir,
         batch_size=settings.kinesis_batch_size,
         batch_window_s=settings.kinesis_batch_window_s,
