@@ -2,12 +2,13 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { useCallback, useEffect, useRef, useState } from "react";
-import type { Conversation, ModelsResponse, StreamEvent } from "@/lib/api";
+import { useCallback, useState } from "react";
+import type { Conversation, StreamEvent } from "@/lib/api";
 import { ApiError, isAbort } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
 import { useConversation } from "@/hooks/useConversation";
 import { useConversations } from "@/hooks/useConversations";
+import { allModelIds, useModels } from "@/hooks/useModels";
 import { useReplyStream } from "@/hooks/useReplyStream";
 import { useStickToBottom } from "@/hooks/useStickToBottom";
 import { useApp } from "./AppContext";
@@ -18,10 +19,6 @@ import { ModelPicker } from "./ModelPicker";
 
 const PAGE_SIZE = 20;
 
-function allModelIds(models: ModelsResponse | null): Set<string> {
-  return new Set((models?.providers ?? []).flatMap((g) => g.models.map((m) => m.id)));
-}
-
 let localSeq = 0;
 
 export function ChatApp() {
@@ -30,14 +27,7 @@ export function ChatApp() {
   const params = useSearchParams();
   const currentId = params.get("id");
 
-  // models
-  const [models, setModels] = useState<ModelsResponse | null>(null);
-  const [modelsError, setModelsError] = useState<string | null>(null);
-  const [model, setModel] = useState("");
-  const modelsRef = useRef<ModelsResponse | null>(null);
-  // The model the open conversation last used: picked once the model list knows it.
-  const preferredModel = useRef<string | null>(null);
-
+  const { models, error: modelsError, model, setModel, prefer: preferModel } = useModels(client);
   const convs = useConversations(client, PAGE_SIZE);
 
   const [input, setInput] = useState("");
@@ -49,11 +39,7 @@ export function ChatApp() {
       setBanner(null);
       if (id) scroll.stick();
     },
-    onLoaded: (d) => {
-      preferredModel.current = d.model;
-      const known = allModelIds(modelsRef.current);
-      if (d.model && known.has(d.model)) setModel(d.model);
-    },
+    onLoaded: (d) => preferModel(d.model),
   });
   const { detail, setDetail, patchMessage } = conversation;
   const detailIdRef = conversation.shownId;
@@ -61,28 +47,6 @@ export function ChatApp() {
   const detailError = conversation.error;
   // Keep the newest text in view while the reader is at the bottom.
   const scroll = useStickToBottom(detail);
-
-  // --- loading -------------------------------------------------------------------------------
-
-  const loadModels = useCallback(async () => {
-    try {
-      const m = await client.listModels();
-      modelsRef.current = m;
-      setModels(m);
-      setModelsError(null);
-      const ids = allModelIds(m);
-      const preferred = preferredModel.current;
-      setModel((cur) =>
-        preferred && ids.has(preferred) ? preferred : cur && ids.has(cur) ? cur : (m.default_model ?? ""),
-      );
-    } catch (e) {
-      setModelsError(`Could not load the models: ${(e as Error).message}`);
-    }
-  }, [client]);
-
-  useEffect(() => {
-    void loadModels();
-  }, [loadModels]);
 
   // --- helpers -------------------------------------------------------------------------------
 
