@@ -75,6 +75,8 @@ class Prism:
         if s.spool_dir:
             self.spool = Spool(s.spool_dir, s.spool_max_bytes)
         self._worker = Worker(s, self.spool)
+        # log() is on every LLM call's path: bound to the worker's put, it costs no extra call.
+        self.log = self._worker.put  # type: ignore[method-assign]
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=functools.partial(_after_fork, ref))
         atexit.register(_atexit_shutdown, ref)

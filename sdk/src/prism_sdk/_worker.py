@@ -112,7 +112,10 @@ class Worker:
 
     # ------------------------------------------------------------------ caller side
     def put(self, event: Buildable | Mapping[str, Any]) -> None:
-        """Queue one event. O(1); never raises."""
+        """Queue one event (a dict in the inference event v1 shape, or a call record). O(1); never raises.
+
+        This is :meth:`prism_sdk.Prism.log` of an active client.
+        """
         try:
             if self._closed:
                 self._drop("closed", 1)
