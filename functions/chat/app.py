@@ -79,8 +79,8 @@ def create_app(
     gateway = gateway or LiteLLMGateway(egress=egress)
     # On Lambda the environment freezes once a response ends: flush the SDK after each reply
     # (spooled at once while the ingestion API fails: chat.sdk).
-    events = chat_sdk.EventDelivery() if getattr(gateway, "uses_sdk", False) else None
-    flush = getattr(gateway, "flush", None) if chat_sdk.in_lambda() else None
+    events = chat_sdk.EventDelivery() if gateway.uses_sdk else None
+    flush = gateway.flush if chat_sdk.in_lambda() else None
     if events is not None and events.lambda_flush:
         flush = events.after_reply
     service = ChatService(
@@ -96,9 +96,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Mangum runs this per invocation: only cheap, idempotent work here.
-        warm = getattr(gateway, "warm_in_background", None)
-        if warm is not None:
-            warm()
+        gateway.warm_in_background()
         yield
         for turn in service.active_turns():
             turn.cancel("shutdown")

@@ -82,8 +82,21 @@ class ModelStream(Protocol):
 
 
 class ModelGateway(Protocol):
+    @property
+    def uses_sdk(self) -> bool:
+        """Whether its calls are logged through prism-sdk (the chat then watches the SDK's delivery)."""
+        ...
+
     async def stream(self, call: ModelCall) -> ModelStream:
         """Start the call; raises ProviderCallError when the provider refuses it."""
+        ...
+
+    async def flush(self) -> None:
+        """Ship what the gateway has queued (on Lambda, after each reply); nothing to do: return."""
+        ...
+
+    def warm_in_background(self) -> None:
+        """Start slow imports now, off the request path (run at startup); nothing to do: return."""
         ...
 
 

@@ -145,7 +145,6 @@ class IngestionService:
         parts: dict[str, Any] = {"bus": ingestor.bus}
         if ingestor.raw_store is not None:
             parts["raw_store"] = ingestor.raw_store
-        stats = getattr(ingestor.bus, "stats", None)
         answers: dict[str, tuple[Any, str | None]] = {}
 
         async def run(name: str, call: Callable[[], Any]) -> None:
@@ -154,19 +153,20 @@ class IngestionService:
         async with anyio.create_task_group() as tg:
             for name, part in parts.items():
                 tg.start_soon(run, name, part.ping)
-            if stats is not None:  # writer lag, pending, consumers, dead letters, trims, memory
-                tg.start_soon(run, "pipeline", lambda: stats(settings.writer_group))
+            # writer lag, pending, consumers, dead letters, trims, memory (None: the bus keeps none)
+            tg.start_soon(run, "pipeline", lambda: ingestor.bus.stats(settings.writer_group))
         checks = {name: answers[name][1] or "ok" for name in parts}
         failing = [name for name in parts if answers[name][1] is not None]
+        figures, error = answers["pipeline"]
+        has_figures = figures is not None or error is not None
         pipeline: dict[str, Any] = {}
-        if stats is not None and "bus" not in failing:
-            figures, error = answers["pipeline"]
+        if has_figures and "bus" not in failing:
             pipeline = {"error": error} if error is not None else dict(figures)
         if failing:
             message = f"unavailable: {', '.join(failing)}"
             body = error_body("not_ready", message, checks=checks, pipeline=pipeline)
             return JSONBody(body, status_code=503)
-        problems = pipeline_problems(pipeline, settings) if stats is not None else []
+        problems = pipeline_problems(pipeline, settings) if has_figures else []
         if problems and strict:
             body = error_body("pipeline_degraded", "; ".join(problems), checks=checks, pipeline=pipeline)
             return JSONBody({**body, "degraded": problems}, status_code=503)

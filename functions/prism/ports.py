@@ -37,6 +37,12 @@ class Bus(Protocol):
 
     def ping(self) -> None: ...
 
+    def stats(self, group: str) -> dict[str, Any] | None:
+        """The pipeline's figures as the bus sees them for the writers' consumer group ``group``
+        (lag, pending, consumers, dead letters, trims, memory), or None when this bus keeps none
+        (Kinesis: the event source mapping's metrics are in CloudWatch)."""
+        ...
+
 
 class RawPayloadStore(Protocol):
     """Object storage for redacted raw payloads. URIs are what rows keep in ``raw_payload_uri``."""
@@ -77,6 +83,11 @@ class LogStore(Protocol):
         ...
 
     def ping(self) -> None: ...
+
+    def maintain(self) -> dict[str, Any]:
+        """Periodic upkeep (partitions ahead, expired ones dropped, old ids pruned); what it did.
+        A store with nothing to keep up returns an empty dict."""
+        ...
 
 
 # --- Chat app data (conversations, messages, provider credentials) -------------------------------

@@ -151,11 +151,8 @@ class StreamConsumer:
                 log.info("removed idle consumers with nothing pending: %s", ", ".join(gone))
         except UnavailableError as exc:
             log.warning("consumer cleanup skipped: %s", exc.message)
-        maintain = getattr(self.writer.store, "maintain", None)
-        if maintain is None:
-            return
         try:
-            log.info("maintenance: %s", maintain())
+            log.info("maintenance: %s", self.writer.store.maintain())
         except UnavailableError as exc:
             log.warning("maintenance skipped: %s", exc.message)
 

@@ -77,6 +77,10 @@ class KinesisBus:
             time.sleep(min(0.05 * 2**attempt, 1.0))
         return pending
 
+    def stats(self, group: str) -> None:
+        """Kinesis keeps no consumer-group figures here (the event source mapping's are in CloudWatch)."""
+        return None
+
     def ping(self) -> None:
         try:
             self._client.describe_stream_summary(StreamName=self.stream)

@@ -29,6 +29,10 @@ class MemoryBus:
         if self.down:
             raise BusError("memory bus is down")
 
+    def stats(self, group: str) -> dict[str, Any] | None:
+        """No consumer groups here: no figures."""
+        return None
+
 
 class MemoryRawPayloadStore:
     def __init__(self) -> None:
@@ -73,6 +77,9 @@ class MemoryLogStore:
 
     def ping(self) -> None:
         return None
+
+    def maintain(self) -> dict[str, Any]:
+        return {}
 
 
 # --- the read side ------------------------------------------------------------------------------

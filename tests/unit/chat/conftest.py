@@ -58,11 +58,21 @@ class FakeStream:
 
 
 class FakeGateway:
+    """A scripted model gateway: no provider reached, no SDK, nothing to flush or warm."""
+
+    uses_sdk = False
+
     def __init__(self) -> None:
         self.calls: list[ModelCall] = []
         self.streams: list[FakeStream] = []
         self.scripts: list[Script] = []
         self.default = Script()
+
+    async def flush(self) -> None:
+        return None
+
+    def warm_in_background(self) -> None:
+        return None
 
     async def stream(self, call: ModelCall) -> ModelStream:
         self.calls.append(call)
