@@ -36,7 +36,7 @@ def _query() -> FastAPI:
 
 def _chat() -> FastAPI:
     from chat.app import create_app
-    from chat.memory import InMemoryAppStore
+    from prism.adapters.memory import InMemoryAppStore
 
     from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
 

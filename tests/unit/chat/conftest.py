@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import pytest
 from chat.app import create_app
 from chat.gateway import CallOutcome, ModelCall, ModelStream
-from chat.memory import InMemoryAppStore
 from chat.settings import ChatSettings
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prism.adapters.memory import InMemoryAppStore
 from prism.errors import ProviderCallError
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from chat.app import create_app
-from chat.memory import InMemoryAppStore
 from fastapi.testclient import TestClient
+from prism.adapters.memory import InMemoryAppStore
 from prism.errors import ProviderCallError
 
 from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, parse_sse

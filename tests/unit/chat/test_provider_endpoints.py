@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from chat.app import create_app
-from chat.memory import InMemoryAppStore
 from fastapi.testclient import TestClient
+from prism.adapters.memory import InMemoryAppStore
 
 from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
 

@@ -9,11 +9,11 @@ import uuid
 from typing import Any
 
 import pytest
-from chat.memory import InMemoryAppStore
 from chat.provider_settings import ProviderSettings
 from chat.service import ChatService
 from chat.turns import Turn
 from cryptography.fernet import Fernet
+from prism.adapters.memory import InMemoryAppStore
 from prism.credentials import CredentialCipher
 from prism.ports import MessageOutcome, StoredCredential
 
