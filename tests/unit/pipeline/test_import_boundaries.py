@@ -45,3 +45,24 @@ def test_ingestion_does_not_import_litellm() -> None:
     env = {"PRISM_API_KEY": "k", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_only_the_composition_root_builds_adapters() -> None:
+    # GIVEN every adapter class (and the migration runner) of a real technology
+    adapters = ROOT / "functions" / "prism" / "adapters"
+    builders = {"migrate"}
+    for path in adapters.glob("*.py"):
+        if path.name != "memory.py":  # the fakes are for tests to build
+            tree = ast.parse(path.read_text())
+            builders |= {n.name for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")}
+    # WHEN the entry points and the functions' code are read THEN none builds one: prism.bootstrap does
+    offenders = []
+    for path in (ROOT / "functions").rglob("*.py"):
+        if adapters in path.parents or (path.name == "bootstrap.py" and path.parent.name == "prism"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in builders:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert offenders == []
