@@ -29,6 +29,7 @@ EXTERNAL = {
     "AWS_SECRET_ACCESS_KEY": "boto3",
     "LITELLM_LOCAL_MODEL_COST_MAP": "litellm",
     "REDIS_PASSWORD": "compose.yaml",
+    "REDIS_MAXMEMORY": "compose.yaml",
     "POSTGRES_PASSWORD": "compose.yaml",
     "POSTGRES_PORT": "compose.yaml",
 }
