@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from prism.events import InferenceEvent
+from prism.http import ERROR_SCHEMA
 from pydantic import BaseModel, Field
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -51,17 +52,7 @@ def add_components(app: FastAPI) -> None:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components["Error"] = {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                }
-            },
-        }
+        components["Error"] = ERROR_SCHEMA
         components["InferenceEventV1"] = InferenceEvent.model_json_schema(ref_template="#/components/schemas/{model}")
         app.openapi_schema = schema
         return schema

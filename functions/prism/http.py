@@ -246,7 +246,7 @@ def _document_edge(app: FastAPI) -> None:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("Error", _ERROR_SCHEMA)
+        components.setdefault("Error", ERROR_SCHEMA)
         for item in schema.get("paths", {}).values():
             for method, operation in item.items():
                 statuses = ["400"] + (["403", "408", "413"] if method.upper() not in SAFE_METHODS else [])
@@ -260,7 +260,8 @@ def _document_edge(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_ERROR_SCHEMA: dict[str, Any] = {
+# The one error shape of every API, as an OpenAPI schema.
+ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {
