@@ -143,8 +143,8 @@ class Settings(BaseSettings):
         extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
         if self.env == "cloud" and "allowed_hosts" not in self.model_fields_set:
             return ["*"]
-        origin_hosts = [o.split("://", 1)[-1].split("/", 1)[0] for o in self.cors_origin_list]
-        return [*LOOPBACK_HOSTS, *(h.rsplit(":", 1)[0] if h.count(":") == 1 else h for h in origin_hosts), *extra]
+        origin_hosts = [o.split("://", 1)[-1].split("/", 1)[0] for o in self.cors_origin_list]  # host[:port]
+        return [*LOOPBACK_HOSTS, *origin_hosts, *extra]
 
     @property
     def database_dsn(self) -> str:

@@ -164,7 +164,7 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, hosts: list[str], origins: list[str]) -> None:
         self.app = app
         self.any_host = "*" in hosts
-        self.hosts = {h.lower().strip("[]") for h in hosts if not h.startswith("*.")}
+        self.hosts = {_hostname(h) for h in hosts if not h.startswith("*.")}  # ports and brackets go
         self.suffixes = tuple(h.lower()[1:] for h in hosts if h.startswith("*."))  # "*.example.com"
         self.origins = {o.rstrip("/").lower() for o in origins}
 

@@ -39,9 +39,6 @@ class RateLimiter:
         self._storage = limits.storage.storage_from_string(uri, **options)
         self._limiter = limits.aio.strategies.MovingWindowRateLimiter(self._storage)
 
-    def enabled(self, name: str) -> bool:
-        return name in self._rules
-
     async def hit(self, name: str, *who: str, what: str = "requests") -> None:
         for item in self._rules.get(name, ()):
             if not await self._limiter.hit(item, name, *who):

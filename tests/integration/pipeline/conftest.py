@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from ingestion.app import create_app
+from prism.adapters.memory import MemoryBus, MemoryRawPayloadStore
+from prism.adapters.postgres import PostgresLogStore
+from prism.config import Settings
+from prism.ingest import Ingestor
+from prism.ports import BusMessage
+from prism.redact import RegexRedactor
+from prism.write import RecordWriter
 
 from tests.support.net import free_port, wait_for_port
 
@@ -68,3 +77,19 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def pipeline(clean_database: str) -> Iterator[tuple[TestClient, MemoryBus, RecordWriter]]:
+    """The ingestion API (key "k") over an in-memory bus, and the real writer core on PostgreSQL."""
+    bus = MemoryBus()
+    app = create_app(Settings(api_key="k"), Ingestor(bus, RegexRedactor(), MemoryRawPayloadStore()))
+    store = PostgresLogStore(clean_database)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, bus, RecordWriter(store)
+    store.close()
+
+
+def write_all(bus: MemoryBus, writer: RecordWriter) -> Any:
+    """Write everything the bus holds, as the writer would read it."""
+    return writer.handle([BusMessage(str(i), data) for i, (_, data) in enumerate(bus.messages)])

@@ -4,38 +4,16 @@ never accepted and then lost."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
-from ingestion.app import create_app
-from prism.adapters.memory import MemoryBus, MemoryRawPayloadStore
-from prism.adapters.postgres import PostgresLogStore
-from prism.config import Settings
-from prism.ingest import Ingestor
-from prism.ports import BusMessage
-from prism.redact import RegexRedactor
+from prism.adapters.memory import MemoryBus
 from prism.write import RecordWriter
 
-from tests.integration.pipeline.conftest import make_event
+from tests.integration.pipeline.conftest import make_event, write_all
 
 AUTH = {"Authorization": "Bearer k"}
-
-
-@pytest.fixture
-def pipeline(clean_database: str) -> Iterator[tuple[TestClient, MemoryBus, RecordWriter]]:
-    bus = MemoryBus()
-    app = create_app(Settings(api_key="k"), Ingestor(bus, RegexRedactor(), MemoryRawPayloadStore()))
-    store = PostgresLogStore(clean_database)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client, bus, RecordWriter(store)
-    store.close()
-
-
-def write_all(bus: MemoryBus, writer: RecordWriter) -> Any:
-    return writer.handle([BusMessage(str(i), data) for i, (_, data) in enumerate(bus.messages)])
 
 
 def nested(depth: int) -> dict[str, Any]:

@@ -5,37 +5,21 @@ admits but the database cannot store exactly WHEN it is posted THEN it gets a pe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from ingestion.app import create_app
-from prism.adapters.memory import MemoryBus, MemoryRawPayloadStore
-from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.memory import MemoryBus
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.config import Settings
-from prism.ingest import Ingestor
-from prism.ports import BusMessage
-from prism.redact import RegexRedactor
 from prism.write import RecordWriter
 from query.app import create_app as create_query_app
 
-from tests.integration.pipeline.conftest import make_event
+from tests.integration.pipeline.conftest import make_event, write_all
 
 AUTH = {"Authorization": "Bearer k", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def pipeline(clean_database: str) -> Iterator[tuple[TestClient, MemoryBus, RecordWriter]]:
-    bus = MemoryBus()
-    app = create_app(Settings(api_key="k"), Ingestor(bus, RegexRedactor(), MemoryRawPayloadStore()))
-    store = PostgresLogStore(clean_database)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client, bus, RecordWriter(store)
-    store.close()
 
 
 def post(client: TestClient, *events: Any, raw: bytes | None = None) -> Any:
@@ -63,7 +47,7 @@ def test_offsets_are_stored_in_utc_and_impossible_ones_refused(
     assert resp.status_code == 207, resp.text
     assert resp.json()["accepted"] == 2
     assert any("UTC offset must be within ±15:59" in r for r in reasons(resp))
-    outcome = writer.handle([BusMessage(str(i), data) for i, (_, data) in enumerate(bus.messages)])
+    outcome = write_all(bus, writer)
     assert outcome.failed == {} and outcome.written == 2
     with psycopg.connect(clean_database) as conn:
         stored = dict(conn.execute("SELECT id::text, ts_start FROM inference_logs").fetchall())
