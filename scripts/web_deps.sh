@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The OpenID provider of the single sign-on tests (tests/support/oidc: panva's oidc-provider on Node),
+# needed by the Python tests even when PRISM_SKIP_WEB=1
+oidc=tests/support/oidc
+if command -v npm >/dev/null && { [ ! -d $oidc/node_modules ] || [ $oidc/package-lock.json -nt $oidc/node_modules/.package-lock.json ]; }; then
+  (cd $oidc && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 if [ "${PRISM_SKIP_WEB:-}" = "1" ]; then
   exit 0
 fi

@@ -122,12 +122,43 @@ class Settings(BaseSettings):
         default="30/minute", description="Chat turns per user (per client address until sign-in); empty: off"
     )
 
+    # Single sign-on with OpenID Connect (identity.oidc): on when an issuer is set
+    oidc_issuer: str = Field(default="", description="Issuer URL of the OpenID provider (discovery); empty: off")
+    oidc_client_id: str = ""
+    oidc_client_secret: str = Field(default="", description="Also keys the sealed login-state cookie")
+    oidc_redirect_url: str = Field(
+        default="", description="Callback URL registered at the provider; empty: <origin>/api/auth/oidc/callback"
+    )
+    oidc_scopes: str = "openid email profile"
+    oidc_role_claim: str = Field(default="groups", description="Claim (dotted path) whose values map to a role")
+    oidc_role_map: str = Field(default="", description="claim value=role, comma-separated (prism-admins=admin)")
+    oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"
+
     @field_validator("stream_maxlen", "writer_batch", "max_events_per_request")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("must be positive")
         return v
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, v: str) -> str:
+        for pair in filter(None, (p.strip() for p in v.split(","))):
+            value, _, role = pair.rpartition("=")
+            if not value.strip() or role.strip() not in ("admin", "member", "viewer"):
+                raise ValueError(f"{pair!r} is not <claim value>=admin|member|viewer")
+        return v
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer.strip())
+
+    @property
+    def oidc_roles(self) -> dict[str, str]:
+        """``PRISM_OIDC_ROLE_MAP`` as {claim value: role}."""
+        pairs = (p.strip().rpartition("=") for p in self.oidc_role_map.split(",") if p.strip())
+        return {value.strip(): role.strip() for value, _, role in pairs}
 
     @property
     def api_keys(self) -> list[str]:
