@@ -398,3 +398,204 @@ class InMemoryAppStore:
     def delete_credential(self, provider: str) -> bool:
         with self._lock:
             return self.credentials.pop(provider, None) is not None
+
+
+# --- identity (issue 11): users, sessions, keys, projects, invites, audit, run-time settings -----
+
+import itertools  # noqa: E402 - this section's own imports
+from uuid import uuid4  # noqa: E402
+
+from prism.errors import ConflictError  # noqa: E402
+from prism.identity.errors import EmailTakenError  # noqa: E402
+from prism.identity.model import ApiKey, AuditEntry, Invite, Project, Role, Session, User  # noqa: E402
+
+
+class MemoryIdentityStore:
+    """The ``IdentityStore`` fake: PostgreSQL's behaviour (case-insensitive unique e-mails, cascades,
+    one-time invites), in dicts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.users: dict[UUID, User] = {}
+        self.sessions: dict[bytes, Session] = {}
+        self.keys: dict[UUID, ApiKey] = {}
+        self.projects: dict[str, Project] = {
+            slug: Project(uuid4(), slug, name, datetime(2026, 1, 1, tzinfo=UTC))
+            for slug, name in (("default", "Default"), ("chat", "Chat"))
+        }
+        self.invites: dict[bytes, Invite] = {}
+        self.audit: list[AuditEntry] = []
+        self._audit_ids = itertools.count(1)
+        self.config: dict[str, Any] = {"chat_project": "chat"}
+
+    # --- users
+    def count_users(self) -> int:
+        return len(self.users)
+
+    def get_user(self, user_id: UUID) -> User | None:
+        return self.users.get(user_id)
+
+    def find_user_by_email(self, email: str) -> User | None:
+        return next((u for u in self.users.values() if u.email.lower() == email.strip().lower()), None)
+
+    def find_user_by_oidc(self, issuer: str, subject: str) -> User | None:
+        return next((u for u in self.users.values() if (u.oidc_issuer, u.oidc_subject) == (issuer, subject)), None)
+
+    def list_users(self) -> list[User]:
+        return sorted(self.users.values(), key=lambda u: (u.created_at, u.email))
+
+    def create_user(self, user: User) -> User:
+        with self._lock:
+            if self.find_user_by_email(user.email):
+                raise EmailTakenError(f"a user with the e-mail {user.email} exists")
+            self.users[user.id] = user
+            return user
+
+    def update_user(self, user_id: UUID, **changes: Any) -> User | None:
+        with self._lock:
+            if user_id not in self.users:
+                return None
+            self.users[user_id] = replace(self.users[user_id], **changes)
+            return self.users[user_id]
+
+    def delete_user(self, user_id: UUID) -> bool:
+        with self._lock:
+            if self.users.pop(user_id, None) is None:
+                return False
+            self.sessions = {h: s for h, s in self.sessions.items() if s.user_id != user_id}
+            self.keys = {k: v for k, v in self.keys.items() if v.user_id != user_id}
+            self.invites = {h: i for h, i in self.invites.items() if i.user_id != user_id}
+            return True
+
+    def count_active_admins(self, excluding: UUID | None = None) -> int:
+        return sum(1 for u in self.users.values() if u.role is Role.admin and not u.disabled and u.id != excluding)
+
+    # --- sessions
+    def create_session(self, session: Session) -> None:
+        self.sessions[session.id_hash] = session
+
+    def session_with_user(self, id_hash: bytes) -> tuple[Session, User] | None:
+        session = self.sessions.get(id_hash)
+        user = self.users.get(session.user_id) if session else None
+        return (session, user) if session and user else None
+
+    def touch_session(self, id_hash: bytes, at: datetime) -> None:
+        if id_hash in self.sessions:
+            self.sessions[id_hash] = replace(self.sessions[id_hash], last_seen_at=at)
+
+    def delete_session(self, id_hash: bytes) -> None:
+        self.sessions.pop(id_hash, None)
+
+    def delete_user_sessions(self, user_id: UUID, keep: bytes | None = None) -> int:
+        with self._lock:
+            gone = [h for h, s in self.sessions.items() if s.user_id == user_id and h != keep]
+            for h in gone:
+                del self.sessions[h]
+            return len(gone)
+
+    def purge_sessions(self, before: datetime) -> int:
+        with self._lock:
+            gone = [h for h, s in self.sessions.items() if s.expires_at < before]
+            for h in gone:
+                del self.sessions[h]
+            return len(gone)
+
+    # --- API keys
+    def _joined(self, key: ApiKey) -> ApiKey:
+        project = next((p for p in self.projects.values() if p.id == key.project_id), None)
+        user = self.users.get(key.user_id) if key.user_id else None
+        return replace(key, project_slug=project.slug if project else None, user_email=user.email if user else None)
+
+    def create_key(self, key: ApiKey) -> ApiKey:
+        self.keys[key.id] = key
+        return self._joined(key)
+
+    def key_by_prefix(self, prefix: str) -> tuple[ApiKey, User | None] | None:
+        key = next((k for k in self.keys.values() if k.prefix == prefix), None)
+        if key is None:
+            return None
+        return self._joined(key), self.users.get(key.user_id) if key.user_id else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return [self._joined(k) for k in sorted(self.keys.values(), key=lambda k: k.created_at, reverse=True)]
+
+    def revoke_key(self, key_id: UUID, at: datetime) -> ApiKey | None:
+        key = self.keys.get(key_id)
+        if key is None or key.revoked_at is not None:
+            return None
+        self.keys[key_id] = replace(key, revoked_at=at)
+        return self._joined(self.keys[key_id])
+
+    def touch_key(self, key_id: UUID, at: datetime) -> None:
+        if key_id in self.keys:
+            self.keys[key_id] = replace(self.keys[key_id], last_used_at=at)
+
+    # --- projects
+    def list_projects(self) -> list[Project]:
+        return sorted(self.projects.values(), key=lambda p: p.slug)
+
+    def get_project(self, slug: str) -> Project | None:
+        return self.projects.get(slug)
+
+    def create_project(self, project: Project) -> Project:
+        with self._lock:
+            if project.slug in self.projects:
+                raise ConflictError(f"project {project.slug!r} exists", code="project_exists")
+            self.projects[project.slug] = project
+            return project
+
+    def rename_project(self, slug: str, name: str) -> Project | None:
+        if slug not in self.projects:
+            return None
+        self.projects[slug] = replace(self.projects[slug], name=name)
+        return self.projects[slug]
+
+    def delete_project(self, slug: str) -> bool:
+        with self._lock:
+            project = self.projects.pop(slug, None)
+            if project is None:
+                return False
+            self.keys = {k: v for k, v in self.keys.items() if v.project_id != project.id}
+            return True
+
+    # --- invites
+    def create_invite(self, invite: Invite) -> None:
+        self.invites[invite.token_hash] = invite
+
+    def use_invite(self, token_hash: bytes, at: datetime) -> Invite | None:
+        with self._lock:
+            invite = self.invites.get(token_hash)
+            if invite is None or invite.used_at is not None or at >= invite.expires_at:
+                return None
+            self.invites[token_hash] = replace(invite, used_at=at)
+            return self.invites[token_hash]
+
+    def delete_user_invites(self, user_id: UUID) -> None:
+        self.invites = {h: i for h, i in self.invites.items() if i.user_id != user_id}
+
+    # --- the audit log
+    def add_audit(self, entry: AuditEntry) -> None:
+        with self._lock:
+            self.audit.append(replace(entry, id=next(self._audit_ids)))
+
+    def list_audit(self, before_id: int | None, limit: int, actions: Sequence[str] = ()) -> list[AuditEntry]:
+        rows = [
+            e
+            for e in reversed(self.audit)
+            if (before_id is None or (e.id or 0) < before_id) and (not actions or e.action in actions)
+        ]
+        return rows[:limit]
+
+    def purge_audit(self, before: datetime) -> int:
+        with self._lock:
+            kept = [e for e in self.audit if e.at >= before]
+            gone = len(self.audit) - len(kept)
+            self.audit = kept
+            return gone
+
+    # --- run-time settings
+    def get_config(self, key: str) -> Any | None:
+        return copy.deepcopy(self.config.get(key))
+
+    def set_config(self, key: str, value: Any) -> None:
+        self.config[key] = copy.deepcopy(value)

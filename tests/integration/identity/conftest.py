@@ -1,0 +1,41 @@
+"""Fixtures of the identity tests: the session database with the identity tables emptied (and the
+seeded projects and settings back) before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from argon2 import PasswordHasher
+from prism.adapters.postgres_identity import PostgresIdentityStore
+from prism.identity.passwords import Passwords
+
+
+def reset_identity(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE users, sessions, api_keys, invites, audit_log CASCADE")
+        conn.execute("DELETE FROM projects WHERE slug NOT IN ('default', 'chat')")
+        conn.execute(
+            "INSERT INTO projects (slug, name) VALUES ('default', 'Default'), ('chat', 'Chat') ON CONFLICT DO NOTHING"
+        )
+        conn.execute("DELETE FROM app_config")
+        conn.execute("""INSERT INTO app_config (key, value) VALUES ('chat_project', '"chat"')""")
+
+
+@pytest.fixture
+def identity_db(database_url: str) -> str:
+    reset_identity(database_url)
+    return database_url
+
+
+@pytest.fixture
+def pg_store(identity_db: str) -> Iterator[PostgresIdentityStore]:
+    store = PostgresIdentityStore(identity_db)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def fast_passwords() -> Passwords:
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
