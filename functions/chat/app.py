@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from prism import bootstrap
 from prism.credentials import CredentialCipher
 from prism.http import install_docs, install_edge
+from prism.logs import setup_logging
 from prism.ports import ConversationStore, CredentialStore
 from prism.ratelimit import RateLimiter
 
@@ -131,6 +132,7 @@ def create_app(
 def __getattr__(name: str) -> Any:
     # ``uvicorn chat.app:app`` (and the Lambda handler) build the app on first access, from the environment.
     if name == "app":
+        setup_logging("prism-chat")
         globals()["app"] = create_app()
         return globals()["app"]
     raise AttributeError(name)

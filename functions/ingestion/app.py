@@ -16,6 +16,7 @@ from prism.config import Settings, get_settings
 from prism.errors import ConfigError
 from prism.http import JSONBody, install_docs, install_edge
 from prism.ingest import Ingestor
+from prism.logs import setup_logging
 from prism.ratelimit import RateLimiter
 
 from ingestion.routes import events, health
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
 def __getattr__(name: str) -> Any:
     # ``uvicorn ingestion.app:app`` (and the Lambda handler) build the app on first access, from the environment.
     if name == "app":
+        setup_logging("prism-ingestion")
         globals()["app"] = create_app()
         return globals()["app"]
     raise AttributeError(name)

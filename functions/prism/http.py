@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from prism import logs
 from prism.errors import PrismError, RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONBody:
-        log.exception("unhandled error")
-        return JSONBody(error_body("internal_error", "internal error"), status_code=500)
+    async def unexpected(request: Request, exc: Exception) -> JSONBody:
+        # Runs outside the middleware (Starlette's error middleware is outermost): the request id
+        # comes from the scope, where RequestId left it. It finds this request's log lines.
+        rid = request_id_of(request)
+        log.exception("unhandled error", extra={"request_id": rid} if rid else None)
+        body = error_body("internal_error", "internal error", request_id=rid)
+        return JSONBody(body, status_code=500, headers={"x-request-id": rid} if rid else None)
 
 
 class BodyLimit:
@@ -208,11 +213,45 @@ def _hostname(authority: str) -> str:
     return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
+_SCOPE_KEY = "prism.request_id"
+
+
+def request_id_of(request: Request) -> str | None:
+    rid = request.scope.get(_SCOPE_KEY)
+    return rid if isinstance(rid, str) else None
+
+
+class RequestId:
+    """Outermost: gives every request an id (the caller's ``X-Request-Id`` when plausible, else the
+    Lambda invocation's, else a new one), binds it to the logs of everything the request does
+    (``prism.logs.request_scope``) and returns it in ``X-Request-Id``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), None)
+        context = scope.get("aws.context")
+        rid = logs.new_request_id(given or getattr(context, "aws_request_id", None))
+
+        async def tagged(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(msg)
+
+        scope[_SCOPE_KEY] = rid  # the same dict the outer error middleware holds: see unexpected()
+        with logs.request_scope(rid):
+            await self.app(scope, receive, tagged)
+
+
 def install_edge(
     app: FastAPI, *, hosts: list[str], origins: list[str], max_body_bytes: int, body_timeout_s: float
 ) -> None:
     """Everything every API puts in front of its routes, in one order: JSON errors, body limits,
-    CORS for the allowed browser origins, and outermost the request guard."""
+    CORS for the allowed browser origins, the request guard, and outermost the request id."""
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, read_timeout_s=body_timeout_s)
     if origins:
@@ -223,6 +262,7 @@ def install_edge(
             allow_headers=["Content-Type", "Authorization"],
         )
     app.add_middleware(RequestGuard, hosts=hosts, origins=origins)
+    app.add_middleware(RequestId)
     _document_edge(app)
 
 

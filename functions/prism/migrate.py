@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from prism.bootstrap import migrate_database
 from prism.config import get_settings
+from prism.logs import setup_logging
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging("prism-migrate")
     settings = get_settings()
     profile = migrate_database(settings, os.environ.get("PRISM_STORAGE_PROFILE", "auto"))
     print(f"migrations applied ({profile} profile)")

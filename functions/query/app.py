@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from prism import bootstrap
 from prism.config import Settings, get_settings
 from prism.http import JSONBody, install_docs, install_edge
+from prism.logs import setup_logging
 from prism.ports import DashboardStore, QueryStore, RawPayloadStore
 
 from query.routes import dashboards as dashboard_routes
@@ -61,6 +62,7 @@ def create_app(
 def __getattr__(name: str) -> Any:
     # ``uvicorn query.app:app`` (and the Lambda handler) build the app on first access, from the environment.
     if name == "app":
+        setup_logging("prism-query")
         globals()["app"] = create_app()
         return globals()["app"]
     raise AttributeError(name)

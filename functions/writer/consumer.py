@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from prism.adapters.redis_streams import RedisStreamsReader, entry_of
 from prism.config import Settings, get_settings
 from prism.errors import UnavailableError
+from prism.logs import setup_logging
 from prism.ports import BusMessage
 from prism.write import RecordWriter
 
-log = logging.getLogger("prism.writer")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -195,7 +196,7 @@ def refuse_other_bus(settings: Settings) -> str | None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("prism-writer")
     settings = get_settings()
     refusal = refuse_other_bus(settings)
     if refusal is not None:

@@ -19,11 +19,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from prism import bootstrap
 from prism.config import get_settings
+from prism.logs import setup_logging
 from prism.ports import BusMessage
 from prism.records import BadRecordError
 from prism.write import RecordWriter
 
-log = logging.getLogger("prism.writer")
+log = logging.getLogger(__name__)
+logger = setup_logging("prism-writer")
 
 _writer: RecordWriter | None = None
 
@@ -85,10 +87,12 @@ def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> 
     return dict(response)
 
 
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, get_writer(), context)
 
 
+@logger.inject_lambda_context(clear_state=True)
 def maintenance(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled (hourly) and after each deploy: apply pending migrations (idempotent, under an
     advisory lock), create partitions ahead, drop expired ones, prune old idempotency ids."""

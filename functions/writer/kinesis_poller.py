@@ -58,8 +58,9 @@ from typing import Any, Protocol
 from prism.adapters.kinesis import ITERATOR_EXPIRED, Shard, StreamDescription, StreamRecord
 from prism.config import Settings, get_settings
 from prism.errors import BusError, ConfigError
+from prism.logs import setup_logging
 
-log = logging.getLogger("prism.kinesis_poller")
+log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 FUNCTION_NAME = "prism-writer-local"
@@ -195,7 +196,7 @@ class _Reasons(logging.Handler):
 @contextlib.contextmanager
 def _capture_reasons() -> Iterator[_Reasons]:
     capture = _Reasons()
-    logger = logging.getLogger("prism.writer")
+    logger = logging.getLogger("writer.handler")  # the Lambda handler's logger
     logger.addHandler(capture)
     try:
         yield capture
@@ -617,7 +618,7 @@ def build_poller(settings: Settings, handler: Handler | None = None) -> KinesisP
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("prism-writer")
     settings = get_settings()
     refusal = refuse_other_bus(settings)
     if refusal is not None:

@@ -17,6 +17,7 @@ import orjson
 import redis
 
 from tests.integration.pipeline.conftest import make_event
+from tests.support.lambda_context import LambdaContext
 from tests.support.stack import Stack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -34,7 +35,8 @@ def test_ingestion_handler_serves_an_http_api_event(redis_url: str, stream_name:
     bad["headers"]["authorization"] = "Bearer nope"
     code = (
         "import json, sys; from ingestion.handler import handler; "
-        "events = json.load(sys.stdin); print(json.dumps([handler(e, None) for e in events]))"
+        "from tests.support.lambda_context import LambdaContext; "
+        "events = json.load(sys.stdin); print(json.dumps([handler(e, LambdaContext()) for e in events]))"
     )
     env = {**os.environ, "PRISM_API_KEY": "lambda-key", "PRISM_REDIS_URL": redis_url, "PRISM_STREAM": stream_name}
     out = subprocess.run(
@@ -84,11 +86,11 @@ def test_maintenance_handler_migrates_and_maintains(monkeypatch: object) -> None
     try:
         from writer.handler import maintenance
 
-        result = maintenance({"source": "aws.events"}, None)
+        result = maintenance({"source": "aws.events"}, LambdaContext())
         assert result["profile"] == "postgres" and result["partitions_dropped"] == []
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 3  # type: ignore[index]
-        assert maintenance({}, None)["partitions_created"] == 0  # idempotent
+        assert maintenance({}, LambdaContext())["partitions_created"] == 0  # idempotent
     finally:
         get_settings.cache_clear()
         drop_database(url)

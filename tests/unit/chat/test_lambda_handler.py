@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support.lambda_context import LambdaContext
+
+CONTEXT = LambdaContext(function_name="chat-api")
+
 
 def _function_url_event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
     return {
@@ -36,16 +40,11 @@ def _function_url_event(method: str, path: str, body: str | None = None) -> dict
     }
 
 
-class _Context:
-    function_name = "chat-api"
-    aws_request_id = "req-1"
-
-
 def test_the_handler_serves_requests_through_mangum_invocation_after_invocation() -> None:
     from chat.handler import handler
 
     for _ in range(2):  # Mangum runs the lifespan per invocation: clients live at module scope
-        resp = handler(_function_url_event("GET", "/healthz"), _Context())
+        resp = handler(_function_url_event("GET", "/healthz"), CONTEXT)
         assert resp["statusCode"] == 200 and json.loads(resp["body"]) == {"status": "ok"}
-    resp = handler(_function_url_event("PATCH", "/api/conversations/nope", '{"title": ""}'), _Context())
+    resp = handler(_function_url_event("PATCH", "/api/conversations/nope", '{"title": ""}'), CONTEXT)
     assert resp["statusCode"] == 422 and json.loads(resp["body"])["error"]["code"] == "validation_error"
