@@ -7,6 +7,11 @@ events), ``AWS_ENDPOINT_URL`` (the S3/Kinesis emulator), ``PRISM_CORS_ORIGINS`` 
 is always allowed) and the web UI's ``config.json`` follow them, unless that derived value is set
 itself, in the environment or in ``.env``. The environment wins over ``.env``, which wins over the
 defaults below.
+
+One origin: the web server (``scripts/web.py``) serves the UI and forwards every path of
+:data:`ROUTES` to the function that owns it, so the browser calls its own origin (``config.json``
+holds empty, same-origin base URLs), the session cookie is first-party and no CORS is needed. In
+compose, ``web/docker/nginx.conf`` forwards the same prefixes (a test holds the two together).
 """
 
 from __future__ import annotations
@@ -24,6 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 #: ``.env.example`` wrote into ``.env``).
 DERIVED = ("PRISM_INGEST_URL", "AWS_ENDPOINT_URL", "PRISM_CORS_ORIGINS", "PRISM_WEB_CHAT_URL", "PRISM_WEB_QUERY_URL")
 
+#: Which function owns which paths of the web origin: a path is forwarded when it is one of these
+#: prefixes or lies under one (``/api/logs`` and ``/api/logs/...``, not ``/api/logsx``).
+ROUTES: dict[str, tuple[str, ...]] = {
+    "chat": ("/api/conversations", "/api/models", "/api/settings"),
+    "query": ("/api/metrics", "/api/logs", "/api/dashboards"),
+    "identity": ("/api/auth", "/api/users", "/api/keys", "/api/projects", "/api/config", "/api/audit"),
+}
+
+
 class LocalConfigError(ValueError):
     """A variable of the local stack has a value it cannot use."""
 
@@ -36,13 +50,18 @@ class LocalSettings(BaseSettings):
     chat_port: int = Field(default=8100, ge=1, le=65535, description="Port of the chat API")
     ingestion_port: int = Field(default=8101, ge=1, le=65535, description="Port of the ingestion API")
     query_port: int = Field(default=8102, ge=1, le=65535, description="Port of the query API")
+    identity_port: int = Field(default=8103, ge=1, le=65535, description="Port of the identity API")
     web_port: int = Field(default=3001, ge=1, le=65535, description="Port of the web UI")
     emulator_port: int = Field(default=4566, ge=1, le=65535, description="Port of the S3/Kinesis emulator")
     web: Literal["on", "off"] = Field(default="on", description="off: do not build or serve the web UI")
     state_dir: Path = Field(default=ROOT / ".prism", description="Pids, supervisor state (run/) and logs (logs/)")
     env_file: Path = Field(default=ROOT / ".env", description="The .env file read for defaults")
-    web_chat_url: str | None = Field(default=None, description="Chat API URL in the web UI's config.json")
-    web_query_url: str | None = Field(default=None, description="Query API URL in the web UI's config.json")
+    web_chat_url: str | None = Field(
+        default=None, description="Chat API URL in the web UI's config.json (unset: the web origin, forwarded)"
+    )
+    web_query_url: str | None = Field(
+        default=None, description="Query API URL in the web UI's config.json (unset: the web origin, forwarded)"
+    )
     supervisor_backoff_s: float = Field(default=0.5, gt=0, description="First delay before restarting a crash")
     supervisor_backoff_max_s: float = Field(default=60.0, gt=0, description="Longest delay between restarts")
     supervisor_stop_grace_s: float = Field(default=10.0, gt=0, description="SIGTERM to SIGKILL on a stop")
@@ -78,7 +97,17 @@ class LocalSettings(BaseSettings):
         return f"http://{host}:{port}"
 
     def web_origins(self) -> list[str]:
+        """The web UI's origins: allowed by every function (CORS, and the request guard's ``Origin``
+        and ``Host`` checks, which the forwarded requests pass with the web origin's ``Host``)."""
         return [self.url(self.web_port, "localhost"), self.url(self.web_port)]
+
+    def upstreams(self) -> dict[str, str]:
+        """Where the web server forwards each function's paths (:data:`ROUTES`)."""
+        return {
+            "chat": self.url(self.chat_port),
+            "query": self.url(self.query_port),
+            "identity": self.url(self.identity_port),
+        }
 
     def derived(self, env: Mapping[str, str]) -> dict[str, str]:
         """The derived variables for processes of this stack; a value set in ``env`` is kept."""
@@ -93,11 +122,12 @@ class LocalSettings(BaseSettings):
         return out
 
     def web_config(self) -> dict[str, Any]:
-        """The web UI's ``config.json``: where the browser finds this stack's APIs."""
+        """The web UI's ``config.json``: where the browser finds this stack's APIs; ``""`` is the
+        page's own origin (the web server forwards :data:`ROUTES`)."""
         return {
-            "chatApiUrl": self.web_chat_url or self.url(self.chat_port, "localhost"),
+            "chatApiUrl": self.web_chat_url or "",
             "chatStreamUrl": None,
-            "queryApiUrl": self.web_query_url or self.url(self.query_port, "localhost"),
+            "queryApiUrl": self.web_query_url or "",
         }
 
 

@@ -190,12 +190,14 @@ def test_up_with_only_ports_set_serves_every_surface_on_them(stack: LocalStack) 
     summary = httpx.get(query + "/api/metrics/summary", params={"group_by": "model"}).json()
     assert summary["total"]["requests"] >= 3 and summary["total"]["latency_ms"]["p95"] is not None
 
-    # The web UI: its config.json points at these ports, and the chat API allows its origin.
+    # The web UI: one origin, whose config.json points at itself and which forwards /api/... to the
+    # functions on these ports; the chat API still allows its origin for direct calls.
     web = stack.url("web")
     assert "<html" in httpx.get(web + "/").text
     config = httpx.get(web + "/config.json").json()
-    assert config["chatApiUrl"] == f"http://localhost:{stack.port('chat')}"
-    assert config["queryApiUrl"] == f"http://localhost:{stack.port('query')}"
+    assert config["chatApiUrl"] == "" and config["queryApiUrl"] == ""
+    assert httpx.get(web + "/api/models").json() == httpx.get(chat + "/api/models").json()
+    assert httpx.get(web + "/api/logs", params={"conversation_id": conversation}).json()["items"] == logs
     origin = f"http://localhost:{stack.port('web')}"
     models = httpx.get(chat + "/api/models", headers={"Origin": origin})
     assert models.headers.get("access-control-allow-origin") == origin

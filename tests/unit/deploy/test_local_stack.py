@@ -45,10 +45,12 @@ def test_ports_alone_move_every_derived_url(tmp_path: Path) -> None:
     assert ctx.env["PRISM_INGEST_URL"] == "http://127.0.0.1:9101"
     assert ctx.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4666"
     assert ctx.env["PRISM_CORS_ORIGINS"] == "http://localhost:9103,http://127.0.0.1:9103"
-    assert ctx.local.web_config() == {
-        "chatApiUrl": "http://localhost:9100",
-        "chatStreamUrl": None,
-        "queryApiUrl": "http://localhost:9102",
+    # The browser calls the web origin, which forwards /api/... to the functions on their ports.
+    assert ctx.local.web_config() == {"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""}
+    assert ctx.local.upstreams() == {
+        "chat": "http://127.0.0.1:9100",
+        "query": "http://127.0.0.1:9102",
+        "identity": "http://127.0.0.1:8103",
     }
     by_name = {s.name: s for s in dev.services(ctx.env)}
     assert by_name["emulator"].argv[-1] == "4666" and by_name["emulator"].health == "http://127.0.0.1:4666/moto-api/"
@@ -77,7 +79,7 @@ def test_a_derived_value_set_explicitly_wins_from_the_environment_or_the_env_fil
     assert ctx.env["PRISM_CORS_ORIGINS"] == "https://prism.example.com,http://localhost:9103,http://127.0.0.1:9103"
     assert ctx.local.chat_port == 7100
     assert ctx.local.web_config()["chatApiUrl"] == "https://chat.example.com"
-    assert ctx.local.web_config()["queryApiUrl"] == "http://localhost:9102"
+    assert ctx.local.web_config()["queryApiUrl"] == ""  # still the web origin
 
 
 def test_an_env_file_from_the_old_example_stops_overriding_the_ports_once_bootstrapped(tmp_path: Path) -> None:
