@@ -2,10 +2,10 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { useCallback, useState } from "react";
-import type { Conversation, StreamEvent } from "@/lib/api";
-import { ApiError, isAbort } from "@/lib/http";
+import type { Conversation } from "@/lib/api";
+import { ApiError } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
+import { useChatTurn } from "@/hooks/useChatTurn";
 import { useConversation } from "@/hooks/useConversation";
 import { useConversations } from "@/hooks/useConversations";
 import { allModelIds, useModels } from "@/hooks/useModels";
@@ -19,8 +19,6 @@ import { ModelPicker } from "./ModelPicker";
 
 const PAGE_SIZE = 20;
 
-let localSeq = 0;
-
 export function ChatApp() {
   const { client } = useApp();
   const router = useRouter();
@@ -29,187 +27,31 @@ export function ChatApp() {
 
   const { models, error: modelsError, model, setModel, prefer: preferModel } = useModels(client);
   const convs = useConversations(client, PAGE_SIZE);
-
-  const [input, setInput] = useState("");
-  const [banner, setBanner] = useState<string | null>(null);
   const reply = useReplyStream(client);
   const conversation = useConversation(client, currentId, {
     onSwitch: reply.stopUnless,
     onOpen: (id) => {
-      setBanner(null);
+      turn.dismiss();
       if (id) scroll.stick();
     },
     onLoaded: (d) => preferModel(d.model),
   });
-  const { detail, setDetail, patchMessage } = conversation;
-  const detailIdRef = conversation.shownId;
-  const detailLoading = conversation.loading;
-  const detailError = conversation.error;
+  const { detail, setDetail } = conversation;
   // Keep the newest text in view while the reader is at the bottom.
   const scroll = useStickToBottom(detail);
-
-  // --- helpers -------------------------------------------------------------------------------
-
-  /** After a stop, read back what the server stored (status, partial text, stats, ids). */
-  const syncStored = useCallback(
-    async (conversationId: string) => {
-      for (let i = 0; i < 15; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        if (detailIdRef.current !== conversationId) return;
-        try {
-          const d = await client.getConversation(conversationId);
-          if (d.messages.some((m) => m.status === "streaming")) continue;
-          if (reply.active.current?.conversationId === conversationId) return; // a new turn began
-          setDetail((cur) => (cur && cur.id === conversationId ? { ...cur, title: d.title, messages: d.messages } : cur));
-          return;
-        } catch {
-          return;
-        }
-      }
-    },
-    [client, detailIdRef, reply.active, setDetail],
-  );
-
-  // --- actions -------------------------------------------------------------------------------
-
-  async function send() {
-    const text = input;
-    if (!text.trim() || reply.active.current || reply.sending.current || !model) return;
-    reply.sending.current = true;
-    try {
-      await sendTurn(text);
-    } finally {
-      reply.sending.current = false;
-    }
-  }
-
-  async function sendTurn(text: string) {
-    setBanner(null);
-    let conversationId = currentId;
-    if (!conversationId || detail?.id !== conversationId) {
-      if (conversationId && detail?.id !== conversationId) return; // still loading
-      try {
-        const conv = await client.createConversation();
-        conversationId = conv.id;
-        detailIdRef.current = conv.id;
-        setDetail({ id: conv.id, title: conv.title, messages: [] });
-        convs.touch(conv);
-        router.replace(`/?id=${encodeURIComponent(conv.id)}`);
-      } catch (e) {
-        setBanner(`Could not start a conversation: ${(e as Error).message}`);
-        return;
-      }
-    }
-    const cid = conversationId;
-    const seq = ++localSeq;
-    let userId = `local-user-${seq}`;
-    let replyId = `local-reply-${seq}`;
-    const now = new Date().toISOString();
-    setDetail((d) =>
-      d && d.id === cid
-        ? {
-            ...d,
-            messages: [
-              ...d.messages,
-              { id: userId, role: "user", content: text, status: "complete", created_at: now },
-              { id: replyId, role: "assistant", content: "", status: "streaming", created_at: now, model },
-            ],
-          }
-        : d,
-    );
-    setInput("");
-    scroll.stick();
-    const active = reply.begin(cid, replyId);
-    let started = false;
-    try {
-      for await (const ev of reply.stream(active, text, model)) {
-        handle(ev);
-      }
-    } catch (e) {
-      if (isAbort(e) || active.stopped) {
-        patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
-        reply.setAnnounce("Reply stopped");
-        void syncStored(cid);
-      } else if (!started) {
-        // Refused before anything was stored (e.g. unknown model): take the message back.
-        setDetail((d) =>
-          d && d.id === cid ? { ...d, messages: d.messages.filter((m) => m.id !== userId && m.id !== replyId) } : d,
-        );
-        setInput((cur) => cur || text);
-        setBanner((e as Error).message);
-      } else {
-        const err = e as ApiError;
-        patchMessage(cid, replyId, (m) => ({
-          ...m,
-          status: "error",
-          error: { code: err.code ?? "stream_closed", message: err.message },
-        }));
-      }
-    } finally {
-      reply.end(active);
-    }
-
-    function handle(ev: StreamEvent) {
-      switch (ev.type) {
-        case "start": {
-          started = true;
-          const oldUser = userId;
-          const oldReply = replyId;
-          userId = ev.user_message_id;
-          replyId = ev.message_id;
-          active.messageId = ev.message_id;
-          setDetail((d) =>
-            d && d.id === cid
-              ? {
-                  ...d,
-                  title: ev.title || d.title,
-                  messages: d.messages.map((m) =>
-                    m.id === oldUser
-                      ? { ...m, id: ev.user_message_id }
-                      : m.id === oldReply
-                        ? { ...m, id: ev.message_id, model: ev.model, provider: ev.provider }
-                        : m,
-                  ),
-                }
-              : d,
-          );
-          convs.touch({ id: cid, title: ev.title, model: ev.model });
-          break;
-        }
-        case "delta":
-          patchMessage(cid, replyId, (m) => ({ ...m, content: m.content + ev.content }));
-          break;
-        case "done":
-          patchMessage(cid, replyId, (m) => ({
-            ...m,
-            status: ev.status,
-            usage: ev.usage ?? null,
-            cost_usd: ev.cost_usd ?? null,
-            latency_ms: ev.latency_ms ?? null,
-            ttft_ms: ev.ttft_ms ?? null,
-            model: ev.model ?? m.model,
-            inference_event_id: ev.inference_event_id ?? null,
-          }));
-          reply.setAnnounce(ev.status === "complete" ? "Reply finished" : "Reply stopped");
-          break;
-        case "error":
-          patchMessage(cid, replyId, (m) => ({
-            ...m,
-            status: "error",
-            error: { code: ev.code, message: ev.message },
-            usage: ev.usage ?? null,
-            cost_usd: ev.cost_usd ?? null,
-            latency_ms: ev.latency_ms ?? null,
-            ttft_ms: ev.ttft_ms ?? null,
-          }));
-          reply.setAnnounce(`Reply failed: ${ev.message}`);
-          break;
-      }
-    }
-  }
+  const turn = useChatTurn({
+    client,
+    currentId,
+    conversation,
+    reply,
+    model,
+    touch: convs.touch,
+    opened: (id) => router.replace(`/?id=${encodeURIComponent(id)}`),
+    stick: scroll.stick,
+  });
 
   function newConversation() {
-    setInput("");
+    turn.setInput("");
     router.push("/");
   }
 
@@ -236,7 +78,7 @@ export function ChatApp() {
   // --- render --------------------------------------------------------------------------------
 
   const title = detail ? conversationTitle(detail.title) : currentId ? "" : "New conversation";
-  const canSend = !!model && !detailLoading && !detailError;
+  const canSend = !!model && !conversation.loading && !conversation.error;
 
   return (
     <div className="chat-layout">
@@ -256,17 +98,17 @@ export function ChatApp() {
           <h1 id="conversation-title">{title}</h1>
         </div>
         <div className="messages" ref={scroll.ref} onScroll={scroll.onScroll}>
-          {detailLoading && (
+          {conversation.loading && (
             <p className="muted pad" role="status">
               Loading the conversation…
             </p>
           )}
-          {detailError && (
+          {conversation.error && (
             <div className="alert" role="alert">
-              {detailError}
+              {conversation.error}
             </div>
           )}
-          {!detailLoading && !detailError && (!detail || detail.messages.length === 0) && (
+          {!conversation.loading && !conversation.error && (!detail || detail.messages.length === 0) && (
             <div className="empty-state">
               <p>Pick a model below and send a message. Replies stream in as they are written.</p>
               {models && allModelIds(models).size === 1 && models.providers.some((g) => g.models.some((m) => m.demo)) && (
@@ -280,19 +122,19 @@ export function ChatApp() {
           {detail?.messages.map((m) => <MessageItem key={m.id} m={m} />)}
         </div>
         <div className="sr-only" aria-live="polite">
-          {reply.announce}
+          {turn.announce}
         </div>
-        {banner && (
+        {turn.banner && (
           <div className="alert banner" role="alert">
-            {banner}
+            {turn.banner}
           </div>
         )}
         <div className="composer-area">
           <ModelPicker models={models} value={model} onChange={setModel} disabled={reply.streaming} error={modelsError} />
           <Composer
-            value={input}
-            onChange={setInput}
-            onSend={() => void send()}
+            value={turn.input}
+            onChange={turn.setInput}
+            onSend={() => void turn.send()}
             onStop={reply.stop}
             streaming={reply.streaming}
             canSend={canSend}

@@ -1,200 +1,14 @@
 "use client";
 
-import { useCallback, useEffect, useState, type FormEvent } from "react";
-import type { Provider, ProvidersResponse, PutProviderBody } from "@/lib/api";
+import { useProviders } from "@/hooks/useProviders";
 import { useApp } from "./AppContext";
+import { ProviderCard } from "./ProviderCard";
 
-/** Model names typed one per line or separated by commas. */
-export function parseModelList(text: string): string[] {
-  return [...new Set(text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean))];
-}
-
-function ProviderCard({
-  p,
-  canStoreKeys,
-  onSaved,
-}: {
-  p: Provider;
-  canStoreKeys: boolean;
-  onSaved: () => Promise<void>;
-}) {
-  const { client } = useApp();
-  const compatible = p.base_url_required;
-  // The key lives only in this input's state, never in storage or the URL; cleared after saving.
-  const [apiKey, setApiKey] = useState("");
-  const [baseUrl, setBaseUrl] = useState(p.base_url ?? "");
-  const [modelText, setModelText] = useState(p.models.join("\n"));
-  const [busy, setBusy] = useState(false);
-  const [status, setStatus] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
-
-  useEffect(() => {
-    setBaseUrl(p.base_url ?? "");
-    setModelText(p.models.join("\n"));
-  }, [p.base_url, p.models]);
-
-  const keyId = `key-${p.id}`;
-  const urlId = `url-${p.id}`;
-  const modelsId = `models-${p.id}`;
-
-  async function save(e: FormEvent) {
-    e.preventDefault();
-    setStatus(null);
-    const body: PutProviderBody = {};
-    const key = apiKey.trim();
-    if (compatible) {
-      if (!baseUrl.trim()) {
-        setStatus({ kind: "error", text: "The base URL is required, e.g. http://localhost:11434/v1" });
-        return;
-      }
-      body.base_url = baseUrl.trim();
-      const list = parseModelList(modelText);
-      if (list.length > 0 || p.configured) body.models = list;
-      if (key) body.api_key = key;
-    } else {
-      if (!key) {
-        setStatus({ kind: "error", text: "Enter the API key to store." });
-        return;
-      }
-      body.api_key = key;
-    }
-    setBusy(true);
-    try {
-      await client.putProvider(p.id, body);
-      setApiKey("");
-      setStatus({ kind: "ok", text: "Saved." });
-      await onSaved();
-    } catch (err) {
-      setStatus({ kind: "error", text: (err as Error).message });
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  async function remove() {
-    if (!window.confirm(`Remove the ${p.label} settings${p.has_key ? " and its stored key" : ""}?`)) return;
-    setStatus(null);
-    setBusy(true);
-    try {
-      await client.deleteProvider(p.id);
-      setApiKey("");
-      setStatus({ kind: "ok", text: "Removed." });
-      await onSaved();
-    } catch (err) {
-      setStatus({ kind: "error", text: (err as Error).message });
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <section className="card provider" aria-labelledby={`title-${p.id}`} data-provider={p.id}>
-      <header className="card-head">
-        <h2 id={`title-${p.id}`}>{p.label}</h2>
-        <span className={p.configured ? "badge ok" : "badge"} data-testid="provider-state">
-          {p.configured ? "Configured" : "Not configured"}
-        </span>
-      </header>
-      {p.configured && (
-        <dl className="facts">
-          {p.key_required || p.has_key ? (
-            <div>
-              <dt>Key</dt>
-              <dd data-testid="key-last4">{p.has_key ? `••••${p.key_last4 ?? ""}` : "none"}</dd>
-            </div>
-          ) : null}
-          {p.base_url && (
-            <div>
-              <dt>Base URL</dt>
-              <dd>{p.base_url}</dd>
-            </div>
-          )}
-          {p.models.length > 0 && (
-            <div>
-              <dt>Models</dt>
-              <dd>{p.models.join(", ")}</dd>
-            </div>
-          )}
-        </dl>
-      )}
-      <form onSubmit={save} className="provider-form" autoComplete="off">
-        {compatible && (
-          <div className="field">
-            <label htmlFor={urlId}>Base URL</label>
-            <input
-              id={urlId}
-              type="url"
-              inputMode="url"
-              placeholder="http://localhost:11434/v1"
-              value={baseUrl}
-              onChange={(e) => setBaseUrl(e.target.value)}
-              required
-            />
-          </div>
-        )}
-        <div className="field">
-          <label htmlFor={keyId}>
-            {compatible ? "API key (optional)" : p.has_key ? "Replace API key" : "API key"}
-          </label>
-          <input
-            id={keyId}
-            type="password"
-            autoComplete="off"
-            spellCheck={false}
-            placeholder={p.has_key ? "Leave empty to keep the stored key" : compatible ? "If the server needs one" : ""}
-            value={apiKey}
-            onChange={(e) => setApiKey(e.target.value)}
-            disabled={!canStoreKeys && !compatible}
-          />
-        </div>
-        {compatible && (
-          <div className="field">
-            <label htmlFor={modelsId}>Models (optional, one per line)</label>
-            <textarea
-              id={modelsId}
-              rows={3}
-              placeholder="Empty: the models the server lists"
-              value={modelText}
-              onChange={(e) => setModelText(e.target.value)}
-            />
-          </div>
-        )}
-        <div className="row">
-          <button type="submit" className="btn primary" disabled={busy}>
-            Save
-          </button>
-          {p.configured && (
-            <button type="button" className="btn danger ghost" onClick={() => void remove()} disabled={busy}>
-              Remove
-            </button>
-          )}
-          {status && (
-            <span className={status.kind === "ok" ? "ok-text" : "field-error"} role={status.kind === "ok" ? "status" : "alert"}>
-              {status.text}
-            </span>
-          )}
-        </div>
-      </form>
-    </section>
-  );
-}
+export { parseModelList } from "./ProviderForm";
 
 export function SettingsPage() {
   const { client, config } = useApp();
-  const [data, setData] = useState<ProvidersResponse | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setData(await client.listProviders());
-      setError(null);
-    } catch (e) {
-      setError(`Could not load the providers: ${(e as Error).message}`);
-    }
-  }, [client]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { data, error, reload } = useProviders(client);
 
   return (
     <div className="settings">
@@ -213,11 +27,7 @@ export function SettingsPage() {
           The chat API has no <code>PRISM_CREDS_KEY</code>, so it cannot store keys. Set it and restart the chat API.
         </div>
       )}
-      {data && (
-        <p className="muted small">
-          Offline demo model: {data.demo_model ? "available" : "off"}.
-        </p>
-      )}
+      {data && <p className="muted small">Offline demo model: {data.demo_model ? "available" : "off"}.</p>}
       {!data && !error && (
         <p className="muted" role="status">
           Loading…
@@ -225,7 +35,7 @@ export function SettingsPage() {
       )}
       <div className="cards">
         {data?.providers.map((p) => (
-          <ProviderCard key={p.id} p={p} canStoreKeys={data.creds_key_configured} onSaved={load} />
+          <ProviderCard key={p.id} p={p} canStoreKeys={data.creds_key_configured} onSaved={reload} />
         ))}
       </div>
     </div>

@@ -17,17 +17,13 @@ export interface ActiveStream {
  */
 export function useReplyStream(client: ChatClient) {
   const active = useRef<ActiveStream | null>(null);
-  // No second turn while the first is being set up (double Enter).
-  const sending = useRef(false);
   const [streaming, setStreaming] = useState(false);
-  const [announce, setAnnounce] = useState("");
 
   /** Start a reply: from now on it is the active one. */
   const begin = useCallback((conversationId: string, messageId: string): ActiveStream => {
     const a: ActiveStream = { controller: new AbortController(), conversationId, messageId, stopped: false };
     active.current = a;
     setStreaming(true);
-    setAnnounce("");
     return a;
   }, []);
 
@@ -61,5 +57,5 @@ export function useReplyStream(client: ChatClient) {
     }
   }, []);
 
-  return { active, sending, streaming, announce, setAnnounce, begin, stream, end, stop, stopUnless };
+  return { active, streaming, begin, stream, end, stop, stopUnless };
 }
