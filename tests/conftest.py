@@ -25,7 +25,12 @@ os.environ.setdefault("AWS_REGION", "us-east-1")
 # The test clients' Host ("testserver") and the Function URL hosts of the Lambda test events are let in;
 # rate limits are off except in the tests of them (tests/integration/test_edge.py), which set their own.
 os.environ.setdefault("PRISM_ALLOWED_HOSTS", "testserver,*.on.aws,*.amazonaws.com")
-for _limit in ("PRISM_RATE_LIMIT_CHAT_TURNS", "PRISM_RATE_LIMIT_AUTH_FAILURES", "PRISM_RATE_LIMIT_INGEST"):
+for _limit in (
+    "PRISM_RATE_LIMIT_CHAT_TURNS",
+    "PRISM_RATE_LIMIT_AUTH_FAILURES",
+    "PRISM_RATE_LIMIT_INGEST",
+    "PRISM_RATE_LIMIT_LOGIN_FAILURES",
+):
     os.environ.setdefault(_limit, "")
 
 # PRISM_TEST_CLOCK=2028-02-29T10:00:00Z runs the session on a shifted wall clock (ticking from there;

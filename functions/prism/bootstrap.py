@@ -13,6 +13,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from prism.clock import Clock, utc_now
 from prism.config import Settings
 from prism.ingest import Ingestor
 from prism.ports import Bus, RawPayloadStore
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from prism.adapters.postgres_app import PostgresAppStore
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.adapters.redis_streams import RedisStreamsReader
+    from prism.identity.service import IdentityService
 
 
 def aws_endpoint() -> str | None:
@@ -129,3 +131,31 @@ def build_app_store(settings: Settings, *, max_size: int | None = None) -> Postg
     if max_size is None:
         return PostgresAppStore(settings.database_dsn)
     return PostgresAppStore(settings.database_dsn, max_size=max_size)
+
+
+# --- identity and access ------------------------------------------------------------------------
+
+
+def build_identity_service(settings: Settings, clock: Clock = utc_now) -> IdentityService:
+    """Users, sessions, keys, projects and the audit log on PostgreSQL, with the sign-in throttles
+    (failed sign-ins per account and per address; failed key authentications per address, counted
+    with ingestion's). Every app that guards routes with ``prism.auth.require`` puts one in
+    ``app.state.identity``."""
+    from datetime import timedelta
+
+    from prism.adapters.postgres_identity import PostgresIdentityStore
+    from prism.identity.service import IdentityPolicy, IdentityService
+    from prism.ratelimit import RateLimiter
+
+    limiter = RateLimiter(
+        settings.rate_limit_storage,
+        {"login_failures": settings.rate_limit_login_failures, "auth_failures": settings.rate_limit_auth_failures},
+        key_prefix=f"{settings.stream}:ratelimit",  # beside ingestion's: one count of failures per address
+    )
+    policy = IdentityPolicy(
+        session_idle=timedelta(hours=settings.session_idle_h),
+        session_ttl=timedelta(hours=settings.session_ttl_h),
+        password_login=settings.password_login_enabled,
+        audit_retention=timedelta(days=settings.audit_retention_days),
+    )
+    return IdentityService(PostgresIdentityStore(settings.database_dsn), limiter=limiter, clock=clock, policy=policy)

@@ -121,6 +121,18 @@ class Settings(BaseSettings):
     rate_limit_chat_turns: str = Field(
         default="30/minute", description="Chat turns per user (per client address until sign-in); empty: off"
     )
+    rate_limit_login_failures: str = Field(
+        default="10/minute;50/hour",
+        description="Failed sign-ins allowed per account and per client address (then 429); empty: off",
+    )
+
+    # Identity and access (the identity function, prism.identity)
+    admin_email: str = Field(default="admin@localhost", description="The first admin, created when no user exists")
+    admin_password: str = Field(default="", description="The first admin's password (generated into .env)")
+    session_idle_h: float = Field(default=24, gt=0, description="A session unused this long ends (hours)")
+    session_ttl_h: float = Field(default=168, gt=0, description="A session ends this long after sign-in (hours)")
+    password_login: Literal["on", "off"] = Field(default="on", description="off: single sign-on only")
+    audit_retention_days: int = Field(default=365, ge=1, description="Days the audit log is kept")
 
     # Single sign-on with OpenID Connect (identity.oidc): on when an issuer is set
     oidc_issuer: str = Field(default="", description="Issuer URL of the OpenID provider (discovery); empty: off")
@@ -149,6 +161,10 @@ class Settings(BaseSettings):
             if not value.strip() or role.strip() not in ("admin", "member", "viewer"):
                 raise ValueError(f"{pair!r} is not <claim value>=admin|member|viewer")
         return v
+
+    @property
+    def password_login_enabled(self) -> bool:
+        return self.password_login != "off"  # noqa: S105 - on/off, not a password
 
     @property
     def oidc_enabled(self) -> bool:
