@@ -31,7 +31,14 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from prism.clock import Clock, utc_now
 from prism.config import Settings
-from prism.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError, UnavailableError
+from prism.errors import (
+    BadRequestError,
+    ConfigError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    UnavailableError,
+)
 
 try:  # Authlib's HTTP client is httpx2 where installed (else httpx): one HTTP stack for every call here
     import httpx2 as http
@@ -135,7 +142,7 @@ class OIDCClient:
 
     def __init__(self, config: OIDCConfig, *, clock: Clock = utc_now) -> None:
         if not config.client_id or not config.client_secret:
-            raise ValueError("PRISM_OIDC_CLIENT_ID and PRISM_OIDC_CLIENT_SECRET are required with PRISM_OIDC_ISSUER")
+            raise ConfigError("PRISM_OIDC_CLIENT_ID and PRISM_OIDC_CLIENT_SECRET are required with PRISM_OIDC_ISSUER")
         self.config = config
         self.clock = clock
         self._sealer = Fernet(_derive_key(config.client_id, config.client_secret))
@@ -258,7 +265,7 @@ class OIDCClient:
             )
             claims.validate(now=int(self.clock().timestamp()), leeway=CLOCK_LEEWAY_S)
         except (JoseError, ValueError) as exc:
-            detail = getattr(exc, "error", None) or type(exc).__name__
+            detail = (exc.description or exc.error) if isinstance(exc, JoseError) else type(exc).__name__
             log.info("oidc: ID token refused (%s)", detail)
             raise OIDCTokenInvalidError(f"the ID token did not verify ({detail})") from exc
         return dict(claims)

@@ -1,7 +1,7 @@
 """A real OpenID Connect provider for the single sign-on tests: panva's ``oidc-provider`` on Node
 (tests/support/oidc/server.mjs), 127.0.0.1 and a free port, its own signing keys.
 
-with OIDCProvider([OIDCClient("prism", "secret", ["http://testserver/api/auth/oidc/callback"])]) as idp:
+with OIDCProvider([PRISM_CLIENT]) as idp:
     idp.issuer                      # http://127.0.0.1:<port>, its discovery document is served
     idp.sign_in(browser, url)       # follow an authorization URL as a browser would, sign a test user in
 
@@ -26,13 +26,21 @@ import httpx
 from tests.support.net import free_port
 
 HERE = Path(__file__).resolve().parent / "oidc"
+CALLBACK = "http://testserver/api/auth/oidc/callback"  # the identity app under TestClient
 
 
 @dataclass(frozen=True)
-class OIDCClient:
+class RegisteredClient:
+    """A client registered at the provider (a confidential one: id and secret)."""
+
     client_id: str
     client_secret: str
     redirect_uris: list[str] = field(default_factory=list)
+
+
+#: Prism as registered at the provider, and another application of the same company.
+PRISM_CLIENT = RegisteredClient("prism", "prism-client-secret-for-the-sso-tests-0123456789", [CALLBACK])
+OTHER_CLIENT = RegisteredClient("other-app", "other-app-secret-for-the-sso-tests-0123456789", ["http://other.test/cb"])
 
 
 def install() -> None:
@@ -49,7 +57,7 @@ def install() -> None:
 
 
 class OIDCProvider:
-    def __init__(self, clients: list[OIDCClient], *, keys_file: Path | None = None) -> None:
+    def __init__(self, clients: list[RegisteredClient], *, keys_file: Path | None = None) -> None:
         self.clients = clients
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"

@@ -4,12 +4,15 @@ seeded projects and settings back) before each test."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from argon2 import PasswordHasher
 from prism.adapters.postgres_identity import PostgresIdentityStore
 from prism.identity.passwords import Passwords
+
+from tests.support.oidc_provider import OTHER_CLIENT, PRISM_CLIENT, OIDCProvider
 
 
 def reset_identity(url: str) -> None:
@@ -39,3 +42,27 @@ def pg_store(identity_db: str) -> Iterator[PostgresIdentityStore]:
 @pytest.fixture
 def fast_passwords() -> Passwords:
     return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+# --- single sign-on: a real OpenID provider (tests/support/oidc), one per session -----------------
+
+
+@pytest.fixture(scope="session")
+def oidc_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the provider writes its generated signing keys (an impostor provider reuses them)."""
+    return tmp_path_factory.mktemp("oidc") / "jwks.json"
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(oidc_keys: Path) -> Iterator[OIDCProvider]:
+    """panva's oidc-provider on Node, with Prism's client and another application's registered."""
+    with OIDCProvider([PRISM_CLIENT, OTHER_CLIENT], keys_file=oidc_keys) as idp:
+        yield idp
+
+
+@pytest.fixture(scope="session")
+def impostor_provider(oidc_provider: OIDCProvider, oidc_keys: Path) -> Iterator[OIDCProvider]:
+    """Another issuer signing with the same keys as ``oidc_provider`` (its tokens verify under that
+    provider's JWKS: only their issuer tells them apart)."""
+    with OIDCProvider([PRISM_CLIENT], keys_file=oidc_keys) as idp:
+        yield idp
