@@ -159,6 +159,13 @@ def services(env: dict[str, str]) -> list[Service]:
         ),
         # No port: ready once it survived its start (connected to Redis/Kinesis, PostgreSQL, S3).
         Service("writer", writer_argv(env), ready_after_s=2.0, env=own_dir("PRISM_KINESIS_CHECKPOINT_DIR", "kinesis")),
+        # Sign-in, users, keys and projects; creates the first admin at its first start.
+        Service(
+            "identity",
+            uvicorn_argv("identity.app:app", local.identity_port),
+            f"{local.url(local.identity_port)}/healthz",
+            port=local.identity_port,
+        ),
         Service(
             "query",
             uvicorn_argv("query.app:app", local.query_port),
@@ -465,11 +472,15 @@ def up(ctx: Context) -> int:
         f"  Chat API         http://localhost:{local.chat_port}/docs\n"
         f"  Ingestion API    http://localhost:{local.ingestion_port}/docs\n"
         f"  Query API        http://localhost:{local.query_port}/docs\n"
+        f"  Identity API     http://localhost:{local.identity_port}/docs\n"
         f"  Web UI           http://localhost:{local.web_port}\n"
         f"  S3/Kinesis emu   {ctx.env['AWS_ENDPOINT_URL']}\n"
         f"  PostgreSQL       {ctx.env.get('PRISM_DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/prism')}\n"
         "  Status: make status   Logs: make logs [SERVICE]   Restart: make restart [SERVICE]   Stop: make down"
     )
+    admin = ctx.env.get("PRISM_ADMIN_EMAIL") or "admin@localhost"
+    login = f"http://localhost:{local.web_port}/login/"
+    print(f"\nLog in at {login} as {admin}; the password is PRISM_ADMIN_PASSWORD in .env")
     return 0
 
 
