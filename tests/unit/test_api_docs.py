@@ -50,7 +50,15 @@ def _chat() -> FastAPI:
     )
 
 
-APPS = {"ingestion": _ingestion, "query": _query, "chat": _chat}
+def _identity() -> FastAPI:
+    from identity.app import create_app
+    from prism.adapters.memory import MemoryIdentityStore
+    from prism.identity.service import IdentityService
+
+    return create_app(Settings(env="test"), identity=IdentityService(MemoryIdentityStore()))
+
+
+APPS = {"ingestion": _ingestion, "query": _query, "chat": _chat, "identity": _identity}
 
 
 @pytest.fixture(params=sorted(APPS))
