@@ -4,13 +4,15 @@ codes to the PKCE challenge and the nonce, and spends each code once. The browse
 following the redirects by hand: /api/auth/oidc/login -> the provider -> its sign-in interaction ->
 the callback -> a session.
 
-The app's clock is a TestClock started at the wall clock's now, since the provider stamps its tokens
-with real time; every test moves it explicitly, none depends on the date."""
+The app's clock is the wall clock, since the provider stamps its tokens with real time (an ID token
+issued "in the future" of a frozen clock is refused); a test moves it forward by minutes explicitly,
+none depends on the date or on how long a step takes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -30,11 +32,23 @@ from prism.identity.passwords import Passwords
 from prism.identity.service import IdentityPolicy, IdentityService
 from prism.ratelimit import RateLimiter
 
-from tests.support.clock import TestClock
 from tests.support.net import free_port
 from tests.support.oidc_provider import CALLBACK, OTHER_CLIENT, PRISM_CLIENT, OIDCProvider
 
 pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class WallClock:
+    """The wall clock, moved forward by ``advance`` (a Clock)."""
+
+    offset: timedelta = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
 
 
 class App:
@@ -50,7 +64,7 @@ class App:
             "oidc_role_map": "prism-admins=admin,prism-members=member",
         }
         self.settings = Settings(database_url=url, **{**oidc, **settings})
-        self.clock = TestClock(datetime.now(UTC))
+        self.clock = WallClock()
         self.store = PostgresIdentityStore(url)
         policy = IdentityPolicy(password_login=self.settings.password_login_enabled)
         limiter = RateLimiter("memory://", {"login_failures": "", "auth_failures": ""})
@@ -282,6 +296,24 @@ def test_an_id_token_with_another_nonce_is_refused(api: App, oidc_provider: OIDC
         assert SESSION_COOKIE not in browser.cookies
 
 
+def test_a_wrong_code_verifier_is_refused_by_the_provider(api: App, oidc_provider: OIDCProvider) -> None:
+    with api.browser() as browser:
+        back = at_provider(oidc_provider, start(browser))
+        pending = api.oidc.unseal(browser.cookies[LOGIN_COOKIE])
+        other = PendingLogin(pending.state, pending.nonce, "a" * 64, pending.redirect_uri)
+        set_login_cookie(browser, api.oidc.seal(other))
+        assert error(browser.get(back)) == (401, "oidc_code_rejected")
+
+
+def test_the_provider_insists_on_pkce(oidc_provider: OIDCProvider) -> None:
+    """The test provider is no pushover: an authorization request without a code challenge fails."""
+    params = {"response_type": "code", "client_id": "prism", "redirect_uri": CALLBACK, "scope": "openid"}
+    r = httpx.get(f"{oidc_provider.issuer}/auth?{urlencode({**params, 'state': 's', 'nonce': 'n'})}")
+    assert r.status_code in (302, 303)
+    assert query(r.headers["location"])["error"] == "invalid_request"
+    assert "PKCE" in query(r.headers["location"])["error_description"]
+
+
 def test_the_provider_declining_is_refused(api: App, oidc_provider: OIDCProvider) -> None:
     with api.browser() as browser:
         with httpx.Client(timeout=10) as provider_browser:
@@ -327,9 +359,9 @@ def test_an_unreachable_provider_answers_503(make_app: Any) -> None:
 # --- the ID token's checks, on tokens the provider really issued -------------------------------
 
 
-def client_for(issuer: str, client_id: str, secret: str, clock: TestClock | None = None) -> OIDCClient:
+def client_for(issuer: str, client_id: str, secret: str, clock: WallClock | None = None) -> OIDCClient:
     config = OIDCConfig(issuer=issuer, client_id=client_id, client_secret=secret, scopes="openid email")
-    return OIDCClient(config, clock=clock or TestClock(datetime.now(UTC)))
+    return OIDCClient(config, clock=clock or WallClock())
 
 
 async def id_token(client: OIDCClient, idp: OIDCProvider, redirect_uri: str) -> tuple[str, str]:
@@ -363,7 +395,7 @@ async def test_an_id_token_from_another_issuer_is_refused(
 
 
 async def test_an_expired_or_tampered_id_token_is_refused(oidc_provider: OIDCProvider) -> None:
-    clock = TestClock(datetime.now(UTC))
+    clock = WallClock()
     prism = client_for(oidc_provider.issuer, PRISM_CLIENT.client_id, PRISM_CLIENT.client_secret, clock)
     token, nonce = await id_token(prism, oidc_provider, CALLBACK)
     assert (await prism.verify_id_token(token, nonce=nonce))["sub"] == "alice"
