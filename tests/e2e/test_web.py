@@ -195,7 +195,7 @@ def web_stack() -> Iterator[Stack]:
             raw_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prism-web-raw-")))
             seed_events(db, raw_dir)
             stack.enter_context(fake)
-            # The static server's port is needed for CORS before the chat API starts.
+            # The web server's port is needed for the APIs' allowed origins before they start.
             static = StaticServer(OUT)
             settings = ChatSettings(
                 env="test",
@@ -217,8 +217,10 @@ def web_stack() -> Iterator[Stack]:
                 raw_store=FileRawPayloadStore(raw_dir),
             )
             query = stack.enter_context(ThreadServer(query_app))
-            config = {"chatApiUrl": chat.url, "chatStreamUrl": None, "queryApiUrl": query.url}
-            static.set_config(config)
+            # One origin, as `make up` serves it: the browser calls the web server, which forwards
+            # /api/... to the chat and query APIs (scripts/web.py), streaming included.
+            static.set_config({"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""})
+            static.set_upstreams({"chat": chat.url, "query": query.url})
             stack.enter_context(static)
             yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url, query_url=query.url)
     finally:

@@ -16,6 +16,24 @@ describe("parseConfig", () => {
     expect(c.queryApiUrl).toBeNull();
   });
 
+  it("resolves an empty or path-only base against the page's origin (one origin for UI and APIs)", () => {
+    expect(parseConfig({ chatApiUrl: "", chatStreamUrl: null, queryApiUrl: "" }, "http://localhost:3001")).toEqual({
+      chatApiUrl: "http://localhost:3001",
+      chatStreamUrl: "http://localhost:3001",
+      queryApiUrl: "http://localhost:3001",
+    });
+    const c = parseConfig({ chatApiUrl: "/prism/", chatStreamUrl: "", queryApiUrl: "/prism" }, "https://a.example");
+    expect(c).toEqual({ chatApiUrl: "https://a.example/prism", chatStreamUrl: "https://a.example/prism", queryApiUrl: "https://a.example/prism" });
+    // absolute URLs still name APIs on other origins; no queryApiUrl is still "no query API"
+    expect(parseConfig({ chatApiUrl: "https://chat.example.com" }, "http://localhost:3001")).toEqual({
+      chatApiUrl: "https://chat.example.com",
+      chatStreamUrl: "https://chat.example.com",
+      queryApiUrl: null,
+    });
+    // without a page (no origin to resolve against) a relative base is an error, not a guess
+    expect(() => parseConfig({ chatApiUrl: "" }, undefined)).toThrow(/relative/);
+  });
+
   it("refuses what is not a config", () => {
     expect(() => parseConfig(null)).toThrow(ConfigError);
     expect(() => parseConfig([])).toThrow(ConfigError);
@@ -23,6 +41,8 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ chatApiUrl: "localhost:8100" })).toThrow(ConfigError);
     expect(() => parseConfig({ chatApiUrl: "javascript:alert(1)" })).toThrow(/http/);
     expect(() => parseConfig({ chatApiUrl: "http://a", chatStreamUrl: 5 })).toThrow(/string/);
+    expect(() => parseConfig({ chatApiUrl: null })).toThrow(/missing/);
+    expect(() => parseConfig({ chatApiUrl: "//evil.example" }, "http://localhost:3001")).toThrow(ConfigError);
   });
 });
 

@@ -14,6 +14,7 @@ describe("requestJson", () => {
     for (const init of inits.slice(0, 4)) expect(init.headers).toMatchObject({ "Content-Type": "application/json" });
     expect(inits[4].headers).toEqual({ Accept: "application/json" });
     expect(inits.every((i) => i.cache === "no-store")).toBe(true);
+    expect(inits.every((i) => i.credentials === "same-origin")).toBe(true);
   });
 
   it("names the API in its errors", async () => {

@@ -1,145 +1,62 @@
-"""The web origin (scripts/web.py) on uvicorn over real sockets: the static export and
-``config.json``, and ``/api/...`` forwarded to the function owning each path, both bodies streamed.
+"""The web origin over real sockets, both ways it is served: ``scripts/web.py`` (``make up``
+without Docker) and compose's ``web/docker/nginx.conf`` (run by the machine's nginx): the static
+export and ``config.json``, and ``/api/...`` forwarded to the function owning each path, both
+bodies streamed.
 
 The upstreams are the real query API (real PostgreSQL) and a scripted ASGI app standing in for the
-chat and identity paths where the test must control time: it sends a chunk and then waits for an
-event the test sets, or waits for the client to go away. The real chat through the proxy (a
-reply's tokens, an abort, its edge's 4xx): tests/integration/chat/test_chat_via_web_origin.py.
+chat and identity paths where the test must control time (tests/support/upstream.py): it sends a
+chunk and then waits for an event the test sets, or waits for the client to go away. The real chat
+through the proxy (a reply's tokens, an abort, its edge's 4xx):
+tests/integration/chat/test_chat_via_web_origin.py.
+
+Without nginx installed the nginx cases are skipped (apt-get install nginx-light).
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
-import orjson
 import pytest
-from prism.adapters.files import FileRawPayloadStore
-from prism.adapters.postgres_query import PostgresQueryStore
-from prism.config import Settings
-from query.app import create_app as create_query_app
-from starlette.types import Receive, Scope, Send
 
 from scripts.local_config import ROUTES
 from scripts.web import StaticServer
-from tests.support.net import ThreadServer, free_port
-
-WAIT_S = 10.0  # longest a test waits for something that should happen at once
-
-
-class Scripted:
-    """An upstream whose answers the test drives (raw ASGI, so that nothing buffers)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.release = threading.Event()  # set by the test: the stream may finish
-        self.finished = threading.Event()  # the stream's last chunk was sent
-        self.disconnected = threading.Event()  # the proxy closed the connection mid-response
-        self.first_chunk = threading.Event()  # the first chunk of an upload arrived
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        path = scope["path"]
-        record: dict[str, Any] = {
-            "method": scope["method"],
-            "target": scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else ""),
-            "headers": [(k.decode(), v.decode()) for k, v in scope["headers"]],
-            "client": scope["client"][0] if scope.get("client") else None,
-            "scheme": scope["scheme"],
-            "chunks": [],
-        }
-        self.requests.append(record)
-        if path.endswith("/stream"):
-            await self._start(send, 200, b"text/event-stream")
-            await send({"type": "http.response.body", "body": b"event: delta\ndata: one\n\n", "more_body": True})
-            await anyio.to_thread.run_sync(self.release.wait, 30)
-            await send({"type": "http.response.body", "body": b"event: done\ndata: two\n\n", "more_body": False})
-            self.finished.set()
-        elif path.endswith("/hold"):
-            await self._start(send, 200, b"text/event-stream")
-            await send({"type": "http.response.body", "body": b"data: first\n\n", "more_body": True})
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            self.disconnected.set()
-        else:
-            more = True
-            while more:
-                message = await receive()
-                more = message.get("more_body", False)
-                if message.get("body"):
-                    record["chunks"].append(message["body"])
-                    self.first_chunk.set()
-            body = orjson.dumps({"method": scope["method"], "body": b"".join(record["chunks"]).decode()})
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"set-cookie", b"prism_session=abc; HttpOnly; Path=/; SameSite=Lax"),
-                (b"set-cookie", b"other=1; Path=/"),
-                (b"connection", b"x-upstream-private"),
-                (b"x-upstream-private", b"hop"),
-                (b"x-kept", b"yes"),
-            ]
-            await send({"type": "http.response.start", "status": 201, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-    @staticmethod
-    async def _start(send: Send, status: int, ctype: bytes) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype)]})
+from tests.integration.web.conftest import CONFIG
+from tests.support.net import free_port
+from tests.support.nginx import NginxOrigin, nginx_binary
+from tests.support.upstream import WAIT_S, Scripted
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A static export as Next writes it (trailingSlash: one folder per page)."""
-    root = tmp_path_factory.mktemp("out")
-    (root / "index.html").write_text("<html>home</html>")
-    (root / "metrics").mkdir()
-    (root / "metrics" / "index.html").write_text("<html>metrics</html>")
-    (root / "404.html").write_text("<html>not found page</html>")
-    return root
+@dataclass
+class Origin:
+    kind: str  # "web.py" or "nginx"
+    url: str
 
 
-@pytest.fixture(scope="module")
-def scripted() -> Iterator[tuple[Scripted, str]]:
-    app = Scripted()
-    with ThreadServer(app) as server:
-        yield app, server.url
+@contextlib.contextmanager
+def serve(kind: str, site: Path, upstreams: dict[str, str]) -> Iterator[Origin]:
+    if kind == "nginx":
+        if nginx_binary() is None:
+            pytest.skip("nginx is not installed (apt-get install nginx-light)")
+        with NginxOrigin(site, upstreams) as nginx:
+            yield Origin(kind, nginx.url)
+    else:
+        with StaticServer(site, CONFIG, upstreams=upstreams) as web:
+            yield Origin(kind, web.url)
 
 
-@pytest.fixture
-def upstream(scripted: tuple[Scripted, str]) -> Scripted:
-    app = scripted[0]
-    app.requests.clear()
-    for event in (app.release, app.finished, app.disconnected, app.first_chunk):
-        event.clear()
-    return app
-
-
-@pytest.fixture(scope="module")
-def query_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    store = PostgresQueryStore(database_url)
-    app = create_query_app(Settings(env="test", database_url=database_url), store=store, dashboards=store,
-                           raw_store=FileRawPayloadStore(tmp_path_factory.mktemp("raw")))  # fmt: skip
-    with ThreadServer(app) as server:
-        yield server.url
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def web(site: Path, scripted: tuple[Scripted, str], query_url: str) -> Iterator[StaticServer]:
+@pytest.fixture(scope="module", params=["web.py", "nginx"])
+def web(request: pytest.FixtureRequest, site: Path, scripted: tuple[Scripted, str], query_url: str) -> Iterator[Origin]:
     upstreams = {"chat": scripted[1], "identity": scripted[1], "query": query_url}
-    with StaticServer(site, {"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""}, upstreams=upstreams) as s:
-        yield s
+    with serve(request.param, site, upstreams) as origin:
+        yield origin
 
 
 @pytest.fixture
-def client(web: StaticServer) -> Iterator[httpx.Client]:
+def client(web: Origin) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=web.url, timeout=WAIT_S) as c:
         yield c
 
@@ -169,7 +86,7 @@ def test_an_api_path_no_function_owns_is_a_json_404_not_the_page(client: httpx.C
 
 
 def test_the_query_api_answers_through_the_proxy_as_it_does_directly(client: httpx.Client, query_url: str,
-                                                                     web: StaticServer) -> None:  # fmt: skip
+                                                                     web: Origin) -> None:  # fmt: skip
     spec = {"name": "Through the web origin", "spec": {"window": "1h", "panels": []}}
     created = client.post("/api/dashboards", json=spec, headers={"Origin": web.url})  # as the browser sends it
     assert created.status_code == 201, created.text
@@ -211,7 +128,7 @@ def test_the_query_apis_edge_still_decides_through_the_proxy(client: httpx.Clien
 
 
 def test_headers_cookies_and_the_clients_address_are_forwarded_sensibly(client: httpx.Client, upstream: Scripted,
-                                                                        web: StaticServer) -> None:  # fmt: skip
+                                                                        web: Origin) -> None:  # fmt: skip
     resp = client.post(
         "/api/auth/login?next=%2Fchat%2F",
         json={"email": "a@b.c"},
@@ -228,8 +145,11 @@ def test_headers_cookies_and_the_clients_address_are_forwarded_sensibly(client: 
     )
     # THEN the status, the body and every Set-Cookie come back unchanged, hop-by-hop headers dropped
     assert resp.status_code == 201 and resp.json() == {"method": "POST", "body": '{"email":"a@b.c"}'}
-    assert resp.headers.get_list("set-cookie") == ["prism_session=abc; HttpOnly; Path=/; SameSite=Lax", "other=1; Path=/"]
-    assert resp.headers["x-kept"] == "yes" and "x-upstream-private" not in resp.headers
+    cookies = ["prism_session=abc; HttpOnly; Path=/; SameSite=Lax", "other=1; Path=/"]
+    assert resp.headers.get_list("set-cookie") == cookies
+    assert resp.headers["x-kept"] == "yes"
+    if web.kind == "web.py":  # nginx drops the hop-by-hop headers, not the ones Connection names
+        assert "x-upstream-private" not in resp.headers
     assert len(resp.headers.get_list("date")) == 1 and len(resp.headers.get_list("server")) == 1
     seen = upstream.requests[-1]
     headers = dict(seen["headers"])
@@ -241,7 +161,9 @@ def test_headers_cookies_and_the_clients_address_are_forwarded_sensibly(client: 
     assert headers["host"] == host and headers["x-forwarded-host"] == host
     assert headers["x-forwarded-for"] == "127.0.0.1" and headers["x-forwarded-proto"] == "http"
     assert [k for k, _ in seen["headers"]].count("x-forwarded-for") == 1
-    assert "x-private" not in headers and headers.get("connection", "keep-alive") == "keep-alive"
+    assert headers.get("connection", "keep-alive") == "keep-alive"
+    if web.kind == "web.py":
+        assert "x-private" not in headers
     # the upstream (uvicorn, trusting its loopback proxy) takes the client from X-Forwarded-For
     assert seen["client"] == "127.0.0.1" and seen["scheme"] == "http"
 
@@ -285,9 +207,10 @@ def test_a_stream_arrives_chunk_by_chunk_before_the_upstream_finishes(client: ht
     assert rest == b"event: done\ndata: two\n\n" and upstream.finished.is_set()
 
 
-def test_a_client_that_goes_away_closes_the_upstream_response(web: StaticServer, upstream: Scripted) -> None:
+def test_a_client_that_goes_away_closes_the_upstream_response(web: Origin, upstream: Scripted) -> None:
     with httpx.Client(base_url=web.url, timeout=WAIT_S) as c, c.stream("GET", "/api/conversations/c1/hold") as resp:
-        assert next(resp.iter_raw()).startswith(b"data: first")
+        chunks = resp.iter_raw()  # held: a dropped iterator would close the response at once
+        assert next(chunks).startswith(b"data: first")
         assert not upstream.disconnected.is_set()
     # the client's connection is closed here: the upstream sees its own closed in turn
     assert upstream.disconnected.wait(WAIT_S)
@@ -296,9 +219,11 @@ def test_a_client_that_goes_away_closes_the_upstream_response(web: StaticServer,
 # --- a function that is not there ----------------------------------------------------------------
 
 
-def test_a_function_that_is_down_is_a_502_naming_it(site: Path, query_url: str) -> None:
+@pytest.mark.parametrize("kind", ["web.py", "nginx"])
+def test_a_function_that_is_down_is_a_502_naming_it(kind: str, site: Path, scripted: tuple[Scripted, str],
+                                                     query_url: str) -> None:  # fmt: skip
     dead = f"http://127.0.0.1:{free_port()}"
-    with StaticServer(site, {}, upstreams={"query": query_url, "identity": dead}) as web, \
+    with serve(kind, site, {"chat": scripted[1], "query": query_url, "identity": dead}) as web, \
             httpx.Client(base_url=web.url, timeout=WAIT_S) as c:  # fmt: skip
         for path in ("/api/auth/session", "/api/users", "/api/audit?limit=5"):
             resp = c.get(path)
@@ -308,10 +233,14 @@ def test_a_function_that_is_down_is_a_502_naming_it(site: Path, query_url: str) 
             assert "127.0.0.1" not in error["message"]  # no internal address
         posted = c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"})
         assert posted.status_code == 502 and posted.json()["error"]["code"] == "upstream_unavailable"
-        # a service with no upstream configured: not forwarded anywhere
-        assert c.get("/api/models").status_code == 404
         # the others still answer
         assert c.get("/api/dashboards").status_code == 200
+
+
+def test_a_service_without_an_upstream_is_not_forwarded_anywhere(site: Path, query_url: str) -> None:
+    with StaticServer(site, CONFIG, upstreams={"query": query_url}) as web:
+        resp = httpx.get(web.url + "/api/models", timeout=WAIT_S)
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
 
 
 def test_the_route_table_names_every_prefix_of_the_issue() -> None:

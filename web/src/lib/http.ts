@@ -112,6 +112,9 @@ export async function requestJson<T>(api: ApiName, method: string, url: string, 
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
       cache: "no-store",
+      // The session cookie goes to this page's own origin only (the web server forwards /api/...);
+      // an API on another origin is called with a read token, never with the cookie.
+      credentials: "same-origin",
     });
   } catch (e) {
     throw networkError(e, url, api);
