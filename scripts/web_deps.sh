@@ -22,7 +22,7 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   sudo=""
   [ "$(id -u)" = "0" ] || sudo="sudo"
   echo "Installing Chromium for the browser tests (apt-get install chromium)"
-  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
   (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chat.settings import ChatSettings
+from chat.config import ChatSettings
 from prism.config import Settings
 from prism_sdk._config import Settings as SdkSettings
 from pydantic_settings import BaseSettings
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 #: Documented, read outside the settings models (by the name next to it).
 EXTERNAL = {
     "PRISM_STORAGE_PROFILE": "python -m prism.migrate",
+    "PRISM_LOG_LEVEL": "prism.logs.setup_logging",
     "AWS_ENDPOINT_URL": "boto3 (prism.bootstrap), derived by scripts/local_config.py",
     "AWS_REGION": "boto3",
     "AWS_DEFAULT_REGION": "boto3",
