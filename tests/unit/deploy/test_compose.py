@@ -187,6 +187,63 @@ def test_web_service_builds_web_and_serves_its_config(services: dict[str, Any]) 
     assert "config.json" in " ".join(web["healthcheck"]["test"])
     assert {"PRISM_WEB_CHAT_URL", "PRISM_WEB_QUERY_URL"} <= set(web["environment"])
 
+
+NGINX = ROOT / "web" / "docker" / "nginx.conf"
+#: The compose service each function's paths go to (compose.yaml's service names and ports).
+NGINX_UPSTREAMS = {"chat": "http://chat:8100", "query": "http://query:8102", "identity": "http://identity:8103"}
+
+
+def nginx_api_locations() -> dict[str, tuple[str, set[str]]]:
+    """``location ~ ^/api/(a|b)(/|$) { ... proxy_pass ... }`` blocks: upstream URL -> (service
+    variable's block text, prefixes)."""
+    text = NGINX.read_text()
+    out: dict[str, tuple[str, set[str]]] = {}
+    for names, block in re.findall(r"location ~ \^/api/\(([a-z|-]+)\)\(/\|\$\) \{(.*?)\n    \}", text, re.S):
+        url = re.search(r"set \$\w+ (http://\S+);", block)
+        assert url and "proxy_pass $" in block, block
+        out[url.group(1)] = (block, {f"/api/{n}" for n in names.split("|")})
+    return out
+
+
+def test_nginx_forwards_the_same_route_table_as_the_local_web_server() -> None:
+    from scripts.local_config import ROUTES
+
+    locations = nginx_api_locations()
+    assert set(locations) == set(NGINX_UPSTREAMS.values())
+    for service, prefixes in ROUTES.items():
+        _, names = locations[NGINX_UPSTREAMS[service]]
+        assert names == set(prefixes), service
+
+
+def test_nginx_streams_the_chat_and_says_who_the_client_is() -> None:
+    text = NGINX.read_text()
+    chat_block, _ = nginx_api_locations()[NGINX_UPSTREAMS["chat"]]
+    assert "proxy_buffering off;" in chat_block  # the reply's server-sent events, token by token
+    for line in ("proxy_http_version 1.1;", "proxy_set_header Host $http_host;",
+                 "proxy_set_header X-Forwarded-For $remote_addr;", "proxy_set_header X-Forwarded-Proto $scheme;",
+                 "proxy_set_header X-Forwarded-Host $http_host;", "proxy_request_buffering off;"):  # fmt: skip
+        assert line in text, line
+    # every function that is down answers JSON naming it, not nginx's HTML page
+    for service in ("chat", "query", "identity"):
+        assert f"the {service} API is not answering" in text
+
+
+def test_the_web_image_writes_a_same_origin_config_unless_told_otherwise(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    script = (ROOT / "web" / "docker" / "40-prism-config.sh").read_text()
+    target = tmp_path / "config.json"
+    script = script.replace("/usr/share/nginx/html/config.json", str(target))
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    subprocess.run(["sh", "-c", script], env=base, check=True)
+    assert json.loads(target.read_text()) == {"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""}
+    elsewhere = {**base, "PRISM_WEB_CHAT_URL": "https://chat.example.com", "PRISM_WEB_QUERY_URL": "https://q.example"}
+    subprocess.run(["sh", "-c", script], env=elsewhere, check=True)
+    assert json.loads(target.read_text()) == {
+        "chatApiUrl": "https://chat.example.com", "chatStreamUrl": None, "queryApiUrl": "https://q.example"
+    }
+
 def dockerfile_targets(path: Path) -> set[str]:
     return set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", path.read_text(), flags=re.MULTILINE | re.IGNORECASE))
 
@@ -268,7 +325,7 @@ def test_env_example_leaves_generated_secrets_empty_and_says_who_fills_them() ->
 
 
 def test_env_example_prism_variables_are_real_settings() -> None:
-    from chat.settings import ChatSettings
+    from chat.config import ChatSettings
     from prism_sdk import ENV_VARS as SDK_VARS
 
     known = {f"PRISM_{name.upper()}" for name in ChatSettings.model_fields} | set(SDK_VARS)
