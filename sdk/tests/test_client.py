@@ -18,8 +18,8 @@ from typing import Any
 import prism_sdk
 import pytest
 from prism_sdk._config import MAX_REQUEST_BYTES, ConfigError, Settings
+from prism_sdk._delivery import backoff_delay
 from prism_sdk._transport import parse_retry_after
-from prism_sdk._worker import backoff_delay
 from sdk_support import FakeIngest, validate
 
 pytestmark = pytest.mark.unit

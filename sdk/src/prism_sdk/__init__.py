@@ -32,8 +32,8 @@ from ._context import EventCallback, PrismOptions, context
 from ._event import Buildable
 from ._lambda import lambda_handler
 from ._litellm import acompletion, completion, record_of
+from ._stats import Stats
 from ._version import __version__
-from ._worker import Stats
 
 # The names of the PRISM_* variables (sdk/README.md, "Settings"): importable, not in __all__.
 # isort: off

@@ -14,7 +14,8 @@ from ._config import ENV_INGEST_URL, Settings
 from ._event import Buildable
 from ._log import warn_once
 from ._spool import Spool
-from ._worker import Stats, Worker
+from ._stats import Stats
+from ._worker import Worker
 
 
 class Prism:
