@@ -63,11 +63,13 @@ def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, str
             "Data": data or {},
         }
     ).encode()
+    url = event["ResponseURL"]
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        raise ValueError(f"ResponseURL is not an HTTP(S) URL: {url[:40]!r}")
     # The URL is signed for no Content-Type: sending one would break the signature.
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
-    )
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (an https URL from CloudFormation)
+    headers = {"Content-Type": "", "Content-Length": str(len(body))}
+    request = urllib.request.Request(url, data=body, method="PUT", headers=headers)  # noqa: S310 (checked above)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
         log.info("answered %s to CloudFormation (HTTP %s)", status, response.status)
 
 

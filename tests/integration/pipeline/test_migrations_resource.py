@@ -30,7 +30,7 @@ class ResponseSink:
         sink = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 length = int(self.headers["Content-Length"])
                 sink.received.append(
                     {"path": self.path, "headers": dict(self.headers), "body": json.loads(self.rfile.read(length))}
