@@ -12,24 +12,36 @@ from typing import Any
 
 from fastapi import FastAPI
 from prism import bootstrap
+from prism.clock import Clock, utc_now
 from prism.config import Settings, get_settings
 from prism.errors import ConfigError
 from prism.http import JSONBody, install_docs, install_edge
 from prism.ingest import Ingestor
+from prism.keys import IngestKeys
 from prism.logs import setup_logging
 from prism.ratelimit import RateLimiter
 
+from ingestion.keys import KeyResolver
 from ingestion.routes import events, health
 from ingestion.schemas import add_components
 from ingestion.service import IngestionService
 
 
-def create_app(settings: Settings | None = None, ingestor: Ingestor | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    ingestor: Ingestor | None = None,
+    keys: IngestKeys | None = None,
+    *,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """``keys``: where the projects' ingestion keys are found (default: the database of ``settings``,
+    connected to on the first key that is not one of ``PRISM_API_KEY``); ``clock`` judges their
+    expiry and the cache's lifetimes."""
     settings = settings or get_settings()
-    keys = [k.encode() for k in settings.api_keys]
-    if not keys:
+    if not settings.api_keys:
         raise ConfigError("PRISM_API_KEY is not set: the ingestion API needs at least one key")
     ingestor = ingestor or bootstrap.build_ingestor(settings)
+    keys = keys or bootstrap.build_ingest_keys(settings)
     app = FastAPI(
         title="Prism ingestion API",
         version="1.0.0",
@@ -49,7 +61,7 @@ def create_app(settings: Settings | None = None, ingestor: Ingestor | None = Non
     install_docs(app)
     app.state.ingestor = ingestor
     app.state.ingestion = IngestionService(settings, ingestor)
-    app.state.api_keys = keys
+    app.state.keys = KeyResolver(settings.api_keys, keys, clock=clock)
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage,
         {"auth_failures": settings.rate_limit_auth_failures, "ingest": settings.rate_limit_ingest},

@@ -25,6 +25,7 @@ from prism.errors import (
 )
 from prism.http import JSONBody, error_body
 from prism.ingest import Ingestor, IngestResult
+from prism.records import DEFAULT_PROJECT
 from pydantic import ValidationError
 
 from ingestion.schemas import ValidBatch
@@ -96,11 +97,13 @@ class IngestionService:
         self._ingest_limiter = anyio.CapacityLimiter(INGEST_THREADS)
         self._ready_limiter = anyio.CapacityLimiter(READY_THREADS)
 
-    async def ingest(self, body: bytes, encoding: str) -> JSONBody:
-        return await anyio.to_thread.run_sync(self.accept, body, encoding, limiter=self._ingest_limiter)
+    async def ingest(self, body: bytes, encoding: str, project: str = DEFAULT_PROJECT) -> JSONBody:
+        return await anyio.to_thread.run_sync(self.accept, body, encoding, project, limiter=self._ingest_limiter)
 
-    def accept(self, body: bytes, encoding: str) -> JSONBody:
-        """Inflate, validate, redact, offload, publish: CPU and blocking I/O, run in a worker thread."""
+    def accept(self, body: bytes, encoding: str, project: str = DEFAULT_PROJECT) -> JSONBody:
+        """Inflate, validate, redact, offload, publish: CPU and blocking I/O, run in a worker thread.
+        Every event is stamped with ``project``, the sending key's (a ``project`` field in the body is
+        no part of the contract: an event with one is rejected, one beside ``events`` is ignored)."""
         raw = read_limit(body, encoding, self.limit)
         # Fast path: the whole body parsed and validated in one go (pydantic-core, no Python
         # dicts). Any problem falls through to the path that judges each event on its own.
@@ -109,7 +112,8 @@ class IngestionService:
         except ValidationError:
             whole = None
         if whole is not None and 0 < len(whole.events) <= self.max_events:
-            return answer(self.ingestor.ingest_valid(list(enumerate(whole.events))), len(whole.events))
+            accepted = self.ingestor.ingest_valid(list(enumerate(whole.events)), project=project)
+            return answer(accepted, len(whole.events))
         try:
             # The standard parser keeps what orjson would bend (integers beyond 64 bits become
             # floats) and what pydantic-core's refuses whole (nesting past 200): the contract then
@@ -128,7 +132,7 @@ class IngestionService:
             raise PayloadTooLargeError(
                 f"{len(events)} events in one request; the limit is {self.max_events}", code="too_many_events"
             )
-        return answer(self.ingestor.ingest(events), len(events))
+        return answer(self.ingestor.ingest(events, project=project), len(events))
 
     async def probe(self, call: Callable[[], T]) -> tuple[T | None, str | None]:
         """``call()`` in a thread, with a deadline: (its result, None) or (None, why it failed)."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from prism.adapters.kinesis import KinesisStreamReader, SqsDeadLetters
     from prism.adapters.postgres import PostgresLogStore
     from prism.adapters.postgres_app import PostgresAppStore
+    from prism.adapters.postgres_keys import PostgresIngestKeys
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.adapters.redis_streams import RedisStreamsReader
     from prism.identity.service import IdentityService
@@ -64,6 +65,14 @@ def build_ingestor(settings: Settings) -> Ingestor:
         keep_raw=settings.keep_raw,
         max_payload_bytes=settings.bus_max_payload_bytes,
     )
+
+
+def build_ingest_keys(settings: Settings) -> PostgresIngestKeys:
+    """The projects' ingestion keys (ingestion resolves bearer tokens with them; the chat registers
+    its own); the pool opens on first use."""
+    from prism.adapters.postgres_keys import PostgresIngestKeys
+
+    return PostgresIngestKeys(settings.database_dsn)
 
 
 def build_log_store(settings: Settings) -> PostgresLogStore:

@@ -19,7 +19,7 @@ from prism.clock import Clock, utc_now
 from prism.errors import BusError, StoreError
 from prism.events import InferenceEvent
 from prism.ports import Bus, RawPayloadStore, Redactor
-from prism.records import PAYLOAD_KEYS, encode_record
+from prism.records import DEFAULT_PROJECT, PAYLOAD_KEYS, encode_record
 from prism.redact import STRUCTURAL_FIELDS, redact_event
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,11 @@ class Ingestor:
         self.max_payload_bytes = max_payload_bytes
         self.clock = clock
 
-    def ingest(self, events: Sequence[Any]) -> IngestResult:
+    def ingest(self, events: Sequence[Any], *, project: str = DEFAULT_PROJECT) -> IngestResult:
         """Accept the valid events of a batch (each validated on its own; the others are
-        rejected with their reasons). Raises UnavailableError, with nothing accepted, if the bus
-        or the raw store fails: the client retries and event ids make the retry safe."""
+        rejected with their reasons), stamped with ``project`` (the sending key's). Raises
+        UnavailableError, with nothing accepted, if the bus or the raw store fails: the client
+        retries and event ids make the retry safe."""
         result = IngestResult()
         valid: list[tuple[int, InferenceEvent]] = []
         for index, obj in enumerate(events):
@@ -101,10 +102,14 @@ class Ingestor:
             except ValidationError as exc:
                 eid = obj.get("id")
                 result.rejected.append(Rejection(index, eid if isinstance(eid, str) else None, describe(exc)))
-        return self.ingest_valid(valid, result)
+        return self.ingest_valid(valid, result, project=project)
 
     def ingest_valid(
-        self, events: Sequence[tuple[int, InferenceEvent]], result: IngestResult | None = None
+        self,
+        events: Sequence[tuple[int, InferenceEvent]],
+        result: IngestResult | None = None,
+        *,
+        project: str = DEFAULT_PROJECT,
     ) -> IngestResult:
         """Accept (index, event) pairs already validated (the fast path validates the whole body at
         once). An event that cannot be stored as it is (nested too deeply) is rejected here."""
@@ -150,13 +155,13 @@ class Ingestor:
         for eid, data, counts, full in prepared:
             found: str | None = uris.get(eid)
             if found is None:  # the common case: the event's bytes go on the bus as they are
-                messages.append((eid, encode_record(None, created_at, counts, None, event_json=full)))
+                messages.append((eid, encode_record(None, created_at, counts, None, project=project, event_json=full)))
                 continue
             whole = data if data is not None else orjson.loads(full)
             body: dict[str, Any] | None = {k: v for k, v in whole.items() if k not in PAYLOAD_KEYS}
             if len(orjson.dumps(body)) > self.max_payload_bytes:
                 body = None  # the writer reads the whole event from the store
-            messages.append((eid, encode_record(body, created_at, counts, found)))
+            messages.append((eid, encode_record(body, created_at, counts, found, project=project)))
         if messages:
             published = self.bus.publish(messages)
             if published.failed:

@@ -2,9 +2,13 @@
 
 A bus record is the JSON ingestion publishes for one accepted event::
 
-    {"v": 1, "created_at": "...", "redactions": {"email": 2},
+    {"v": 1, "created_at": "...", "project": "default", "redactions": {"email": 2},
      "raw_payload_uri": null | "s3://...",
      "event": {...redacted inference event...} | null}
+
+``project`` is the slug of the project of the ingestion key that sent the event (ingestion stamps
+it; the event itself has no such field). Records published before projects existed have none:
+they belong to :data:`DEFAULT_PROJECT`.
 
 When the payload is offloaded (``PRISM_KEEP_RAW`` or an event too big for the bus) the event's
 ``request``/``response`` are left out and ``raw_payload_uri`` points at the full redacted event;
@@ -21,6 +25,7 @@ import orjson
 
 RECORD_VERSION = 1
 PAYLOAD_KEYS = ("request", "response")
+DEFAULT_PROJECT = "default"
 
 
 class BadRecordError(ValueError):
@@ -33,11 +38,18 @@ def encode_record(
     redactions: dict[str, int],
     raw_payload_uri: str | None,
     *,
+    project: str = DEFAULT_PROJECT,
     event_json: bytes | None = None,
 ) -> bytes:
     """The record's JSON. ``event_json``, when given, is the event already serialised."""
     head = orjson.dumps(
-        {"v": RECORD_VERSION, "created_at": created_at, "redactions": redactions, "raw_payload_uri": raw_payload_uri}
+        {
+            "v": RECORD_VERSION,
+            "created_at": created_at,
+            "project": project,
+            "redactions": redactions,
+            "raw_payload_uri": raw_payload_uri,
+        }
     )
     return head[:-1] + b',"event":' + (event_json if event_json is not None else orjson.dumps(event)) + b"}"
 
@@ -53,6 +65,9 @@ def decode_record(data: bytes) -> dict[str, Any]:
         raise BadRecordError("record has no created_at")
     if record.get("event") is None and not record.get("raw_payload_uri"):
         raise BadRecordError("record has neither an event nor a raw_payload_uri")
+    project = record.setdefault("project", DEFAULT_PROJECT)  # a record from before projects
+    if not isinstance(project, str) or not project:
+        raise BadRecordError("record's project is not a slug")
     return record
 
 
@@ -109,6 +124,7 @@ class LogRow:
     raw_payload_uri: str | None
     sdk: str | None
     schema_version: int
+    project: str = DEFAULT_PROJECT
     tools: list[ToolRow] = field(default_factory=list)
 
 
@@ -209,6 +225,7 @@ def to_row(record: dict[str, Any], event: dict[str, Any]) -> LogRow:
             raw_payload_uri=uri,
             sdk=event.get("sdk"),
             schema_version=_int(event.get("schema_version", 1), "schema_version"),
+            project=record.get("project") or DEFAULT_PROJECT,
             tools=tools,
         )
     except BadRecordError:

@@ -44,7 +44,7 @@ async def post_events(
     content_encoding: Annotated[str | None, Header()] = None,
     content_length: Annotated[int | None, Header()] = None,
 ) -> JSONBody:
-    await authorize(request, authorization)
+    project = await authorize(request, authorization)  # the key's, never the body's
     limit = service.limit
     media = (content_type or "").split(";")[0].strip().lower()
     if media != "application/json":
@@ -58,4 +58,4 @@ async def post_events(
             raise PayloadTooLargeError(f"body is larger than {limit} bytes")
         chunks.append(chunk)
     encoding = (content_encoding or "").strip().lower()
-    return await service.ingest(b"".join(chunks), encoding)
+    return await service.ingest(b"".join(chunks), encoding, project)

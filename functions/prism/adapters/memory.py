@@ -18,7 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from prism import histogram
-from prism.errors import BusError, ConversationNotFoundError, RawPayloadNotFoundError
+from prism.errors import BusError, ConversationNotFoundError, RawPayloadNotFoundError, StoreError
+from prism.keys import IngestKey, digest, lookup_prefix
 from prism.ports import (
     ChatMessage,
     Conversation,
@@ -599,3 +600,60 @@ class MemoryIdentityStore:
 
     def set_config(self, key: str, value: Any) -> None:
         self.config[key] = copy.deepcopy(value)
+
+
+# --- ingestion keys -----------------------------------------------------------------------------
+
+
+class MemoryIngestKeys:
+    """``IngestKeys`` over a dict: the keys of the projects, by prefix. ``finds`` counts lookups (a
+    cache in front of it is seen working); ``down`` makes every call fail like a database gone."""
+
+    def __init__(self, chat_project: str = "chat") -> None:
+        self.keys: dict[str, IngestKey] = {}
+        self.revoked: set[str] = set()
+        self.touched: list[tuple[UUID, datetime]] = []
+        self.chat_project = chat_project
+        self.finds = 0
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise StoreError("memory key store is down")
+
+    def add(self, token: str, project: str, *, expires_at: datetime | None = None) -> IngestKey:
+        """Store a key of ``project`` (a test's stand-in for the identity API creating one)."""
+        prefix = lookup_prefix(token)
+        assert prefix is not None, "not an ingestion key"
+        key = IngestKey(UUID(bytes=digest(token)[:16]), prefix, project, digest(token), expires_at)
+        self.keys[prefix] = key
+        return key
+
+    def revoke(self, token: str) -> None:
+        prefix = lookup_prefix(token)
+        assert prefix is not None
+        self.revoked.add(prefix)
+
+    def find(self, prefix: str) -> IngestKey | None:
+        self._check()
+        self.finds += 1
+        return None if prefix in self.revoked else self.keys.get(prefix)
+
+    def touch(self, key_id: UUID, at: datetime) -> None:
+        self._check()
+        self.touched.append((key_id, at))
+
+    def register(self, token: str, name: str, project: str | None = None) -> IngestKey | None:
+        self._check()
+        prefix = lookup_prefix(token)
+        if prefix is None:
+            raise ValueError("a read token cannot be registered as an ingestion key")
+        old = self.keys.get(prefix)
+        if old is not None and old.secret_hash != digest(token):
+            return None
+        key = IngestKey(UUID(bytes=digest(token)[:16]), prefix, project or self.chat_project, digest(token))
+        self.keys[prefix] = key
+        return None if prefix in self.revoked else key
+
+    def ping(self) -> None:
+        self._check()

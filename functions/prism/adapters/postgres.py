@@ -75,9 +75,11 @@ def migrate(
     partitions_ahead_days: int = 3,
     retention_days: int = 30,
     clock: Clock = utc_now,
+    until: str | None = None,
 ) -> Profile:
     """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run.
-    Partitions are made around ``clock``'s day."""
+    Partitions are made around ``clock``'s day. ``until`` (a test of one migration): apply only the
+    migrations whose key sorts at or before it (``"006"``: 001 to 006)."""
     ensure_database(dsn)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
@@ -94,6 +96,8 @@ def migrate(
             for entry in sorted(folder.iterdir(), key=lambda e: e.name):
                 m = _MIGRATION.match(entry.name)
                 if m is None or m["key"] in applied or (m["profile"] and m["profile"] != chosen):
+                    continue
+                if until is not None and m["key"][: len(until)] > until:
                     continue
                 text = entry.read_text()
                 log.info("applying migration %s", entry.name)
@@ -200,8 +204,8 @@ _LOG_COLS = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
 _TOOL_COLS = sql.SQL(", ").join(map(sql.Identifier, TOOL_COLUMNS))
 
 # One statement: claim ids, insert the new rows and their tools, (plain profile) roll the new rows
-# into metrics_minute, and count them into the latency histograms. Keys are locked in a fixed order
-# so concurrent writers cannot deadlock.
+# into metrics_minute, and count them into the latency histograms (every series keyed by project
+# too). Keys are locked in a fixed order so concurrent writers cannot deadlock.
 _CLAIM_AND_INSERT = sql.SQL(
     """
 WITH batch AS (
@@ -214,7 +218,7 @@ WITH batch AS (
 ), rows AS (
     INSERT INTO inference_logs ({cols})
     SELECT {bcols} FROM batch b JOIN claimed c ON c.id = b.id AND c.created_at = b.created_at
-    RETURNING created_at, model, provider, status, latency_ms, ttft_ms,
+    RETURNING created_at, project, model, provider, status, latency_ms, ttft_ms,
               prompt_tokens, completion_tokens, total_tokens, cost_usd
 ), tools AS (
     INSERT INTO tool_invocations ({tcols})
@@ -226,13 +230,14 @@ WITH batch AS (
 _ROLLUP = sql.SQL(
     """
 , rolled AS (
-    INSERT INTO metrics_minute AS m
-    SELECT date_trunc('minute', created_at), model, provider, status, count(*),
+    INSERT INTO metrics_minute AS m (bucket, project, model, provider, status, requests, errors, latency_ms_sum,
+        latency_ms_max, ttft_ms_sum, ttft_count, prompt_tokens, completion_tokens, total_tokens, cost_usd)
+    SELECT date_trunc('minute', created_at), project, model, provider, status, count(*),
            count(*) FILTER (WHERE status = 'error'), sum(latency_ms), max(latency_ms),
            coalesce(sum(ttft_ms), 0), count(ttft_ms), coalesce(sum(prompt_tokens), 0),
            coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0)
-    FROM rows GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (bucket, model, provider, status) DO UPDATE SET
+    FROM rows GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (bucket, project, model, provider, status) DO UPDATE SET
         requests = m.requests + EXCLUDED.requests,
         errors = m.errors + EXCLUDED.errors,
         latency_ms_sum = m.latency_ms_sum + EXCLUDED.latency_ms_sum,
@@ -251,10 +256,10 @@ _ROLLUP = sql.SQL(
 # series holding its buckets and counts; an existing row is merged with the batch's.
 _HIST_UPSERT = """
 ), hist_{level} AS (
-    INSERT INTO latency_hist_{level} AS h
-    SELECT bucket, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
-    FROM per_{level} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (bucket, model, provider, status, metric) DO UPDATE
+    INSERT INTO latency_hist_{level} AS h (bucket, project, model, provider, status, metric, idx, n)
+    SELECT bucket, project, model, provider, status, metric, array_agg(idx ORDER BY idx), array_agg(c ORDER BY idx)
+    FROM per_{level} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (bucket, project, model, provider, status, metric) DO UPDATE
     SET (idx, n) = (SELECT m.idx, m.n FROM prism_hist_merge(h.idx, h.n, EXCLUDED.idx, EXCLUDED.n) AS m)
     RETURNING 1"""
 _HISTOGRAMS = sql.SQL("").join(
@@ -262,20 +267,22 @@ _HISTOGRAMS = sql.SQL("").join(
         sql.SQL(
             """
 , hist AS (
-    SELECT date_trunc('minute', created_at) AS bucket, model, provider, status, 'latency' AS metric,
+    SELECT date_trunc('minute', created_at) AS bucket, project, model, provider, status, 'latency' AS metric,
            prism_hist_bucket(latency_ms) AS idx
     FROM rows
     UNION ALL
-    SELECT date_trunc('minute', created_at), model, provider, status, 'ttft', prism_hist_bucket(ttft_ms)
+    SELECT date_trunc('minute', created_at), project, model, provider, status, 'ttft', prism_hist_bucket(ttft_ms)
     FROM rows WHERE ttft_ms IS NOT NULL
 ), per_minute AS (
-    SELECT bucket, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6
+    SELECT bucket, project, model, provider, status, metric, idx, count(*) AS c FROM hist GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), per_hour AS (
-    SELECT date_trunc('hour', bucket, 'UTC') AS bucket, model, provider, status, metric, idx, sum(c)::bigint AS c
-    FROM per_minute GROUP BY 1, 2, 3, 4, 5, 6
+    SELECT date_trunc('hour', bucket, 'UTC') AS bucket, project, model, provider, status, metric, idx,
+           sum(c)::bigint AS c
+    FROM per_minute GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), per_day AS (
-    SELECT date_trunc('day', bucket, 'UTC') AS bucket, model, provider, status, metric, idx, sum(c)::bigint AS c
-    FROM per_hour GROUP BY 1, 2, 3, 4, 5, 6"""
+    SELECT date_trunc('day', bucket, 'UTC') AS bucket, project, model, provider, status, metric, idx,
+           sum(c)::bigint AS c
+    FROM per_hour GROUP BY 1, 2, 3, 4, 5, 6, 7"""
         ),
         *(sql.SQL(_HIST_UPSERT).format(level=sql.SQL(level)) for level in ("minute", "hour", "day")),
         sql.SQL("\n)\nSELECT (SELECT count(*) FROM rows)\n"),
