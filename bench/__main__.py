@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, one table each. Not part of the test run.
 
-    uv run python -m bench [pipeline|sdk|chat|query|redaction ...]
+    uv run python -m bench [pipeline|sdk|chat|query|redaction|proxy ...]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ BENCHES = {
     "chat": "bench.chat_bench",
     "query": "bench.query_bench",
     "redaction": "bench.redaction_bench",
+    "proxy": "bench.proxy_bench",
 }
 
 
