@@ -47,3 +47,18 @@ export async function send(page: Page, text: string, model?: string): Promise<Lo
   await expect(reply).toBeVisible();
   return reply;
 }
+
+/** The first admin (tests/e2e/test_web.py passes the identity API's bootstrap admin); unset: no identity API. */
+export const ADMIN_EMAIL = process.env.PRISM_ADMIN_EMAIL ?? "";
+export const ADMIN_PASSWORD = process.env.PRISM_ADMIN_PASSWORD ?? "";
+export const IDENTITY_MISSING =
+  "needs the identity API behind the web server: tests/e2e/test_web.py must start functions/identity (upstream " +
+  '"identity" of the StaticServer), wire require() into the chat and query APIs, and pass PRISM_ADMIN_EMAIL / ' +
+  "PRISM_ADMIN_PASSWORD of the bootstrap admin to Playwright";
+
+/** Sign in through the form (on the sign-in page already, or sent there). */
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("E-mail", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}

@@ -2,6 +2,8 @@ import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
 import { AppProvider } from "@/components/AppContext";
 import { Nav } from "@/components/Nav";
+import { ProjectProvider } from "@/components/ProjectProvider";
+import { SessionGate, SessionProvider } from "@/components/SessionProvider";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -18,10 +20,16 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <a href="#main" className="skip-link">
           Skip to content
         </a>
-        <Nav />
-        <main id="main">
-          <AppProvider>{children}</AppProvider>
-        </main>
+        <AppProvider>
+          <SessionProvider>
+            <ProjectProvider>
+              <Nav />
+              <main id="main">
+                <SessionGate>{children}</SessionGate>
+              </main>
+            </ProjectProvider>
+          </SessionProvider>
+        </AppProvider>
       </body>
     </html>
   );

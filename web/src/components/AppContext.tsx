@@ -3,13 +3,17 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { ChatClient } from "@/lib/api";
 import { loadConfig, type AppConfig } from "@/lib/config";
+import { sessionFetch } from "@/lib/http";
+import { IdentityClient } from "@/lib/identity";
 import { QueryClient } from "@/lib/query/client";
 
 interface AppValue {
   config: AppConfig;
   client: ChatClient;
-  /** The query API (metrics, logs); null when config.json has no queryApiUrl. */
+  /** The query API (metrics, logs), every project; null when config.json has no queryApiUrl. */
   query: QueryClient | null;
+  /** The identity API (sign-in, users, keys, projects, audit), on this page's origin. */
+  identity: IdentityClient;
 }
 
 const Ctx = createContext<AppValue | null>(null);
@@ -29,8 +33,10 @@ export function AppProvider({ children }: { children: ReactNode }) {
           setState({
             status: "ready",
             config,
-            client: new ChatClient(config),
-            query: config.queryApiUrl ? new QueryClient(config.queryApiUrl) : null,
+            // Every call carries the session (the CSRF token on state changes) and reports a 401.
+            client: new ChatClient(config, sessionFetch),
+            query: config.queryApiUrl ? new QueryClient(config.queryApiUrl, sessionFetch) : null,
+            identity: new IdentityClient("", sessionFetch),
           }),
       )
       .catch((e: Error) => live && setState({ status: "error", message: e.message }));
@@ -41,22 +47,25 @@ export function AppProvider({ children }: { children: ReactNode }) {
 
   if (state.status === "loading") {
     return (
-      <p className="page-status muted" role="status">
-        Loading…
-      </p>
+      <main id="main">
+        <p className="page-status muted" role="status">
+          Loading…
+        </p>
+      </main>
     );
   }
   if (state.status === "error") {
     return (
-      <div className="page-status">
+      <main id="main" className="page-status">
         <div className="alert" role="alert">
           <strong>Prism cannot start.</strong> {state.message}. The site needs a <code>config.json</code> next to
           its pages, e.g. <code>{'{"chatApiUrl": "http://localhost:8100"}'}</code>.
         </div>
-      </div>
+      </main>
     );
   }
-  return <Ctx.Provider value={{ config: state.config, client: state.client, query: state.query }}>{children}</Ctx.Provider>;
+  const { config, client, query, identity } = state;
+  return <Ctx.Provider value={{ config, client, query, identity }}>{children}</Ctx.Provider>;
 }
 
 export function useApp(): AppValue {

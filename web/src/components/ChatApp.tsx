@@ -10,6 +10,7 @@ import { useConversation } from "@/hooks/useConversation";
 import { useConversations } from "@/hooks/useConversations";
 import { allModelIds, useModels } from "@/hooks/useModels";
 import { useReplyStream } from "@/hooks/useReplyStream";
+import { useSession } from "@/hooks/useSession";
 import { useStickToBottom } from "@/hooks/useStickToBottom";
 import { useApp } from "./AppContext";
 import { Composer } from "./Composer";
@@ -21,6 +22,8 @@ const PAGE_SIZE = 20;
 
 export function ChatApp() {
   const { client } = useApp();
+  // Viewers read; sending needs the member role (the chat API refuses a viewer anyway).
+  const mayChat = useSession().can("member");
   const router = useRouter();
   const params = useSearchParams();
   const currentId = params.get("id");
@@ -129,17 +132,23 @@ export function ChatApp() {
             {turn.banner}
           </div>
         )}
-        <div className="composer-area">
-          <ModelPicker models={models} value={model} onChange={setModel} disabled={reply.streaming} error={modelsError} />
-          <Composer
-            value={turn.input}
-            onChange={turn.setInput}
-            onSend={() => void turn.send()}
-            onStop={reply.stop}
-            streaming={reply.streaming}
-            canSend={canSend}
-          />
-        </div>
+        {mayChat ? (
+          <div className="composer-area">
+            <ModelPicker models={models} value={model} onChange={setModel} disabled={reply.streaming} error={modelsError} />
+            <Composer
+              value={turn.input}
+              onChange={turn.setInput}
+              onSend={() => void turn.send()}
+              onStop={reply.stop}
+              streaming={reply.streaming}
+              canSend={canSend}
+            />
+          </div>
+        ) : (
+          <p className="composer-area muted" data-testid="viewer-note">
+            Your role (viewer) reads conversations, logs and metrics; sending messages needs the member role.
+          </p>
+        )}
       </section>
     </div>
   );

@@ -6,7 +6,7 @@ import { formatDuration, formatTime, formatUsd } from "@/lib/format";
 import { prettyJson, requestMessages, responseText, without } from "@/lib/query/payload";
 import type { LogDetail } from "@/lib/query/types";
 import { useFetch } from "@/hooks/useFetch";
-import { useApp } from "./AppContext";
+import { useProjectQuery } from "@/hooks/useProject";
 import { StatusBadge } from "./StatusBadge";
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {
@@ -21,7 +21,7 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 /** One inference event: every field, its request and response, tool calls, redactions. */
 export function LogDetailView({ id }: { id: string }) {
-  const { query } = useApp();
+  const query = useProjectQuery();
   // A new id shows nothing until its event is read (no previous event on screen meanwhile).
   const detail = useFetch(query ? ["log", id] : null, () => query!.log(id), { keepPreviousData: false });
   const log: LogDetail | null = detail.data ?? null;

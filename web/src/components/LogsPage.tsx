@@ -9,7 +9,7 @@ import { tokensText } from "@/lib/query/payload";
 import type { LogItem } from "@/lib/query/types";
 import { windowRange } from "@/lib/query/windows";
 import { useCursorPages, useFetch } from "@/hooks/useFetch";
-import { useApp } from "./AppContext";
+import { useProject, useProjectQuery, withProject } from "@/hooks/useProject";
 import { FilterBar } from "./FilterBar";
 import { LogDetailView } from "./LogDetail";
 import { QueryApiMissing } from "./QueryApiMissing";
@@ -20,7 +20,7 @@ const NO_MODELS: string[] = [];
 
 /** /logs/ (the list) and /logs/?id=... (one event): a static export has no page per id. */
 export function LogsPage() {
-  const { query } = useApp();
+  const query = useProjectQuery();
   const params = useSearchParams();
   const id = params.get("id");
   if (!query) return <QueryApiMissing page="Logs" />;
@@ -29,7 +29,8 @@ export function LogsPage() {
 
 
 function LogList() {
-  const { query } = useApp();
+  const query = useProjectQuery();
+  const { project } = useProject();
   const router = useRouter();
   const params = useSearchParams();
   const view = useMemo(() => parseLogsView(new URLSearchParams(params.toString())), [params]);
@@ -60,7 +61,7 @@ function LogList() {
   }, [view.conversation_id, view.tag]);
 
   function go(next: Partial<LogsView>) {
-    router.push(logsViewHref({ ...view, ...next }));
+    router.push(withProject(logsViewHref({ ...view, ...next }), project));
   }
 
   function applyText(e: FormEvent) {

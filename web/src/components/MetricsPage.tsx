@@ -12,7 +12,7 @@ import {
 } from "@/lib/query/types";
 import { windowRange, type WindowName } from "@/lib/query/windows";
 import { useFetch } from "@/hooks/useFetch";
-import { useApp } from "./AppContext";
+import { useProjectQuery } from "@/hooks/useProject";
 import { FilterBar } from "./FilterBar";
 import { Dashboards } from "./Dashboards";
 import { LineChart } from "./LineChart";
@@ -101,7 +101,7 @@ function seenOptions(s: Summary): Options {
 }
 
 export function MetricsPage() {
-  const { query } = useApp();
+  const query = useProjectQuery();
   const [win, setWin] = useState<WindowName>("24h");
   const [model, setModel] = useState("");
   const [provider, setProvider] = useState("");

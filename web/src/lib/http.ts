@@ -4,7 +4,7 @@
  */
 
 /** How an error message names the API that failed. */
-export type ApiName = "chat API" | "query API";
+export type ApiName = "chat API" | "query API" | "identity API";
 
 export class ApiError extends Error {
   /** HTTP status; 0 when no answer came (network, CORS, aborted). */
@@ -90,6 +90,69 @@ export function networkError(e: unknown, url: string, api: ApiName): ApiError {
   );
 }
 
+// --- the session: its CSRF token and what a refused session does (issue 11) --------------------
+
+/**
+ * The signed-in session's CSRF token (from GET /api/auth/session or the sign-in), kept in this
+ * module's memory only: never in localStorage, sessionStorage or a cookie written here. Every
+ * state change (POST, PUT, PATCH, DELETE) sends it as `X-CSRF-Token`.
+ */
+let csrfToken: string | null = null;
+
+export const CSRF_HEADER = "X-CSRF-Token";
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** The headers a request of `method` carries for the session (the CSRF token on a state change). */
+export function sessionHeaders(method: string): Record<string, string> {
+  const m = method.toUpperCase();
+  return m === "GET" || m === "HEAD" || !csrfToken ? {} : { [CSRF_HEADER]: csrfToken };
+}
+
+/** The session is gone (401 `unauthenticated`) or must change its temporary password first. */
+export function isAuthFailure(e: unknown): e is ApiError {
+  return (
+    e instanceof ApiError &&
+    ((e.status === 401 && e.code === "unauthenticated") || (e.status === 403 && e.code === "password_change_required"))
+  );
+}
+
+type AuthFailureHandler = (e: ApiError, url: string) => void;
+let authFailureHandler: AuthFailureHandler | null = null;
+
+/** Who hears of an auth failure of any API call (the session provider: it sends the reader to sign in). */
+export function onAuthFailure(handler: AuthFailureHandler | null): void {
+  authFailureHandler = handler;
+}
+
+async function reportAuthFailure(resp: Response, api: ApiName, url: string): Promise<void> {
+  if (!authFailureHandler) return;
+  const err = await errorFromResponse(resp, api);
+  if (isAuthFailure(err)) authFailureHandler?.(err, url);
+}
+
+/**
+ * `fetch` for the APIs: the session's headers on every request, the cookie to this origin only,
+ * and a 401 / 403 `password_change_required` reported to `onAuthFailure` (the caller still gets
+ * the response). The chat and query clients (the streaming send too) call through this.
+ */
+export function withSession(base: typeof fetch, api: ApiName = "chat API"): typeof fetch {
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(sessionHeaders(init.method ?? "GET"))) headers.set(k, v);
+    const resp = await base(input, { credentials: "same-origin", ...init, headers });
+    if (resp.status === 401 || resp.status === 403) {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      await reportAuthFailure(resp.clone(), api, url);
+    }
+    return resp;
+  };
+}
+
+export const sessionFetch: typeof fetch = withSession((...args) => fetch(...args));
+
 export interface RequestOptions {
   body?: unknown;
   signal?: AbortSignal;
@@ -101,14 +164,17 @@ export interface RequestOptions {
  * ApiError naming `api`; a 204 resolves to undefined.
  */
 export async function requestJson<T>(api: ApiName, method: string, url: string, opts: RequestOptions = {}): Promise<T> {
-  const { body, signal, fetchImpl = (...args) => fetch(...args) } = opts;
+  const { body, signal, fetchImpl = sessionFetch } = opts;
   let resp: Response;
   try {
     resp = await fetchImpl(url, {
       method,
       // Every state change is sent as JSON, body or not: the APIs refuse a POST of any other type
       // (no HTML form or simple cross-site request can act on them).
-      headers: method === "GET" ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
+      headers:
+        method === "GET"
+          ? { Accept: "application/json" }
+          : { "Content-Type": "application/json", Accept: "application/json", ...sessionHeaders(method) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
       cache: "no-store",

@@ -36,7 +36,19 @@ export class QueryClient {
   constructor(
     private readonly baseUrl: string,
     private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
+    /** Read only this project's events (its slug); null: every project. */
+    readonly project: string | null = null,
   ) {}
+
+  /** The same API, its metrics and logs read for `project` only (null: every project). */
+  forProject(project: string | null): QueryClient {
+    return project === this.project ? this : new QueryClient(this.baseUrl, this.fetchImpl, project);
+  }
+
+  /** The `project` filter of every metrics and logs read. */
+  private get scope(): { project?: string[] } {
+    return this.project ? { project: [this.project] } : {};
+  }
 
   private get<T>(path: string, signal?: AbortSignal): Promise<T> {
     return this.request("GET", path, undefined, signal);
@@ -47,7 +59,7 @@ export class QueryClient {
   }
 
   summary(range: Range, filters: MetricFilters, groupBy: GroupKey[] = [], signal?: AbortSignal): Promise<Summary> {
-    return this.get(`/api/metrics/summary${buildQuery({ ...range, ...filters, group_by: groupBy })}`, signal);
+    return this.get(`/api/metrics/summary${buildQuery({ ...range, ...filters, ...this.scope, group_by: groupBy })}`, signal);
   }
 
   timeseries(
@@ -57,11 +69,11 @@ export class QueryClient {
     step?: number,
     signal?: AbortSignal,
   ): Promise<Timeseries> {
-    return this.get(`/api/metrics/timeseries${buildQuery({ ...range, ...filters, group_by: groupBy, step })}`, signal);
+    return this.get(`/api/metrics/timeseries${buildQuery({ ...range, ...filters, ...this.scope, group_by: groupBy, step })}`, signal);
   }
 
   logs(range: Range, filters: LogFilters, limit: number, cursor?: string | null, signal?: AbortSignal): Promise<LogPage> {
-    return this.get(`/api/logs${buildQuery({ ...range, ...filters, limit, cursor })}`, signal);
+    return this.get(`/api/logs${buildQuery({ ...range, ...filters, ...this.scope, limit, cursor })}`, signal);
   }
 
   log(id: string, signal?: AbortSignal): Promise<LogDetail> {
