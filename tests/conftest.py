@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,19 @@ def clean_database(database_url: str) -> Iterator[str]:
             "latency_hist_minute, latency_hist_hour, latency_hist_day"
         )
     yield database_url
+
+
+@pytest.fixture
+def identity(database_url: str) -> Iterator[Any]:
+    """An identity service on the session database, for the apps under test (``create_app(...,
+    identity=identity)``); ``tests.support.auth`` signs callers in with it."""
+    from prism.adapters.postgres_identity import PostgresIdentityStore
+
+    from tests.support.auth import test_identity
+
+    store = PostgresIdentityStore(database_url)
+    yield test_identity(store)
+    store.close()
 
 
 @pytest.fixture

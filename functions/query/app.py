@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from prism import bootstrap
 from prism.config import Settings, get_settings
 from prism.http import JSONBody, install_docs, install_edge
+from prism.identity.service import IdentityService
 from prism.logs import setup_logging
 from prism.ports import DashboardStore, QueryStore, RawPayloadStore
 
@@ -30,6 +31,7 @@ def create_app(
     store: QueryStore | None = None,
     dashboards: DashboardStore | None = None,
     raw_store: RawPayloadStore | None = None,
+    identity: IdentityService | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     if store is None or dashboards is None:
@@ -47,6 +49,8 @@ def create_app(
     install_docs(app)
     app.state.query = QueryService(store, raw_store, minute_histogram_days=settings.minute_histogram_days)
     app.state.dashboards = DashboardService(dashboards)
+    # Who may read: every route but /healthz needs a session or a read token (prism.auth).
+    app.state.identity = identity or bootstrap.build_identity_service(settings)
     install_edge(
         app,
         hosts=settings.trusted_hosts,

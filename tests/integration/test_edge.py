@@ -14,11 +14,13 @@ from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.adapters.redis_streams import RedisStreamsBus
 from prism.config import Settings
+from prism.identity.service import IdentityService
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
 from query.app import create_app as create_query_app
 
 from tests.integration.pipeline.conftest import make_event
+from tests.support.auth import signed_in
 
 KEY = "edge-test-key-0123456789"
 
@@ -35,11 +37,10 @@ def ingestion(redis_url: str, stream_name: str, address: str = "203.0.113.1", **
 
 
 @pytest.fixture
-def query(clean_database: str) -> Iterator[TestClient]:
+def query(clean_database: str, identity: IdentityService) -> Iterator[TestClient]:
     store = PostgresQueryStore(clean_database)
-    with TestClient(
-        create_query_app(Settings(env="test"), store=store, dashboards=store), base_url="http://localhost:8102"
-    ) as c:
+    app = create_query_app(Settings(env="test"), store=store, dashboards=store, identity=identity)
+    with signed_in(TestClient(app, base_url="http://localhost:8102"), identity, "member") as c:
         yield c
     store.close()
 

@@ -104,8 +104,9 @@ class IngestLoad:
 class Poller:
     """GETs ``url`` back to back from a thread and records (start time, status) of each request."""
 
-    def __init__(self, url: str, *, pause_s: float = 0.02, timeout_s: float = 15.0) -> None:
+    def __init__(self, url: str, *, pause_s: float = 0.02, timeout_s: float = 15.0, **client: Any) -> None:
         self.url = url
+        self.client = client  # for httpx.Client: the caller's headers and cookies
         self.pause_s = pause_s
         self.timeout_s = timeout_s
         self.results: list[tuple[float, int, str]] = []  # (monotonic start, status or 0, error text)
@@ -130,7 +131,7 @@ class Poller:
         return [r for r in self.results if r[0] >= t]
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
+        with httpx.Client(timeout=self.timeout_s, **self.client) as client:
             while not self._stop.is_set():
                 started = time.monotonic()
                 try:

@@ -3,35 +3,38 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from prism.auth import AUTH_RESPONSES, Member, Viewer
 
 from query.deps import DashboardsDep
 from query.schemas import DashboardIn, DashboardOut
 
-router = APIRouter(tags=["dashboards"])
+router = APIRouter(tags=["dashboards"], responses=AUTH_RESPONSES)
 
 
 @router.get("/api/dashboards")
-async def list_dashboards(dashboards: DashboardsDep) -> list[DashboardOut]:
+async def list_dashboards(me: Viewer, dashboards: DashboardsDep) -> list[DashboardOut]:
     """Saved dashboards, most recently changed first."""
     return await dashboards.list()
 
 
 @router.post("/api/dashboards", status_code=201)
-async def create_dashboard(body: DashboardIn, dashboards: DashboardsDep) -> DashboardOut:
+async def create_dashboard(me: Member, body: DashboardIn, dashboards: DashboardsDep) -> DashboardOut:
     return await dashboards.create(body)
 
 
 @router.get("/api/dashboards/{dashboard_id}")
-async def get_dashboard(dashboard_id: UUID, dashboards: DashboardsDep) -> DashboardOut:
+async def get_dashboard(me: Viewer, dashboard_id: UUID, dashboards: DashboardsDep) -> DashboardOut:
     return await dashboards.get(dashboard_id)
 
 
 @router.put("/api/dashboards/{dashboard_id}")
-async def replace_dashboard(dashboard_id: UUID, body: DashboardIn, dashboards: DashboardsDep) -> DashboardOut:
+async def replace_dashboard(
+    me: Member, dashboard_id: UUID, body: DashboardIn, dashboards: DashboardsDep
+) -> DashboardOut:
     return await dashboards.replace(dashboard_id, body)
 
 
 @router.delete("/api/dashboards/{dashboard_id}", status_code=204)
-async def delete_dashboard(dashboard_id: UUID, dashboards: DashboardsDep) -> Response:
+async def delete_dashboard(me: Member, dashboard_id: UUID, dashboards: DashboardsDep) -> Response:
     await dashboards.delete(dashboard_id)
     return Response(status_code=204)

@@ -4,17 +4,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from prism.auth import AUTH_RESPONSES, Viewer
 from prism.cursor import decode_cursor
 from prism.ports import LogQuery
 
 from query.deps import CommonDep, ServiceDep, Text
 from query.schemas import LogDetail, LogsPage
 
-router = APIRouter(tags=["logs"])
+router = APIRouter(tags=["logs"], responses=AUTH_RESPONSES)
 
 
 @router.get("/api/logs", response_model=None, responses={200: {"model": LogsPage}})
 async def logs(
+    me: Viewer,
     service: ServiceDep,
     common: CommonDep,
     conversation_id: Text | None = None,
@@ -41,7 +43,7 @@ async def logs(
 
 
 @router.get("/api/logs/{log_id}", response_model=None, responses={200: {"model": LogDetail}})
-async def log(log_id: UUID, service: ServiceDep) -> Any:
+async def log(me: Viewer, log_id: UUID, service: ServiceDep) -> Any:
     """One event: every stored field, its tool calls, and its request/response payload, wherever it
     is kept (inline, or in the raw payload store)."""
     return await service.log(log_id)

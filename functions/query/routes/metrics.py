@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from prism.auth import AUTH_RESPONSES, Viewer
 
 from query.deps import CommonDep, GroupBy, ServiceDep
 from query.schemas import Summary, Timeseries
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], responses=AUTH_RESPONSES)
 
 
 @router.get("/api/metrics/summary", response_model=None, responses={200: {"model": Summary}})
-async def summary(service: ServiceDep, common: CommonDep, group_by: GroupBy = None) -> Any:
+async def summary(me: Viewer, service: ServiceDep, common: CommonDep, group_by: GroupBy = None) -> Any:
     """Requests, errors, latency and TTFT (avg, p50/p90/p95/p99, max), tokens and cost over the
     window, in total and per group. Percentiles are within ``percentile_relative_error`` of exact."""
     w = service.window(common.start, common.end)
@@ -20,6 +21,7 @@ async def summary(service: ServiceDep, common: CommonDep, group_by: GroupBy = No
 
 @router.get("/api/metrics/timeseries", response_model=None, responses={200: {"model": Timeseries}})
 async def timeseries(
+    me: Viewer,
     service: ServiceDep,
     common: CommonDep,
     group_by: GroupBy = None,

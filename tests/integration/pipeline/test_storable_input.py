@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from prism.adapters.memory import MemoryBus
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.config import Settings
+from prism.identity.service import IdentityService
 from prism.write import RecordWriter
 from query.app import create_app as create_query_app
 
 from tests.integration.pipeline.conftest import make_event, write_all
+from tests.support.auth import signed_in
 
 AUTH = {"Authorization": "Bearer k", "Content-Type": "application/json"}
 
@@ -101,10 +103,11 @@ def test_numbers_json_cannot_hold_exactly_are_refused_saying_where(
     [{"to": "9999-12-31T23:59:59.999999Z"}, {"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"}],
 )
 def test_query_windows_out_of_range_are_refused_not_500(
-    clean_database: str, endpoint: str, window: dict[str, str]
+    clean_database: str, endpoint: str, window: dict[str, str], identity: IdentityService
 ) -> None:
     store = PostgresQueryStore(clean_database)
-    with TestClient(create_query_app(Settings(env="test"), store=store, dashboards=store)) as client:
+    app = create_query_app(Settings(env="test"), store=store, dashboards=store, identity=identity)
+    with signed_in(TestClient(app), identity, "viewer") as client:
         resp = client.get(endpoint, params=window)
         assert resp.status_code == 422, resp.text
         assert resp.json()["error"]["code"] == "invalid_time"

@@ -23,8 +23,11 @@ from prism.adapters.postgres import PostgresLogStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.adapters.s3 import S3RawPayloadStore, s3_client
 from prism.config import Settings
+from prism.identity.service import IdentityService
 from prism.records import LogRow, to_row
 from query.app import create_app
+
+from tests.support.auth import signed_in
 
 # One "now" for the module (the writer's maintenance runs by it). Recent enough to have per-minute
 # histograms; windows below start at T0 + 17 min, so they cut hours.
@@ -65,11 +68,13 @@ def writer(clean_database: str) -> Iterator[PostgresLogStore]:
 
 
 @pytest.fixture
-def client(clean_database: str, aws_endpoint: str, s3_bucket_name: str) -> Iterator[TestClient]:
+def client(
+    clean_database: str, aws_endpoint: str, s3_bucket_name: str, identity: IdentityService
+) -> Iterator[TestClient]:
     store = PostgresQueryStore(clean_database)
     raw = S3RawPayloadStore(s3_bucket_name, client=s3_client(aws_endpoint))
-    app = create_app(Settings(env="test"), store=store, dashboards=store, raw_store=raw)
-    with TestClient(app) as c:
+    app = create_app(Settings(env="test"), store=store, dashboards=store, raw_store=raw, identity=identity)
+    with signed_in(TestClient(app), identity) as c:
         yield c
     store.close()
 
@@ -300,15 +305,16 @@ def test_bad_requests_get_a_4xx_with_a_json_error(client: TestClient, path: str,
     assert resp.json()["error"]["code"] == code
 
 
-def test_a_database_that_is_down_is_a_503_not_a_500(aws_endpoint: str) -> None:
+def test_a_database_that_is_down_is_a_503_not_a_500(aws_endpoint: str, identity: IdentityService) -> None:
     store = PostgresQueryStore("postgresql://postgres@127.0.0.1:1/prism", timeout=1)
     app = create_app(
         Settings(env="test"),
         store=store,
         dashboards=store,
         raw_store=S3RawPayloadStore("x", client=s3_client(aws_endpoint)),
+        identity=identity,  # the read side's store is down, not the sign-in's
     )
-    with TestClient(app) as c:
+    with signed_in(TestClient(app), identity, "viewer") as c:
         for path in ("/api/metrics/summary", "/api/logs", f"/api/logs/{uuid.uuid4()}"):
             resp = c.get(path)
             assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_unavailable", resp.text

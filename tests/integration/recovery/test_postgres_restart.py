@@ -22,34 +22,48 @@ import pytest
 from fastapi import FastAPI
 from prism.adapters.files import FileRawPayloadStore
 from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.postgres_identity import PostgresIdentityStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.config import Settings
 from prism.records import LogRow, to_row
 
 from tests.integration.recovery.conftest import assert_exactly_once, stack_env
+from tests.support.auth import Caller, Callers, test_identity
 from tests.support.load import IngestLoad, Poller
 from tests.support.net import ThreadServer
 from tests.support.servers import PostgresCluster, RedisServer
 from tests.support.stack import Stack
 
 
-def _query_app(database_url: str, tmp_path: Path, store: PostgresQueryStore | None = None) -> FastAPI:
+def _query_app(
+    database_url: str, tmp_path: Path, store: PostgresQueryStore | None = None, timeout: float = 10.0
+) -> tuple[FastAPI, Caller]:
+    """The query API on ``database_url`` (its sign-ins there too, on a pool waiting ``timeout``) and a
+    viewer signed in to it."""
     from query.app import create_app
 
-    return create_app(
+    identity = test_identity(PostgresIdentityStore(database_url, timeout=timeout))
+    app = create_app(
         Settings(env="test", database_url=database_url),
         store=store,
         dashboards=store,
         raw_store=FileRawPayloadStore(str(tmp_path / "raw")),
+        identity=identity,
     )
+    return app, Callers(identity).session("viewer")
+
+
+def _close(app: FastAPI) -> None:
+    app.state.query.store.close()
+    app.state.identity.store.close()
 
 
 @pytest.fixture
 def query_api(database: str, tmp_path: Path) -> Iterator[httpx.Client]:
-    app = _query_app(database, tmp_path)
-    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    app, viewer = _query_app(database, tmp_path)
+    with ThreadServer(app) as server, viewer.on(httpx.Client(base_url=server.url, timeout=30)) as client:
         yield client
-    app.state.query.store.close()
+    _close(app)
 
 
 def _warm(client: httpx.Client, path: str, n: int = 8) -> None:
@@ -80,8 +94,11 @@ def test_the_query_api_reconnects_within_seconds_after_a_long_outage(
 ) -> None:
     # GIVEN the query API on a pool that gives up waiting for a connection after 4 s
     store = PostgresQueryStore(database, timeout=4.0)
-    app = _query_app(database, tmp_path, store)
-    with ThreadServer(app) as server, Poller(f"{server.url}/api/logs", pause_s=0.05, timeout_s=10) as poller:
+    app, viewer = _query_app(database, tmp_path, store, timeout=4.0)
+    with (
+        ThreadServer(app) as server,
+        Poller(f"{server.url}/api/logs", pause_s=0.05, timeout_s=10, **viewer.kwargs()) as poller,
+    ):
         poller.wait_for(3)
         # WHEN PostgreSQL is down for 8.5 s while requests keep coming
         pg.stop("fast")
@@ -95,12 +112,12 @@ def test_the_query_api_reconnects_within_seconds_after_a_long_outage(
         # AND the first request made once it is back succeeds: the pool retried within 2 s of the last
         # attempt, not 1, 2, 4, 8 ... s apart (its next attempt would come ~15 s after the outage began)
         started = time.monotonic()
-        resp = httpx.get(f"{server.url}/api/logs", timeout=10)
+        resp = httpx.get(f"{server.url}/api/logs", timeout=10, **viewer.kwargs())
         waited = time.monotonic() - started
         # AND so does every request from then on
         poller.wait_for(len(poller.results) + 5)
         later = [s for t, s, _ in poller.since(started)]
-    store.close()
+    _close(app)
     assert resp.status_code == 200, resp.text
     assert waited < 3.5, f"waited {waited:.2f}s for a connection after PostgreSQL came back"
     assert later and set(later) == {200}, later
@@ -164,10 +181,11 @@ def test_a_postgres_crash_under_load_loses_nothing_and_doubles_nothing(
     pg: PostgresCluster, database: str, redis_server: RedisServer, stream: str, tmp_path: Path
 ) -> None:
     # GIVEN the ingestion API and the writer (processes) and the query API, events flowing
+    app, viewer = _query_app(database, tmp_path)
     with (
         Stack(database, redis_server.url, stream, env=stack_env(tmp_path)) as stack,
-        ThreadServer(_query_app(database, tmp_path)) as query,
-        Poller(f"{query.url}/api/logs?limit=5") as poller,
+        ThreadServer(app) as query,
+        Poller(f"{query.url}/api/logs?limit=5", **viewer.kwargs()) as poller,
     ):
         load = IngestLoad(stack.ingest_url, stack.headers, batches=100, batch_size=20).start()
         load.wait_for_batches(25)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from prism.adapters.files import FileRawPayloadStore
+from prism.adapters.postgres_identity import PostgresIdentityStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.config import Settings
 from query.app import create_app as create_query_app
 
+from tests.support.auth import Caller, Callers, test_identity
 from tests.support.net import ThreadServer
 from tests.support.upstream import Scripted
 
@@ -48,10 +50,24 @@ def upstream(scripted: tuple[Scripted, str]) -> Scripted:
 
 
 @pytest.fixture(scope="module")
-def query_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def query_identity(database_url: str) -> Iterator[Callers]:
+    store = PostgresIdentityStore(database_url)
+    yield Callers(test_identity(store))
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def query_session(query_identity: Callers) -> Caller:
+    """A member signed in to the query API (its cookie and CSRF header)."""
+    return query_identity.session("member")
+
+
+@pytest.fixture(scope="module")
+def query_url(database_url: str, tmp_path_factory: pytest.TempPathFactory, query_identity: Callers) -> Iterator[str]:
     store = PostgresQueryStore(database_url)
     app = create_query_app(Settings(env="test", database_url=database_url), store=store, dashboards=store,
-                           raw_store=FileRawPayloadStore(tmp_path_factory.mktemp("raw")))  # fmt: skip
+                           raw_store=FileRawPayloadStore(tmp_path_factory.mktemp("raw")),
+                           identity=query_identity.identity)  # fmt: skip
     with ThreadServer(app) as server:
         yield server.url
     store.close()

@@ -25,6 +25,7 @@ import pytest
 from scripts.local_config import ROUTES
 from scripts.web import StaticServer
 from tests.integration.web.conftest import CONFIG
+from tests.support.auth import Caller
 from tests.support.net import free_port
 from tests.support.nginx import NginxOrigin, nginx_binary
 from tests.support.upstream import WAIT_S, Scripted
@@ -85,21 +86,23 @@ def test_an_api_path_no_function_owns_is_a_json_404_not_the_page(client: httpx.C
 # --- JSON through the proxy --------------------------------------------------------------------
 
 
-def test_the_query_api_answers_through_the_proxy_as_it_does_directly(client: httpx.Client, query_url: str,
-                                                                     web: Origin) -> None:  # fmt: skip
+def test_the_query_api_answers_through_the_proxy_as_it_does_directly(web: Origin, query_url: str,
+                                                                     query_session: Caller) -> None:  # fmt: skip
+    client = query_session.on(httpx.Client(base_url=web.url, timeout=WAIT_S))  # the session cookie goes through
+    signed = query_session.kwargs()
     spec = {"name": "Through the web origin", "spec": {"window": "1h", "panels": []}}
     created = client.post("/api/dashboards", json=spec, headers={"Origin": web.url})  # as the browser sends it
     assert created.status_code == 201, created.text
     dashboard = created.json()
     assert dashboard["name"] == "Through the web origin"
     for path in (f"/api/dashboards/{dashboard['id']}", "/api/dashboards", "/api/metrics/summary?group_by=model"):
-        direct = httpx.get(query_url + path)
+        direct = httpx.get(query_url + path, **signed)
         proxied = client.get(path)
         assert (proxied.status_code, proxied.json()) == (direct.status_code, direct.json()), path
         assert proxied.status_code == 200, path
     # a 4xx of the function passes through with its status and body
     for path in ("/api/dashboards/00000000-0000-0000-0000-000000000000", "/api/metrics/summary?group_by=nope"):
-        direct = httpx.get(query_url + path)
+        direct = httpx.get(query_url + path, **signed)
         proxied = client.get(path)
         assert 400 <= direct.status_code < 500, path
         assert (proxied.status_code, proxied.json()) == (direct.status_code, direct.json()), path
@@ -107,6 +110,8 @@ def test_the_query_api_answers_through_the_proxy_as_it_does_directly(client: htt
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
     assert client.delete(f"/api/dashboards/{dashboard['id']}").status_code == 204
     assert client.get(f"/api/dashboards/{dashboard['id']}").status_code == 404
+    assert httpx.get(query_url + "/api/dashboards").status_code == 401  # and without the cookie, nothing
+    client.close()
 
 
 def test_the_query_apis_edge_still_decides_through_the_proxy(client: httpx.Client) -> None:
@@ -221,7 +226,7 @@ def test_a_client_that_goes_away_closes_the_upstream_response(web: Origin, upstr
 
 @pytest.mark.parametrize("kind", ["web.py", "nginx"])
 def test_a_function_that_is_down_is_a_502_naming_it(kind: str, site: Path, scripted: tuple[Scripted, str],
-                                                     query_url: str) -> None:  # fmt: skip
+                                                     query_url: str, query_session: Caller) -> None:  # fmt: skip
     dead = f"http://127.0.0.1:{free_port()}"
     with serve(kind, site, {"chat": scripted[1], "query": query_url, "identity": dead}) as web, \
             httpx.Client(base_url=web.url, timeout=WAIT_S) as c:  # fmt: skip
@@ -234,7 +239,7 @@ def test_a_function_that_is_down_is_a_502_naming_it(kind: str, site: Path, scrip
         posted = c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"})
         assert posted.status_code == 502 and posted.json()["error"]["code"] == "upstream_unavailable"
         # the others still answer
-        assert c.get("/api/dashboards").status_code == 200
+        assert c.get("/api/dashboards", **query_session.kwargs()).status_code == 200
 
 
 def test_a_service_without_an_upstream_is_not_forwarded_anywhere(site: Path, query_url: str) -> None:
