@@ -4,96 +4,30 @@
  */
 
 import type { AppConfig } from "./config";
+import type { components } from "./generated/chat";
 import { ApiError, errorFromResponse, networkError, requestJson } from "./http";
 import { readSSE } from "./sse";
 
-// --- shapes (functions/chat/schemas.py) ------------------------------------------------------------
+// --- shapes (functions/chat/schemas.py, generated: lib/generated/chat.ts) -----------------------
 
-export type MessageStatus = "complete" | "cancelled" | "error" | "streaming";
+type Schemas = components["schemas"];
 
-export interface Usage {
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  total_tokens: number | null;
-}
+export type MessageStatus = Schemas["MessageOut"]["status"];
+export type Usage = Schemas["Usage"];
+export type Conversation = Schemas["ConversationOut"];
+export type Message = Schemas["MessageOut"];
+export type ConversationDetail = Schemas["ConversationDetail"];
+export type ConversationPage = Schemas["ConversationPage"];
+export type Model = Schemas["ModelOut"];
+export type ModelGroup = Schemas["ModelGroupOut"];
+export type ModelsResponse = Schemas["ModelsOut"];
+export type Provider = Schemas["ProviderOut"];
+export type ProvidersResponse = Schemas["ProvidersOut"];
+export type PutProviderBody = Schemas["PutProvider"];
+export type CancelResult = Schemas["CancelResult"];
 
-export interface Conversation {
-  id: string;
-  title: string;
-  model: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Message {
-  id: string;
-  role: "system" | "user" | "assistant";
-  content: string;
-  status: MessageStatus;
-  created_at: string;
-  model?: string | null;
-  provider?: string | null;
-  usage?: Usage | null;
-  cost_usd?: number | null;
-  latency_ms?: number | null;
-  ttft_ms?: number | null;
-  error?: { code: string | null; message: string | null } | null;
-  inference_event_id?: string | null;
-}
-
-export interface ConversationDetail extends Conversation {
-  messages: Message[];
-}
-
-export interface ConversationPage {
-  items: Conversation[];
-  next_cursor: string | null;
-}
-
-export interface Model {
-  id: string;
-  name: string;
-  label: string;
-  demo: boolean;
-}
-
-export interface ModelGroup {
-  provider: string;
-  label: string;
-  models: Model[];
-  error: string | null;
-}
-
-export interface ModelsResponse {
-  providers: ModelGroup[];
-  default_model: string | null;
-}
-
-export interface Provider {
-  id: string;
-  label: string;
-  configured: boolean;
-  key_required: boolean;
-  base_url_required: boolean;
-  has_key: boolean;
-  key_last4: string | null;
-  base_url: string | null;
-  models: string[];
-  updated_at: string | null;
-}
-
-export interface ProvidersResponse {
-  providers: Provider[];
-  demo_model: boolean;
-  creds_key_configured: boolean;
-}
-
-export interface PutProviderBody {
-  api_key?: string;
-  base_url?: string;
-  models?: string[];
-}
-
+// The stream's events are server-sent events, which OpenAPI does not describe: written here
+// (functions/chat/service.py).
 // --- stream events --------------------------------------------------------------------------------
 
 export interface StartEvent {
@@ -180,7 +114,7 @@ export class ChatClient {
     return this.request("DELETE", `/api/conversations/${encodeURIComponent(id)}`);
   }
 
-  cancel(id: string): Promise<{ cancelled: boolean; message_ids: string[] }> {
+  cancel(id: string): Promise<CancelResult> {
     return this.request("POST", `/api/conversations/${encodeURIComponent(id)}/cancel`);
   }
 

@@ -1,7 +1,7 @@
 /** The metrics page's view, its headline tiles, and the saved dashboard a view is stored as. */
 
 import { formatCount, formatDuration, formatRate, formatUsd } from "../format";
-import type { DashboardSpec, EventStatus, Panel, Stats } from "./types";
+import type { DashboardSpec, EventStatus, Figure, Panel, Stats } from "./types";
 import { isWindow, type WindowName } from "./windows";
 
 /** What the metrics page shows: a saved dashboard is this, as panels. */
@@ -15,7 +15,7 @@ export interface MetricsView {
 
 export const DEFAULT_METRICS_VIEW: MetricsView = { window: "24h", model: "", provider: "", status: "", breakdown: false };
 
-export const STAT_FIGURES = [
+export const STAT_FIGURES: Figure[] = [
   "requests",
   "error_rate",
   "latency_ms.p50",
@@ -25,8 +25,9 @@ export const STAT_FIGURES = [
   "cost_usd",
 ];
 
-/** The metrics page's view as a dashboard spec: the tiles, one panel per chart, the per-model table. */
-export function viewToSpec(v: MetricsView, charts: { title: string; figures: string[] }[]): DashboardSpec {
+/** The metrics page's view as a dashboard spec: the tiles, one panel per chart, the per-model table.
+ * A chart's figures are paths of the metrics responses (the API refuses one it does not know). */
+export function viewToSpec(v: MetricsView, charts: { title: string; figures: string[] }[]): Required<DashboardSpec> {
   const filters = {
     model: v.model ? [v.model] : [],
     provider: v.provider ? [v.provider] : [],
@@ -37,7 +38,7 @@ export function viewToSpec(v: MetricsView, charts: { title: string; figures: str
     panels: [
       { title: "Totals", kind: "stat", figures: STAT_FIGURES, group_by: [], filters },
       ...charts.map(
-        (c): Panel => ({ title: c.title, kind: "timeseries", figures: c.figures, group_by: v.breakdown ? ["model"] : [], filters }),
+        (c): Panel => ({ title: c.title, kind: "timeseries", figures: c.figures as Figure[], group_by: v.breakdown ? ["model"] : [], filters }),
       ),
       { title: "By model", kind: "table", figures: ["requests", "errors", "latency_ms.p95"], group_by: ["model"], filters },
     ],
