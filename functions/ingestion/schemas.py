@@ -53,7 +53,9 @@ def add_components(app: FastAPI) -> None:
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Error"] = ERROR_SCHEMA
-        components["InferenceEventV1"] = InferenceEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+        event = InferenceEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(event.pop("$defs", {}))  # where the refs point: the models it is made of
+        components["InferenceEventV1"] = event
         app.openapi_schema = schema
         return schema
 
