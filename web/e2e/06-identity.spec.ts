@@ -24,9 +24,9 @@ test("sign in through the form, chat, see the chosen project's metrics, sign out
 
   // The same answer for a wrong password and an unknown account.
   await signIn(page, ADMIN_EMAIL, "not-the-password-0000");
-  await expect(page.getByRole("alert")).toHaveText("Wrong e-mail or password.");
+  await expect(page.getByTestId("login-error")).toHaveText("Wrong e-mail or password.");
   await signIn(page, "nobody-here@example.com", "not-the-password-0000");
-  await expect(page.getByRole("alert")).toHaveText("Wrong e-mail or password.");
+  await expect(page.getByTestId("login-error")).toHaveText("Wrong e-mail or password.");
 
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await expect(page).toHaveURL(/\/metrics\/$/);

@@ -118,7 +118,7 @@ function PasswordForm({ next }: { next: string }) {
         />
       </div>
       {error && (
-        <p className="field-error" role="alert">
+        <p className="field-error" role="alert" data-testid="login-error">
           {error}
         </p>
       )}
