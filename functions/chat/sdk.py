@@ -14,6 +14,16 @@ not be sent; the writer stores each event id once):
 
 On Lambda the spool is bounded to 64 MiB unless ``PRISM_SPOOL_MAX_BYTES`` is set (``/tmp`` is shared).
 
+The chat's events go to a project of their own (issue 11 §3): with ``PRISM_CHAT_API_KEY`` set
+(``make up`` generates it), the chat sends that key instead of ``PRISM_API_KEY`` and registers it at
+start as an ingestion key of the project ``app_config.chat_project`` names (default ``chat``), so
+the ingestion API stamps the chat's events with that project. A value not of the ingestion-key form
+(``prism_ik_<id12>_<secret43>``, say one set by hand) is sent and registered as the key derived from
+it (``prism.keys.ingest_key_for``: the same on every start). Without it the chat sends
+``PRISM_API_KEY`` as before, and its events are the ``default`` project's. Registering moves the key
+to the configured project each start; a key an admin revoked stays revoked. If the database cannot be
+reached at start, registering is retried in the background until it succeeds.
+
 On Lambda the environment may freeze once a response ends, so each reply ends with a flush: it
 waits for the delivery of the turn's event (normally a few ms) at most ``PRISM_LAMBDA_FLUSH_TIMEOUT``
 seconds (1 s for the chat unless set), and while the ingestion API fails it returns as soon as the
@@ -25,16 +35,18 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
-from chat.settings import ChatSettings
+from chat.config import ChatSettings
 
 if TYPE_CHECKING:
     import prism_sdk
+    from prism.keys import IngestKeys
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,9 @@ LAMBDA_FLUSH_TIMEOUT_S = 1.0
 LAMBDA_SPOOL_MAX_BYTES = 64 * 1024 * 1024  # /tmp (512 MB by default) also holds the caches
 #: Events waiting in the spool longer than this make readiness report the chat's events degraded.
 SPOOL_STUCK_S = 60.0
+ENV_CHAT_API_KEY = "PRISM_CHAT_API_KEY"
+CHAT_KEY_NAME = "chat"
+REGISTER_RETRY_MAX_S = 30.0
 _OFF = {"off", "none", "false", "0", "no"}
 
 
@@ -59,18 +74,65 @@ def spool_dir(settings: ChatSettings) -> str:
     return value or (LAMBDA_SPOOL_DIR if in_lambda() else LOCAL_SPOOL_DIR)
 
 
-def configure_sdk(settings: ChatSettings) -> None:
-    """Point prism-sdk's default client at the chat's settings: its spool, the Lambda flush budget.
+def chat_api_key() -> str | None:
+    """The ingestion key the chat sends: ``PRISM_CHAT_API_KEY`` as an ingestion key, or None when it
+    is not set (the SDK then sends ``PRISM_API_KEY``)."""
+    from prism.keys import ingest_key_for
 
-    The ingestion URL and key come from the SDK's own variables (``PRISM_INGEST_URL``,
-    ``PRISM_API_KEY``; of ``new,old`` it sends the first). Never raises: a setting the SDK refuses
-    turns logging off with an error in the log, the chat keeps working.
+    value = os.environ.get(ENV_CHAT_API_KEY, "").strip()
+    return ingest_key_for(value) if value else None
+
+
+def register_chat_key(key: str, keys: IngestKeys) -> bool:
+    """Register ``key`` as the ingestion key of the chat's project; whether it is live there. Never
+    raises (False, with the reason in the log)."""
+    try:
+        registered = keys.register(key, CHAT_KEY_NAME)
+    except Exception as exc:
+        log.warning("the chat's ingestion key is not registered yet (%s): its events are refused until it is", exc)
+        return False
+    if registered is None:
+        log.error(
+            "the chat's ingestion key (%s) is not live: an admin revoked it, the chat project does not exist, "
+            "or its prefix belongs to another key; the chat's events are refused",
+            key[:21],
+        )
+        return True  # nothing a retry would change
+    log.info("the chat's events go to project %r (ingestion key %s)", registered.project, key[:21])
+    return True
+
+
+def _register_until_done(key: str, keys: IngestKeys) -> None:
+    delay = 1.0
+    while not register_chat_key(key, keys):
+        time.sleep(delay)
+        delay = min(delay * 2, REGISTER_RETRY_MAX_S)
+
+
+def configure_sdk(settings: ChatSettings, keys: IngestKeys | None = None) -> None:
+    """Point prism-sdk's default client at the chat's settings: its spool, the Lambda flush budget,
+    and the chat's own ingestion key (``PRISM_CHAT_API_KEY``), registered in ``keys`` (default: the
+    database of ``settings``) before the first event is sent.
+
+    The ingestion URL comes from the SDK's own variable (``PRISM_INGEST_URL``), the key from
+    ``PRISM_API_KEY`` when ``PRISM_CHAT_API_KEY`` is not set (of ``new,old`` it sends the first).
+    Never raises: a setting the SDK refuses turns logging off with an error in the log, the chat
+    keeps working.
     """
     try:
         import prism_sdk
     except ImportError:
         return
     opts: dict[str, Any] = {"spool_dir": spool_dir(settings)}
+    key = chat_api_key()
+    if key is not None:
+        opts["api_key"] = key
+        if keys is None:
+            from prism import bootstrap
+
+            keys = bootstrap.build_ingest_keys(settings)
+        if not register_chat_key(key, keys):
+            threading.Thread(target=_register_until_done, args=(key, keys), name="chat-key", daemon=True).start()
     if in_lambda() and not os.environ.get(prism_sdk.ENV_LAMBDA_FLUSH_TIMEOUT):
         opts["lambda_flush_timeout"] = LAMBDA_FLUSH_TIMEOUT_S
     if in_lambda() and not os.environ.get(prism_sdk.ENV_SPOOL_MAX_BYTES):
