@@ -9,6 +9,7 @@ another request's I/O.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from prism.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from prism.http import JSONBody, error_body
+from prism.http import JSONBody, error_body, without_addresses
 from prism.ingest import Ingestor, IngestResult
 from prism.records import DEFAULT_PROJECT
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ INGEST_THREADS = 16  # requests being validated, redacted and published at once 
 READY_THREADS = 8  # readiness probes in flight; a probe that hangs keeps its thread until its socket times out
 READY_TIMEOUT_S = 2.0  # a dependency that has not answered by then is reported as not answering
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def read_limit(body: bytes, encoding: str, limit: int) -> bytes:
@@ -142,7 +144,8 @@ class IngestionService:
         except TimeoutError:
             return None, f"no answer within {READY_TIMEOUT_S:g} s"
         except PrismError as exc:
-            return None, exc.message
+            log.warning("readiness: %s", exc.message)
+            return None, without_addresses(exc.message)
 
     async def readiness(self, strict: bool) -> JSONBody:
         settings, ingestor = self.settings, self.ingestor

@@ -4,6 +4,7 @@ docs served from the package (no CDN)."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,23 @@ _HTTP_CODES = {
     408: "request_timeout",
     413: "payload_too_large",
 }
+
+
+# What a public answer (``/readyz``) must not carry of a driver's message: URLs, addresses, host:port.
+_ADDRESSES = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+"  # a URL or DSN
+    r"|\[?(?:[0-9a-f]{0,4}:){2,}[0-9a-f]{0,4}\]?(?::\d+)?"  # IPv6
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # IPv4, its port
+    r"|\b[a-z0-9][a-z0-9.-]*:\d{1,5}\b"  # host:port
+    r"|(?<=at )\"[^\"]+\"|(?<=host name )\"[^\"]+\"|\bport \d+",  # libpq's: server at "db", port 5432
+    re.IGNORECASE,
+)
+
+
+def without_addresses(message: str) -> str:
+    """``message`` with every URL, DSN, address and host:port replaced by ``<address>``: readiness
+    answers anyone, so it says which part fails and why, never where that part is (the log has it)."""
+    return _ADDRESSES.sub("<address>", message)
 
 
 def install_error_handlers(app: FastAPI) -> None:
