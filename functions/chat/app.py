@@ -18,18 +18,18 @@ from prism import bootstrap
 from prism.credentials import CredentialCipher
 from prism.http import install_docs, install_edge
 from prism.logs import setup_logging
-from prism.ports import ConversationStore, CredentialStore
 from prism.ratelimit import RateLimiter
 
 from chat import sdk as chat_sdk
+from chat.config import ChatSettings, get_chat_settings
 from chat.demo import DemoServer
 from chat.egress import EgressPolicy
 from chat.gateway import LiteLLMGateway, ModelGateway
-from chat.provider_settings import ProviderSettings
+from chat.ports import ConversationStore, CredentialStore
+from chat.providers import Providers
 from chat.routes import conversations, health, models
-from chat.routes import settings as settings_routes
+from chat.routes import providers as provider_routes
 from chat.service import ChatService
-from chat.settings import ChatSettings, get_chat_settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def create_app(
     if configure_sdk:
         chat_sdk.configure_sdk(settings)
     if store is None or credential_store is None:
-        pg = bootstrap.build_app_store(settings)
+        pg = bootstrap.build_chat_store(settings)
         store = store or pg
         credential_store = credential_store or pg
         shared_store = True if shared_store is None else shared_store
@@ -69,7 +69,7 @@ def create_app(
     demo_server = demo if settings.demo_enabled else None
     # Where provider endpoints may be: checked on PUT and at every connect (chat.egress).
     egress = EgressPolicy(allow_private=settings.private_provider_hosts_allowed)
-    providers = ProviderSettings(
+    providers = Providers(
         credential_store,
         cipher,
         demo_enabled=settings.demo_enabled,
@@ -124,7 +124,7 @@ def create_app(
         max_body_bytes=MAX_BODY_BYTES,
         body_timeout_s=settings.body_timeout_s,
     )
-    for router in (conversations.router, models.router, settings_routes.router, health.router):
+    for router in (conversations.router, models.router, provider_routes.router, health.router):
         app.include_router(router)
     return app
 

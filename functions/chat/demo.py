@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from chat.providers import DEMO_MODEL
+from chat.catalog import DEMO_MODEL
 
 if TYPE_CHECKING:
     import uvicorn

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from prism.http import caller_address
 from prism.ratelimit import RateLimiter
 
-from chat.provider_settings import ProviderSettings
+from chat.providers import Providers
 from chat.service import ChatService
 
 
@@ -17,8 +17,8 @@ def get_service(request: Request) -> ChatService:
     return service
 
 
-def get_providers(request: Request) -> ProviderSettings:
-    providers: ProviderSettings = request.app.state.providers
+def get_providers(request: Request) -> Providers:
+    providers: Providers = request.app.state.providers
     return providers
 
 
@@ -31,4 +31,4 @@ async def allow_turn(request: Request) -> None:
 
 ServiceDep = Annotated[ChatService, Depends(get_service)]
 TurnAllowed = Depends(allow_turn)
-ProvidersDep = Annotated[ProviderSettings, Depends(get_providers)]
+ProvidersDep = Annotated[Providers, Depends(get_providers)]

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
-from prism.errors import ProviderCallError
 from starlette.concurrency import run_in_threadpool
 
+from chat.catalog import CATALOG, DEMO_PROVIDER, litellm_model
 from chat.egress import EgressPolicy
-from chat.providers import CATALOG, DEMO_PROVIDER, litellm_model
+from chat.errors import ProviderCallError
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from prism.credentials import BoundKey, CredentialCipher, CredentialsKeyMissingError, endpoint_mismatch, last4
-from prism.errors import (
-    PrismError,
-    ProviderNotConfiguredError,
-    UnknownModelError,
-    ValidationFailedError,
-)
-from prism.ports import CredentialStore, StoredCredential
+from prism.errors import PrismError, ValidationFailedError
 from starlette.concurrency import run_in_threadpool
 
-from chat.egress import EgressPolicy, EgressRefusedError
-from chat.providers import (
+from chat.catalog import (
     CATALOG,
     DEMO_LABEL,
     DEMO_MODEL,
@@ -43,6 +36,10 @@ from chat.providers import (
     PROVIDERS,
     split_model_id,
 )
+from chat.egress import EgressPolicy, EgressRefusedError
+from chat.errors import ProviderNotConfiguredError, UnknownModelError
+from chat.model import StoredCredential
+from chat.ports import CredentialStore
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +82,7 @@ class ModelGroup:
     error: str | None = None
 
 
-class ProviderSettings:
+class Providers:
     def __init__(
         self,
         store: CredentialStore,

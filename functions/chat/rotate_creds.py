@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
-from prism.bootstrap import build_app_store
+from prism.bootstrap import build_chat_store
 from prism.credentials import CredentialCipher, CredentialsKeyMissingError
 
-from chat.provider_settings import ProviderSettings
-from chat.settings import get_chat_settings
+from chat.config import get_chat_settings
+from chat.providers import Providers
 
 
 def main() -> None:
@@ -21,9 +21,9 @@ def main() -> None:
     cipher = CredentialCipher.from_setting(settings.creds_key)
     if cipher is None:
         raise CredentialsKeyMissingError("PRISM_CREDS_KEY is not set")
-    store = build_app_store(settings, max_size=1)
+    store = build_chat_store(settings, max_size=1)
     try:
-        changed = asyncio.run(ProviderSettings(store, cipher, demo_enabled=False, demo_base_url=None).rotate_all())
+        changed = asyncio.run(Providers(store, cipher, demo_enabled=False, demo_base_url=None).rotate_all())
     finally:
         store.close()
     print(f"{changed} provider key(s) re-encrypted under the first PRISM_CREDS_KEY")

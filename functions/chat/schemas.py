@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
-from prism.ports import ChatMessage, Conversation
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from chat.egress import EgressPolicy
+from chat.model import ChatMessage, Conversation, MessageRole, MessageStatus
 
 # PostgreSQL text cannot hold NUL characters: they are refused here (422), not by the database.
 NO_NUL = r"^[^\x00]*$"
@@ -123,9 +123,9 @@ class MessageError(BaseModel):
 
 class MessageOut(BaseModel):
     id: UUID
-    role: Literal["system", "user", "assistant"]
+    role: MessageRole
     content: str
-    status: Literal["complete", "cancelled", "error", "streaming"]
+    status: MessageStatus
     created_at: datetime
     model: str | None = None
     provider: str | None = None
@@ -138,7 +138,7 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, m: ChatMessage) -> MessageOut:
-        assistant = m.role == "assistant"
+        r = m.reply
         return cls(
             id=m.id,
             role=m.role,
@@ -148,17 +148,17 @@ class MessageOut(BaseModel):
             model=m.model,
             provider=m.provider,
             usage=Usage(
-                prompt_tokens=m.prompt_tokens,
-                completion_tokens=m.completion_tokens,
-                total_tokens=m.total_tokens,
+                prompt_tokens=r.prompt_tokens,
+                completion_tokens=r.completion_tokens,
+                total_tokens=r.total_tokens,
             )
-            if assistant
+            if m.role == "assistant"
             else None,
-            cost_usd=m.cost_usd,
-            latency_ms=m.latency_ms,
-            ttft_ms=m.ttft_ms,
-            error=MessageError(code=m.error_code, message=m.error_message) if m.status == "error" else None,
-            inference_event_id=m.inference_event_id,
+            cost_usd=r.cost_usd,
+            latency_ms=r.latency_ms,
+            ttft_ms=r.ttft_ms,
+            error=MessageError(code=r.error_code, message=r.error_message) if m.status == "error" else None,
+            inference_event_id=r.inference_event_id,
         )
 
 

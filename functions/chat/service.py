@@ -10,12 +10,13 @@ from uuid import UUID
 
 from prism.clock import Clock, utc_now
 from prism.cursor import decode_cursor, encode_cursor
-from prism.errors import ConversationNotFoundError
-from prism.ports import ChatMessage, Conversation, ConversationStore, MessageOutcome
 from starlette.concurrency import run_in_threadpool
 
+from chat.errors import ConversationNotFoundError
 from chat.gateway import ModelCall, ModelGateway
-from chat.provider_settings import ProviderSettings
+from chat.model import ChatMessage, Conversation, MessageOutcome, ReplyStats
+from chat.ports import ConversationStore
+from chat.providers import Providers
 from chat.turns import Turn
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class ChatService:
     def __init__(
         self,
         store: ConversationStore,
-        providers: ProviderSettings,
+        providers: Providers,
         gateway: ModelGateway,
         *,
         total_timeout_s: float,
@@ -101,11 +102,14 @@ class ChatService:
         outcome = MessageOutcome(
             status="error",
             content=message.content,
-            error_code="interrupted",
-            error_message="The reply was interrupted: the server stopped while streaming it. Send the message again.",
+            reply=ReplyStats(
+                error_code="interrupted",
+                error_message="The reply was interrupted: the server stopped while streaming it. "
+                "Send the message again.",
+            ),
         )
         await run_in_threadpool(self.store.finish_message, message.id, outcome)
-        message.status, message.error_code, message.error_message = "error", outcome.error_code, outcome.error_message
+        message.status, message.reply = outcome.status, outcome.reply
         return message
 
     async def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation:

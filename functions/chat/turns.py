@@ -25,11 +25,12 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from prism.errors import ProviderCallError
-from prism.ports import ConversationStore, MessageOutcome, TurnStart
 from starlette.concurrency import run_in_threadpool
 
+from chat.errors import ProviderCallError
 from chat.gateway import ModelCall, ModelGateway, ModelStream
+from chat.model import MessageOutcome, ReplyStats, TurnStart
+from chat.ports import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -143,15 +144,17 @@ class Turn:
         outcome = MessageOutcome(
             status=status,  # type: ignore[arg-type]
             content="".join(parts),
-            prompt_tokens=result.prompt_tokens if result else None,
-            completion_tokens=result.completion_tokens if result else None,
-            total_tokens=result.total_tokens if result else None,
-            cost_usd=result.cost_usd if result else None,
-            latency_ms=round((ended - started) * 1000, 3),
-            ttft_ms=round((first_token - started) * 1000, 3) if first_token is not None else None,
-            error_code=error_code,
-            error_message=error_message,
-            inference_event_id=result.inference_event_id if result else None,
+            reply=ReplyStats(
+                prompt_tokens=result.prompt_tokens if result else None,
+                completion_tokens=result.completion_tokens if result else None,
+                total_tokens=result.total_tokens if result else None,
+                cost_usd=result.cost_usd if result else None,
+                latency_ms=round((ended - started) * 1000, 3),
+                ttft_ms=round((first_token - started) * 1000, 3) if first_token is not None else None,
+                error_code=error_code,
+                error_message=error_message,
+                inference_event_id=result.inference_event_id if result else None,
+            ),
         )
         self.outcome = outcome
         # `done` first (nothing is awaited between the end of the stream and this write), then
@@ -172,23 +175,24 @@ class Turn:
                 log.warning("chat turn %s: after-reply hook failed", self.message_id, exc_info=True)
 
     def _terminal(self, outcome: MessageOutcome, finish_reason: str | None) -> tuple[str, dict[str, Any]]:
+        reply = outcome.reply
         common: dict[str, Any] = {
             "conversation_id": str(self.conversation_id),
             "message_id": str(self.message_id),
             "status": outcome.status,
             "model": f"{self.call.provider}/{self.call.model}",
             "usage": {
-                "prompt_tokens": outcome.prompt_tokens,
-                "completion_tokens": outcome.completion_tokens,
-                "total_tokens": outcome.total_tokens,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.total_tokens,
             },
-            "cost_usd": outcome.cost_usd,
-            "latency_ms": outcome.latency_ms,
-            "ttft_ms": outcome.ttft_ms,
-            "inference_event_id": str(outcome.inference_event_id) if outcome.inference_event_id else None,
+            "cost_usd": reply.cost_usd,
+            "latency_ms": reply.latency_ms,
+            "ttft_ms": reply.ttft_ms,
+            "inference_event_id": str(reply.inference_event_id) if reply.inference_event_id else None,
         }
         if outcome.status == "error":
-            return "error", {**common, "code": outcome.error_code, "message": outcome.error_message}
+            return "error", {**common, "code": reply.error_code, "message": reply.error_message}
         if outcome.status == "cancelled":
             common["cancel_reason"] = self.cancel_reason
         common["finish_reason"] = finish_reason

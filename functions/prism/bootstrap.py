@@ -23,7 +23,7 @@ from prism.write import RecordWriter
 if TYPE_CHECKING:
     from prism.adapters.kinesis import KinesisStreamReader, SqsDeadLetters
     from prism.adapters.postgres import PostgresLogStore
-    from prism.adapters.postgres_app import PostgresAppStore
+    from prism.adapters.postgres_chat import PostgresChatStore
     from prism.adapters.postgres_keys import PostgresIngestKeys
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.adapters.redis_streams import RedisStreamsReader
@@ -133,13 +133,13 @@ def build_query_store(settings: Settings) -> PostgresQueryStore:
     return PostgresQueryStore(settings.database_dsn)
 
 
-def build_app_store(settings: Settings, *, max_size: int | None = None) -> PostgresAppStore:
+def build_chat_store(settings: Settings, *, max_size: int | None = None) -> PostgresChatStore:
     """The chat's store: conversations, messages, provider credentials (``max_size``: its pool)."""
-    from prism.adapters.postgres_app import PostgresAppStore
+    from prism.adapters.postgres_chat import PostgresChatStore
 
     if max_size is None:
-        return PostgresAppStore(settings.database_dsn)
-    return PostgresAppStore(settings.database_dsn, max_size=max_size)
+        return PostgresChatStore(settings.database_dsn)
+    return PostgresChatStore(settings.database_dsn, max_size=max_size)
 
 
 # --- identity and access ------------------------------------------------------------------------

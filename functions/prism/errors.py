@@ -1,4 +1,6 @@
-"""One error hierarchy. Adapters wrap driver errors in these; each app maps them to HTTP once."""
+"""One error hierarchy. Adapters wrap driver errors in these; each app maps them to HTTP once.
+
+A function's own errors (e.g. :mod:`chat.errors`) subclass these."""
 
 from __future__ import annotations
 
@@ -95,29 +97,8 @@ class RawPayloadNotFoundError(NotFoundError):
     code = "raw_payload_not_found"
 
 
-# --- Chat (appended block owned by the chat function) -----------------------------------------
+class BadRecordError(ValidationFailedError, ValueError):
+    """A bus record (or a row made of one) that can never be written (poison): it goes to the dead
+    letters. Still a ``ValueError``, as the parsers that raise it are."""
 
-
-class ConversationNotFoundError(NotFoundError):
-    code = "conversation_not_found"
-
-
-class UnknownModelError(ValidationFailedError):
-    """The model is not offered by any configured provider (nor is it the demo model)."""
-
-    code = "unknown_model"
-
-
-class ProviderNotConfiguredError(NotFoundError):
-    code = "provider_not_configured"
-
-
-class ProviderCallError(PrismError):
-    """A model provider failed (bad key, 429, timeout, refused). Sent as an SSE error event."""
-
-    code = "provider_error"
-    status = 502
-
-    def __init__(self, message: str, *, code: str | None = None, upstream_status: int | None = None) -> None:
-        super().__init__(message, code=code)
-        self.upstream_status = upstream_status
+    code = "bad_record"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 
 #: The percentiles every metrics response carries.
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -53,3 +54,13 @@ def quantiles(counts: Mapping[int, int] | Iterable[tuple[int, int]], qs: Iterabl
                 out[q] = value(i)
                 break
     return out
+
+
+#: Time steps of a timeseries (and the rollups' minutes, hours and days) are aligned to this
+#: instant (a Monday, 00:00 UTC).
+EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+def align_down(t: datetime, unit: timedelta) -> datetime:
+    """The start of the ``unit`` (minute, hour, day, step) holding ``t``, counted from :data:`EPOCH`."""
+    return t - (t - EPOCH) % unit

@@ -23,13 +23,11 @@ from typing import Any
 
 import orjson
 
+from prism.errors import BadRecordError as BadRecordError  # the records' error, importable from here too
+
 RECORD_VERSION = 1
 PAYLOAD_KEYS = ("request", "response")
 DEFAULT_PROJECT = "default"
-
-
-class BadRecordError(ValueError):
-    """A bus record that can never be written (poison): it goes to the dead letters."""
 
 
 def encode_record(

@@ -16,7 +16,8 @@ from prism.config import Settings, get_settings
 from prism.http import JSONBody, install_docs, install_edge
 from prism.identity.service import IdentityService
 from prism.logs import setup_logging
-from prism.ports import DashboardStore, QueryStore, RawPayloadStore
+from prism.ports import RawPayloadStore
+from prism.read import DashboardStore, QueryStore
 
 from query.routes import dashboards as dashboard_routes
 from query.routes import health, logs, metrics

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from prism.errors import ValidationFailedError
-from prism.ports import Filters
+from prism.read import Filters
 
 from query.service import DashboardService, QueryService
 

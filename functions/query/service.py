@@ -18,9 +18,10 @@ from prism import histogram
 from prism.clock import Clock, utc_now, utc_today
 from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
-from prism.histogram import QUANTILES
+from prism.histogram import QUANTILES, align_down
 from prism.payloads import load_payload
-from prism.ports import Dashboard, DashboardStore, Filters, LogQuery, QueryStore, RawPayloadStore, align_down
+from prism.ports import RawPayloadStore
+from prism.read import Dashboard, DashboardStore, Filters, LogQuery, QueryStore
 from starlette.concurrency import run_in_threadpool
 
 from query.schemas import DashboardIn, DashboardOut

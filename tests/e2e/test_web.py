@@ -168,7 +168,7 @@ def web_stack() -> Iterator[Stack]:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
     from chat.app import create_app
-    from chat.settings import ChatSettings
+    from chat.config import ChatSettings
     from cryptography.fernet import Fernet
     from prism.adapters.files import FileRawPayloadStore
     from prism.adapters.postgres import drop_database, migrate

@@ -33,12 +33,12 @@ import orjson
 import pytest
 import schemathesis
 from chat.app import create_app as create_chat_app
-from chat.provider_settings import ProviderSettings
-from chat.providers import PROVIDERS
+from chat.catalog import PROVIDERS
+from chat.providers import Providers
 from hypothesis import strategies as st
 from ingestion.app import create_app as create_ingestion_app
 from prism.adapters.memory import MemoryRawPayloadStore
-from prism.adapters.postgres_app import PostgresAppStore
+from prism.adapters.postgres_chat import PostgresChatStore
 from prism.adapters.redis_streams import RedisStreamsBus
 from prism.config import Settings
 from prism.ingest import Ingestor
@@ -208,7 +208,7 @@ def test_ingestion_near_valid_events(case: Case, events: list[dict[str, Any]]) -
 # --- chat -----------------------------------------------------------------------------------------
 
 
-async def _no_discovery(_self: ProviderSettings, base_url: str, _api_key: str | None) -> tuple[None, str]:
+async def _no_discovery(_self: Providers, base_url: str, _api_key: str | None) -> tuple[None, str]:
     return None, f"could not list models at {base_url}: offline"
 
 
@@ -245,12 +245,12 @@ def _empty_chat_tables(database_url: str) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _chat_store(database_url: str) -> Iterator[None]:
     _empty_chat_tables(database_url)
-    store = PostgresAppStore(database_url, max_size=4)
+    store = PostgresChatStore(database_url, max_size=4)
     CHAT_STORE.target = store
-    providers: ProviderSettings = CHAT_APP.state.providers
+    providers: Providers = CHAT_APP.state.providers
     with pytest.MonkeyPatch.context() as mp:
         # Fuzzed base URLs must not be fetched: the test stays offline and fast.
-        mp.setattr(ProviderSettings, "_discover", _no_discovery)
+        mp.setattr(Providers, "_discover", _no_discovery)
         for provider, key, url in (
             ("openai", PROVIDER_KEY, None),
             ("openai_compatible", None, "http://127.0.0.1:9/v1"),

@@ -36,11 +36,11 @@ def _query() -> FastAPI:
 
 def _chat() -> FastAPI:
     from chat.app import create_app
-    from prism.adapters.memory import InMemoryAppStore
+    from prism.adapters.memory import InMemoryChatStore
 
     from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
 
-    store = InMemoryAppStore()
+    store = InMemoryChatStore()
     return create_app(
         make_settings(),
         store=store,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from chat.deps import ProvidersDep
-from chat.provider_settings import ProviderView
+from chat.providers import ProviderView
 from chat.schemas import ProviderOut, ProvidersOut, PutProvider, error_responses
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])

@@ -1,4 +1,4 @@
-"""App-data store (conversations, messages, provider credentials) on PostgreSQL with psycopg 3.
+"""The chat's store (conversations, messages, provider credentials) on PostgreSQL with psycopg 3.
 
 Synchronous on a small connection pool: the chat app runs these calls in a worker thread, which
 keeps the store independent of whichever event loop (uvicorn, Mangum, a test client) calls it.
@@ -11,48 +11,24 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from chat.errors import ConversationNotFoundError
+from chat.model import REPLY_FIELDS, ChatMessage, Conversation, MessageOutcome, ReplyStats, StoredCredential, TurnStart
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres, columns
-from prism.errors import ConversationNotFoundError
-from prism.ports import (
-    ChatMessage,
-    Conversation,
-    MessageOutcome,
-    StoredCredential,
-    TurnStart,
-)
 
 T = TypeVar("T")
 
 
 _CONVERSATION = columns("id", "title", "model", "created_at", "updated_at")
-_MESSAGE = columns(
-    "id",
-    "conversation_id",
-    "role",
-    "content",
-    "status",
-    "created_at",
-    "model",
-    "provider",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cost_usd",
-    "latency_ms",
-    "ttft_ms",
-    "error_code",
-    "error_message",
-    "inference_event_id",
-)
+_MESSAGE_FIELDS = ("id", "conversation_id", "role", "content", "status", "created_at", "model", "provider")
+_MESSAGE = columns(*_MESSAGE_FIELDS, *REPLY_FIELDS)  # a message's columns: its own, then its ReplyStats
 _CREDENTIAL = columns("provider", "api_key_ciphertext", "key_last4", "base_url", "models", "created_at", "updated_at")
 
-_M = (
-    "id, conversation_id, role, content, status, created_at, model, provider, prompt_tokens, "
-    "completion_tokens, total_tokens, cost_usd, latency_ms, ttft_ms, error_code, error_message, "
-    "inference_event_id, seq"
+_M = ", ".join((*_MESSAGE_FIELDS, *REPLY_FIELDS, "seq"))
+_FINISH = sql.SQL("UPDATE messages SET status = %s, content = %s, {reply}, updated_at = now() WHERE id = %s").format(
+    reply=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in REPLY_FIELDS)
 )
 _BEGIN_TURN = sql.SQL(
     """
@@ -87,7 +63,10 @@ def _conversation(row: dict[str, Any]) -> Conversation:
 
 
 def _message(row: dict[str, Any]) -> ChatMessage:
-    return ChatMessage(**row)
+    return ChatMessage(
+        **{name: row[name] for name in _MESSAGE_FIELDS},
+        reply=ReplyStats(**{name: row[name] for name in REPLY_FIELDS}),
+    )
 
 
 def _credential(row: dict[str, Any]) -> StoredCredential:
@@ -101,12 +80,12 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET synchronous_commit = off")
 
 
-class PostgresAppStore(PooledPostgres):
+class PostgresChatStore(PooledPostgres):
     """Implements ``ConversationStore`` and ``CredentialStore``."""
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> None:
         super().__init__(
-            dsn, name="prism-app", configure=_configure, min_size=min_size, max_size=max_size, timeout=timeout
+            dsn, name="prism-chat", configure=_configure, min_size=min_size, max_size=max_size, timeout=timeout
         )
 
     # --- conversations ------------------------------------------------------------------------
@@ -209,7 +188,7 @@ class PostgresAppStore(PooledPostgres):
             first["conv_created_at"],
             first["conv_updated_at"],
         )
-        messages = [_message({k: v for k, v in r.items() if not k.startswith("conv_") and k != "seq"}) for r in rows]
+        messages = [_message(r) for r in rows]
         by_id = {m.id: m for m in messages}
         return TurnStart(
             conversation=conversation,
@@ -219,25 +198,11 @@ class PostgresAppStore(PooledPostgres):
         )
 
     def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None:
+        reply = outcome.reply
         with self._conn() as conn:
             conn.execute(
-                "UPDATE messages SET status = %s, content = %s, prompt_tokens = %s, completion_tokens = %s, "
-                "total_tokens = %s, cost_usd = %s, latency_ms = %s, ttft_ms = %s, error_code = %s, "
-                "error_message = %s, inference_event_id = %s, updated_at = now() WHERE id = %s",
-                (
-                    outcome.status,
-                    outcome.content,
-                    outcome.prompt_tokens,
-                    outcome.completion_tokens,
-                    outcome.total_tokens,
-                    outcome.cost_usd,
-                    outcome.latency_ms,
-                    outcome.ttft_ms,
-                    outcome.error_code,
-                    outcome.error_message,
-                    outcome.inference_event_id,
-                    message_id,
-                ),
+                _FINISH,
+                (outcome.status, outcome.content, *(getattr(reply, name) for name in REPLY_FIELDS), message_id),
             )
 
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:

@@ -19,7 +19,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres, columns
-from prism.ports import EPOCH, GROUP_KEYS, Dashboard, Filters, LogQuery, align_down
+from prism.histogram import EPOCH, align_down
+from prism.read import GROUP_KEYS, Dashboard, Filters, LogQuery
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 from chat.app import create_app
-from chat.settings import ChatSettings
+from chat.config import ChatSettings
 from cryptography.fernet import Fernet
 from fastapi import FastAPI, Request, Response
 

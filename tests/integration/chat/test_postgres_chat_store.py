@@ -6,19 +6,20 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from prism.adapters.postgres_app import PostgresAppStore
-from prism.errors import ConversationNotFoundError, StoreError, ValidationFailedError
-from prism.ports import MessageOutcome, StoredCredential
+from chat.errors import ConversationNotFoundError
+from chat.model import MessageOutcome, ReplyStats, StoredCredential
+from prism.adapters.postgres_chat import PostgresChatStore
+from prism.errors import StoreError, ValidationFailedError
 
 
 @pytest.fixture
-def store(chat_db: str) -> Iterator[PostgresAppStore]:
-    s = PostgresAppStore(chat_db, max_size=2)
+def store(chat_db: str) -> Iterator[PostgresChatStore]:
+    s = PostgresChatStore(chat_db, max_size=2)
     yield s
     s.close()
 
 
-def test_conversations_page_newest_activity_first(store: PostgresAppStore) -> None:
+def test_conversations_page_newest_activity_first(store: PostgresChatStore) -> None:
     ids = [store.create_conversation(uuid.uuid4(), f"c{i}").id for i in range(5)]
     first = store.list_conversations(3)
     assert [c.id for c in first] == ids[::-1][:3]
@@ -29,7 +30,7 @@ def test_conversations_page_newest_activity_first(store: PostgresAppStore) -> No
     assert store.rename_conversation(uuid.uuid4(), "x") is None
 
 
-def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresAppStore) -> None:
+def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresChatStore) -> None:
     conv = store.create_conversation(uuid.uuid4(), "")
     t1 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "first", "demo/prism-demo", "demo", "First")
     assert t1.conversation.title == "First" and t1.assistant_message.status == "streaming"
@@ -37,7 +38,11 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresApp
     event_id = uuid.uuid4()
     store.finish_message(
         t1.assistant_message.id,
-        MessageOutcome("complete", "answer", 3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id),
+        MessageOutcome(
+            "complete",
+            "answer",
+            ReplyStats(3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id),
+        ),
     )
     t2 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "second", "openai/gpt-4o", "openai", "Second")
     assert t2.conversation.title == "First" and t2.conversation.model == "openai/gpt-4o"
@@ -46,7 +51,7 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresApp
         ("assistant", "answer"),
         ("user", "second"),
     ]
-    answer = t2.history[1]
+    answer = t2.history[1].reply
     assert (answer.total_tokens, answer.cost_usd, answer.ttft_ms, answer.inference_event_id) == (
         7,
         0.25,
@@ -58,7 +63,7 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresApp
     assert not store.is_cancel_requested(t1.assistant_message.id)
 
 
-def test_unknown_conversation_and_cascade_delete(store: PostgresAppStore) -> None:
+def test_unknown_conversation_and_cascade_delete(store: PostgresChatStore) -> None:
     with pytest.raises(ConversationNotFoundError):
         store.begin_turn(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t")
     conv = store.create_conversation(uuid.uuid4(), "t")
@@ -68,7 +73,7 @@ def test_unknown_conversation_and_cascade_delete(store: PostgresAppStore) -> Non
     assert not store.delete_conversation(conv.id)
 
 
-def test_credentials_upsert_and_the_status_check(store: PostgresAppStore) -> None:
+def test_credentials_upsert_and_the_status_check(store: PostgresChatStore) -> None:
     store.put_credential(StoredCredential("openai", "gAAAA-token-1", "abcd", None, []))
     updated = store.put_credential(StoredCredential("openai", "gAAAA-token-2", "wxyz", "http://x/v1", ["m1"]))
     assert (updated.api_key_ciphertext, updated.models, updated.base_url) == (
@@ -82,7 +87,7 @@ def test_credentials_upsert_and_the_status_check(store: PostgresAppStore) -> Non
     assert store.delete_credential("openai") and store.get_credential("openai") is None
 
 
-def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(store: PostgresAppStore) -> None:
+def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(store: PostgresChatStore) -> None:
     # Was a StoreError (503 "store unavailable") whose message quoted the values sent.
     with pytest.raises(ValidationFailedError) as caught:
         store.create_conversation(uuid.uuid4(), "a\x00b")
@@ -94,7 +99,7 @@ def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(st
 
 
 def test_an_unreachable_database_is_a_store_error() -> None:
-    s = PostgresAppStore("postgresql://postgres@127.0.0.1:1/none", timeout=0.5)
+    s = PostgresChatStore("postgresql://postgres@127.0.0.1:1/none", timeout=0.5)
     with pytest.raises(StoreError):
         s.ping()
     s.close()
@@ -104,12 +109,12 @@ def test_the_rotation_command_re_encrypts_stored_keys(
     chat_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from chat import rotate_creds
-    from chat.settings import get_chat_settings
+    from chat.config import get_chat_settings
     from cryptography.fernet import Fernet
     from prism.credentials import CredentialCipher
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    store = PostgresAppStore(chat_db, max_size=1)
+    store = PostgresChatStore(chat_db, max_size=1)
     store.put_credential(
         StoredCredential("anthropic", CredentialCipher(old).encrypt("sk-ant-123456"), "3456", None, [])
     )

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 from chat.egress import EgressPolicy, system_resolve
+from chat.model import StoredCredential
 from fastapi import FastAPI, Request, Response
-from prism.ports import StoredCredential
 
 from tests.integration.chat.conftest import ChatApi, read_sse
 from tests.support.fake_openai import FakeOpenAI

@@ -125,7 +125,7 @@ def test_the_query_api_reconnects_within_seconds_after_a_long_outage(
 
 def test_the_chat_api_fails_no_request_once_postgres_is_back(pg: PostgresCluster, database: str) -> None:
     from chat.app import create_app
-    from chat.settings import ChatSettings
+    from chat.config import ChatSettings
     from cryptography.fernet import Fernet
 
     settings = ChatSettings(

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from chat.app import create_app
+from chat.config import ChatSettings
+from chat.errors import ProviderCallError
 from chat.gateway import CallOutcome, ModelCall, ModelStream
-from chat.settings import ChatSettings
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from prism.adapters.memory import InMemoryAppStore
-from prism.errors import ProviderCallError
+from prism.adapters.memory import InMemoryChatStore
 
 
 @dataclass
@@ -98,8 +98,8 @@ def make_settings(**overrides: object) -> ChatSettings:
 
 
 @pytest.fixture
-def store() -> InMemoryAppStore:
-    return InMemoryAppStore()
+def store() -> InMemoryChatStore:
+    return InMemoryChatStore()
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def gateway() -> FakeGateway:
 
 
 @pytest.fixture
-def app(store: InMemoryAppStore, gateway: FakeGateway) -> FastAPI:
+def app(store: InMemoryChatStore, gateway: FakeGateway) -> FastAPI:
     return create_app(
         make_settings(),
         store=store,

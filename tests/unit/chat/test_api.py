@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from chat.app import create_app
+from chat.errors import ProviderCallError
 from fastapi.testclient import TestClient
-from prism.adapters.memory import InMemoryAppStore
-from prism.errors import ProviderCallError
+from prism.adapters.memory import InMemoryChatStore
 
 from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, parse_sse
 
@@ -56,7 +56,7 @@ def test_with_no_provider_the_picker_offers_only_the_labelled_demo_model(client:
 def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
     overrides: dict[str, object], offered: bool
 ) -> None:
-    store = InMemoryAppStore()
+    store = InMemoryChatStore()
     app = create_app(
         make_settings(**overrides),
         store=store,
@@ -74,7 +74,7 @@ def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
 
 
 def test_a_configured_provider_shows_its_models_and_only_the_last_4_of_its_key(
-    client: TestClient, store: InMemoryAppStore
+    client: TestClient, store: InMemoryChatStore
 ) -> None:
     resp = client.put("/api/settings/providers/openai", json={"api_key": KEY})
     assert resp.status_code == 200
@@ -202,7 +202,7 @@ def test_malformed_json_is_a_422(client: TestClient) -> None:
 
 
 def test_storing_a_key_without_PRISM_CREDS_KEY_is_a_503_that_says_so() -> None:
-    store = InMemoryAppStore()
+    store = InMemoryChatStore()
     app = create_app(
         make_settings(creds_key=""),
         store=store,

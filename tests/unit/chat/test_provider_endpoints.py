@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from chat.app import create_app
 from fastapi.testclient import TestClient
-from prism.adapters.memory import InMemoryAppStore
+from prism.adapters.memory import InMemoryChatStore
 
 from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
 
@@ -19,7 +19,7 @@ ATTACKER = "http://127.0.0.1:9311/v1"
 
 
 @pytest.fixture
-def make_client(store: InMemoryAppStore, gateway: FakeGateway) -> Iterator[object]:
+def make_client(store: InMemoryChatStore, gateway: FakeGateway) -> Iterator[object]:
     clients: list[TestClient] = []
 
     def make(**overrides: object) -> TestClient:
@@ -56,7 +56,7 @@ def _turn_call(client: TestClient, gateway: FakeGateway, model: str) -> object:
 
 
 def test_changing_the_base_url_without_the_key_is_refused_and_nothing_changes(
-    client: TestClient, gateway: FakeGateway, store: InMemoryAppStore
+    client: TestClient, gateway: FakeGateway, store: InMemoryChatStore
 ) -> None:
     # GIVEN openai_compatible configured with a key for its endpoint
     put = client.put("/api/settings/providers/openai_compatible", json={"base_url": LEGIT, "api_key": KEY})
@@ -122,7 +122,7 @@ def test_first_party_providers_take_no_base_url_unless_the_admin_allows_it(
 
 
 def test_a_key_whose_row_was_pointed_elsewhere_in_the_database_is_not_used(
-    client: TestClient, gateway: FakeGateway, store: InMemoryAppStore
+    client: TestClient, gateway: FakeGateway, store: InMemoryChatStore
 ) -> None:
     # GIVEN a key stored for LEGIT, and then the row's base_url changed behind the API's back
     client.put("/api/settings/providers/openai_compatible", json={"base_url": LEGIT, "api_key": KEY, "models": ["m"]})

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from chat.gateway import ModelCall, provider_error
+from chat.model import ChatMessage, Conversation
 from chat.service import history_for_model, title_from
 from prism.cursor import decode_cursor, encode_cursor
 from prism.errors import ValidationFailedError
-from prism.ports import ChatMessage, Conversation
 
 
 def test_title_is_the_first_words_of_the_first_message() -> None:

@@ -9,13 +9,13 @@ import uuid
 from typing import Any
 
 import pytest
-from chat.provider_settings import ProviderSettings
+from chat.model import MessageOutcome, StoredCredential
+from chat.providers import Providers
 from chat.service import ChatService
 from chat.turns import Turn
 from cryptography.fernet import Fernet
-from prism.adapters.memory import InMemoryAppStore
+from prism.adapters.memory import InMemoryChatStore
 from prism.credentials import CredentialCipher
-from prism.ports import MessageOutcome, StoredCredential
 
 from tests.unit.chat.conftest import FakeGateway, Script
 
@@ -28,9 +28,9 @@ def anyio_backend() -> str:
 
 
 def _service(
-    store: InMemoryAppStore, gateway: FakeGateway, *, total: float = 30, poll: float | None = None
+    store: InMemoryChatStore, gateway: FakeGateway, *, total: float = 30, poll: float | None = None
 ) -> ChatService:
-    providers = ProviderSettings(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
+    providers = Providers(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
     return ChatService(store, providers, gateway, total_timeout_s=total, read_timeout_s=5, cancel_poll_s=poll)
 
 
@@ -68,7 +68,7 @@ async def _deltas(client: Client, n: int) -> list[str]:
 
 
 async def test_cancel_stops_the_upstream_stream_and_keeps_the_partial_text() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
@@ -89,7 +89,7 @@ async def test_cancel_stops_the_upstream_stream_and_keeps_the_partial_text() -> 
 
 
 async def test_a_cancel_flagged_by_another_instance_is_picked_up_from_the_store() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway, poll=0.02)
     conv = await service.create_conversation(None)
@@ -101,7 +101,7 @@ async def test_a_cancel_flagged_by_another_instance_is_picked_up_from_the_store(
 
 
 async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway, total=0.2)
     conv = await service.create_conversation(None)
@@ -111,7 +111,7 @@ async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
     events = client.rest()
     assert events[-1][0] == "error" and events[-1][1]["code"] == "provider_timeout"
     _, messages = await service.get_conversation(conv.id)
-    assert (messages[1].status, messages[1].content, messages[1].error_code) == (
+    assert (messages[1].status, messages[1].content, messages[1].reply.error_code) == (
         "error",
         "a",
         "provider_timeout",
@@ -119,7 +119,7 @@ async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
 
 
 async def test_deleting_a_conversation_stops_its_reply() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
@@ -132,11 +132,11 @@ async def test_deleting_a_conversation_stops_its_reply() -> None:
 
 async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    store = InMemoryAppStore()
+    store = InMemoryChatStore()
     store.put_credential(
         StoredCredential("openai", CredentialCipher(old).encrypt("sk-old-key-123456"), "3456", None, [])
     )
-    providers = ProviderSettings(store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None)
+    providers = Providers(store, CredentialCipher(f"{new},{old}"), demo_enabled=False, demo_base_url=None)
     resolved = await providers.resolve("openai/gpt-4o-mini")
     assert resolved.api_key == "sk-old-key-123456"
     token = store.credentials["openai"].api_key_ciphertext
@@ -147,13 +147,13 @@ async def test_keys_under_an_older_creds_key_are_re_encrypted_when_read() -> Non
 
 
 async def test_the_after_reply_hook_runs_once_the_client_has_its_last_event() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     calls: list[str] = []
 
     async def after() -> None:
         calls.append("flushed")
 
-    providers = ProviderSettings(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
+    providers = Providers(store, None, demo_enabled=True, demo_base_url=lambda: "http://127.0.0.1:9/v1")
     service = ChatService(
         store, providers, gateway, total_timeout_s=5, read_timeout_s=5, cancel_poll_s=None, after_reply=after
     )
@@ -173,7 +173,7 @@ async def test_the_after_reply_hook_runs_once_the_client_has_its_last_event() ->
 async def test_a_reply_left_streaming_by_a_stopped_process_is_settled_as_interrupted() -> None:
     from datetime import timedelta
 
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     service = _service(store, gateway, total=1)
     conv = await service.create_conversation(None)
     start = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "hi", "demo/prism-demo", "demo", "hi")
@@ -182,18 +182,18 @@ async def test_a_reply_left_streaming_by_a_stopped_process_is_settled_as_interru
     for m in store._messages[conv.id]:
         m.created_at -= timedelta(minutes=5)
     _, messages = await service.get_conversation(conv.id)
-    assert (messages[1].status, messages[1].error_code) == ("error", "interrupted")
+    assert (messages[1].status, messages[1].reply.error_code) == ("error", "interrupted")
     assert store.get_messages(conv.id)[1].status == "error"
     assert messages[1].id == start.assistant_message.id
 
 
 async def test_an_undecryptable_key_is_reported_not_a_crash() -> None:
-    store = InMemoryAppStore()
+    store = InMemoryChatStore()
     lost_key = CredentialCipher(Fernet.generate_key().decode())
     store.put_credential(
         StoredCredential("openai_compatible", lost_key.encrypt("sk-x-123456789"), "6789", "http://h/v1", [])
     )
-    providers = ProviderSettings(
+    providers = Providers(
         store, CredentialCipher(Fernet.generate_key().decode()), demo_enabled=False, demo_base_url=None
     )
     groups = await providers.model_groups()
@@ -206,7 +206,7 @@ async def test_an_undecryptable_key_is_reported_not_a_crash() -> None:
 
 
 async def test_what_a_turn_produced_before_the_response_attached_is_written_first_and_in_order() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b", "c"])
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
@@ -218,7 +218,7 @@ async def test_what_a_turn_produced_before_the_response_attached_is_written_firs
     assert "".join(d["content"] for k, d in events if k == "delta") == "abc"
 
 
-class SlowFinishStore(InMemoryAppStore):
+class SlowFinishStore(InMemoryChatStore):
     """Storing the reply takes a while (a database under load)."""
 
     def __init__(self) -> None:
@@ -250,7 +250,7 @@ async def test_done_is_written_before_the_store_and_readers_wait_for_the_stored_
 
 
 async def test_a_write_that_fails_stops_the_turn_as_a_client_that_went_away() -> None:
-    store, gateway = InMemoryAppStore(), FakeGateway()
+    store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b", "c"], hang_after=2)
     service = _service(store, gateway)
     conv = await service.create_conversation(None)

@@ -31,10 +31,48 @@ def test_drivers_only_in_adapters() -> None:
     assert offenders == []
 
 
+FUNCTIONS = {"chat", "ingestion", "query", "writer"}
+# What an adapter may take from a function: the model and ports it implements, the errors it raises.
+IMPLEMENTED = {"chat.model", "chat.ports", "chat.errors"}
+
+
+def _modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_core_does_not_depend_on_the_functions() -> None:
+    # GIVEN the shared core: prism, but for its adapters and its composition root
+    core = ROOT / "functions" / "prism"
+    adapters = core / "adapters"
+    offenders = []
+    for path in core.rglob("*.py"):
+        if path.name == "bootstrap.py" and path.parent == core:
+            continue
+        imported = _modules(path)
+        if adapters in path.parents:
+            # an adapter implements a function's ports: it takes their model, nothing more
+            bad = {m for m in imported if m.split(".")[0] in FUNCTIONS} - IMPLEMENTED
+        else:
+            bad = {m for m in imported if m.split(".")[0] in FUNCTIONS}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    # THEN no module of the core imports chat, ingestion, query or writer
+    assert offenders == []
+
+
 def test_the_check_would_catch_an_offender(tmp_path: Path) -> None:
     module = tmp_path / "x.py"
     module.write_text("import redis\nfrom psycopg import sql\n")
     assert _imports(module) >= {"redis", "psycopg"}
+    module.write_text("from chat.service import ChatService\nimport query.app\nfrom chat.model import ReplyStats\n")
+    assert _modules(module) - IMPLEMENTED == {"chat.service", "query.app"}
 
 
 def test_ingestion_does_not_import_litellm() -> None:
