@@ -141,7 +141,7 @@ def main() -> None:
     from prism.adapters.postgres import drop_database, migrate
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.cursor import decode_cursor
-    from prism.read import Filters, LogQuery
+    from prism.ports import Filters, LogQuery
     from query.service import QueryService, pick_step, window
 
     admin = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -163,7 +163,7 @@ def main() -> None:
         rows: list[tuple[str, float, str]] = []
 
         t_sum, summary = timed(args.repeat, lambda: service.summary(w, none, ()))
-        p = summary["total"]["latency_ms"]
+        p = summary.total.latency_ms
         t_exact, ex = exact(
             db_url,
             max(1, args.repeat // 2),
@@ -171,22 +171,22 @@ def main() -> None:
             "FROM inference_logs WHERE created_at >= %s AND created_at < %s",
             (w.start, w.end),
         )
-        errors = [abs(p[k] - e) / e * 100 for k, e in zip(("p50", "p95", "p99"), ex[0], strict=True)]
-        n = summary["total"]["requests"]
+        errors = [abs(getattr(p, k) - e) / e * 100 for k, e in zip(("p50", "p95", "p99"), ex[0], strict=True)]
+        n = summary.total.requests
         rows.append((f"summary, {args.days} days: p50/p95/p99 (histograms)", t_sum,
-                     f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f} ms over {n:,} rows"))  # fmt: skip
+                     f"{p.p50:.1f} / {p.p95:.1f} / {p.p99:.1f} ms over {n:,} rows"))  # fmt: skip
         rows.append(("same, exact (percentile_disc over the rows)", t_exact,
                      f"{ex[0][0]:.1f} / {ex[0][1]:.1f} / {ex[0][2]:.1f} ms; error "
                      f"{errors[0]:.2f} / {errors[1]:.2f} / {errors[2]:.2f} %"))  # fmt: skip
         t_group, grouped = timed(args.repeat, lambda: service.summary(w, none, ("model",)))
-        rows.append(("summary by model (5 groups)", t_group, f"{len(grouped['groups'])} groups"))
+        rows.append(("summary by model (5 groups)", t_group, f"{len(grouped.groups)} groups"))
         step = pick_step(w, None)
         ws = window(w.start, w.end, step)
         t_ts, ts = timed(args.repeat, lambda: service.timeseries(ws, step, none, ()))
         rows.append((f"timeseries, auto step ({int(step.total_seconds())} s)", t_ts,
-                     f"{len(ts['series'][0]['points'])} points with p50/p95/p99"))  # fmt: skip
+                     f"{len(ts.series[0].points)} points with p50/p95/p99"))  # fmt: skip
         t_ts_m, ts_m = timed(args.repeat, lambda: service.timeseries(ws, step, none, ("model",)))
-        rows.append(("timeseries by model", t_ts_m, f"{len(ts_m['series'])} series"))
+        rows.append(("timeseries by model", t_ts_m, f"{len(ts_m.series)} series"))
         day = window(end - timedelta(hours=24), end)
         hour_step = pick_step(day, 300)
         t_day, _ = timed(args.repeat, lambda: service.timeseries(window(day.start, day.end, hour_step), hour_step,
@@ -194,21 +194,21 @@ def main() -> None:
         rows.append(("timeseries, last 24 h at 5 min", t_day, "288 points"))
         first = LogQuery(start=w.start, end=w.end, limit=50)
         t_page, page = timed(args.repeat, lambda: service.logs(first))
-        rows.append(("logs: newest 50", t_page, f"{len(page['items'])} rows"))
+        rows.append(("logs: newest 50", t_page, f"{len(page.items)} rows"))
 
         async def deep() -> Any:
             q, result = first, None
             for _ in range(20):
                 result = await service.logs(q)
-                q = LogQuery(start=w.start, end=w.end, limit=50, before=decode_cursor(result["next_cursor"]))
+                q = LogQuery(start=w.start, end=w.end, limit=50, before=decode_cursor(result.next_cursor))
             return result
 
         t_deep, _ = timed(max(1, args.repeat // 2), deep)
         rows.append(("logs: 20 pages of 50, by cursor", t_deep, f"{t_deep / 20:.1f} ms per page"))
         flt = LogQuery(start=w.start, end=w.end, limit=50, filters=Filters(model=["claude-haiku"], status=["error"]))
         t_flt, fpage = timed(args.repeat, lambda: service.logs(flt))
-        rows.append(("logs: model + status filter, newest 50", t_flt, f"{len(fpage['items'])} rows"))
-        some_id = page["items"][0]["id"]
+        rows.append(("logs: model + status filter, newest 50", t_flt, f"{len(fpage.items)} rows"))
+        some_id = page.items[0].id
         t_one, _ = timed(args.repeat, lambda: service.log(some_id))
         rows.append(("log detail by id", t_one, "row + tools + payload"))
         store.close()

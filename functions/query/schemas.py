@@ -71,14 +71,17 @@ class DashboardIn(Strict):
 class DashboardOut(BaseModel):
     id: UUID
     name: str
-    spec: dict[str, Any]
+    spec: DashboardSpec
     created_at: datetime
     updated_at: datetime
 
 
 # --- responses ----------------------------------------------------------------------------------
-# What the read routes answer, for the OpenAPI document (the routes return the service's dicts,
-# encoded as before; these models describe them).
+# What the read routes answer: QueryService builds these from the store's rows (prism.read).
+
+Status = Literal["ok", "error", "cancelled"]
+GroupKey = Literal["model", "provider", "status"]
+PayloadLocation = Literal["inline", "object_store"]
 
 
 class Health(BaseModel):
@@ -116,7 +119,7 @@ class Figures(BaseModel):
     cost_usd: float
 
 
-GroupKeyValues = dict[str, str | None]
+GroupKeyValues = dict[GroupKey, str | None]
 
 
 class GroupFigures(Figures):
@@ -124,11 +127,9 @@ class GroupFigures(Figures):
 
 
 class Summary(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: datetime = Field(alias="from")
+    from_: datetime = Field(serialization_alias="from")
     to: datetime
-    group_by: list[str]
+    group_by: list[GroupKey]
     percentile_relative_error: float
     total: Figures
     groups: list[GroupFigures] = Field(description="Busiest first; empty without group_by")
@@ -144,12 +145,10 @@ class Series(BaseModel):
 
 
 class Timeseries(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: datetime = Field(alias="from")
+    from_: datetime = Field(serialization_alias="from")
     to: datetime
     step_seconds: int
-    group_by: list[str]
+    group_by: list[GroupKey]
     percentile_relative_error: float
     series: list[Series] = Field(description="One per group, busiest first; one without group_by")
 
@@ -157,16 +156,18 @@ class Timeseries(BaseModel):
 class LogItem(BaseModel):
     """One inference event as listed."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     created_at: datetime
-    ts_start: datetime | None
-    ts_end: datetime | None
-    latency_ms: float | None
+    ts_start: datetime
+    ts_end: datetime
+    latency_ms: float
     ttft_ms: float | None
-    provider: str | None
-    model: str | None
+    provider: str
+    model: str
     response_model: str | None
-    status: str
+    status: Status
     finish_reason: str | None
     error_type: str | None
     prompt_tokens: int | None
@@ -177,7 +178,7 @@ class LogItem(BaseModel):
     message_id: str | None
     trace_id: str | None
     user_id: str | None
-    tags: list[str] | None
+    tags: list[str]
 
 
 class LogsPage(BaseModel):
@@ -186,13 +187,15 @@ class LogsPage(BaseModel):
 
 
 class ToolInvocation(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     idx: int
-    name: str | None
+    name: str
     tool_call_id: str | None
-    status: str | None
+    status: str
     arguments: Any
     result: Any
-    error: Any
+    error: str | None
     ts_start: datetime | None
     ts_end: datetime | None
     latency_ms: float | None
@@ -207,11 +210,11 @@ class LogDetail(LogItem):
     reasoning_tokens: int | None
     cost_note: str | None
     span_id: str | None
-    metadata: Any
-    redactions: Any
-    sdk: Any
-    schema_version: Any
+    metadata: dict[str, Any]
+    redactions: dict[str, int] = Field(description="How many of each kind of PII or secret were replaced")
+    sdk: str | None
+    schema_version: int
     tools: list[ToolInvocation]
-    payload_location: Literal["inline", "object_store"] | None
-    payload: Any
+    payload_location: PayloadLocation | None
+    payload: dict[str, Any] | None = Field(description="The request and response as sent, if kept")
     payload_error: str | None = Field(description="Why the payload could not be read (the row is still shown)")

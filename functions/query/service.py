@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,13 +19,38 @@ from prism import histogram
 from prism.clock import Clock, utc_now, utc_today
 from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
-from prism.histogram import QUANTILES, align_down
+from prism.histogram import QUANTILES
 from prism.payloads import load_payload
-from prism.ports import RawPayloadStore
-from prism.read import Dashboard, DashboardStore, Filters, LogQuery, QueryStore
+from prism.ports import (
+    Dashboard,
+    DashboardStore,
+    Filters,
+    HistogramCounts,
+    LogQuery,
+    QueryStore,
+    RawPayloadStore,
+    Totals,
+    align_down,
+)
 from starlette.concurrency import run_in_threadpool
 
-from query.schemas import DashboardIn, DashboardOut
+from query.schemas import (
+    DashboardIn,
+    DashboardOut,
+    DashboardSpec,
+    Figures,
+    GroupFigures,
+    GroupKey,
+    GroupKeyValues,
+    LogDetail,
+    LogItem,
+    LogsPage,
+    PayloadLocation,
+    Point,
+    Series,
+    Summary,
+    Timeseries,
+)
 
 STEPS = (60, 300, 900, 3600, 6 * 3600, 86400)  # seconds
 MAX_POINTS = 2000
@@ -95,18 +121,19 @@ def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timede
 
 
 Histograms = dict[str, Counter[int]]  # metric -> count per bucket
+Key = tuple[str | None, ...]  # a group's values of the group_by keys
+NO_TOTALS = Totals(0, 0, 0.0, None, 0.0, 0, 0, 0, 0, 0.0)
 
 
-def _counts(row: dict[str, Any]) -> Counter[int]:
-    """A histogram row of the store (``idx``: buckets, ``n``: counts) as counts per bucket."""
-    return Counter(dict(zip(row["idx"], row["n"], strict=True)))
+def _counts(row: HistogramCounts) -> Counter[int]:
+    """A histogram row of the store as counts per bucket."""
+    return Counter(dict(zip(row.idx, row.n, strict=True)))
 
 
-def _stats(totals: dict[str, Any] | None, hists: Histograms, minutes: float) -> dict[str, Any]:
-    t = totals or {}
-    requests = int(t.get("requests") or 0)
-    errors = int(t.get("errors") or 0)
-    ttft_count = int(t.get("ttft_count") or 0)
+def _figures(totals: Totals | None, hists: Histograms, minutes: float) -> dict[str, Any]:
+    """The fields of :class:`Figures` (for it or a model extending it) from a group's totals and histograms."""
+    t = totals or NO_TOTALS
+    requests, errors, ttft_count = int(t.requests), int(t.errors), int(t.ttft_count)
 
     def values(metric: str) -> dict[str, float | None]:
         picked = histogram.quantiles(hists.get(metric, {}), QUANTILES.values())
@@ -118,22 +145,22 @@ def _stats(totals: dict[str, Any] | None, hists: Histograms, minutes: float) -> 
         "error_rate": errors / requests if requests else None,
         "requests_per_minute": requests / minutes if minutes else None,
         "latency_ms": {
-            "avg": t["latency_ms_sum"] / requests if requests else None,
+            "avg": t.latency_ms_sum / requests if requests else None,
             **values("latency"),
-            "max": t.get("latency_ms_max"),
+            "max": t.latency_ms_max,
         },
-        "ttft_ms": {"avg": t["ttft_ms_sum"] / ttft_count if ttft_count else None, **values("ttft")},
+        "ttft_ms": {"avg": t.ttft_ms_sum / ttft_count if ttft_count else None, **values("ttft")},
         "tokens": {
-            "prompt": int(t.get("prompt_tokens") or 0),
-            "completion": int(t.get("completion_tokens") or 0),
-            "total": int(t.get("total_tokens") or 0),
+            "prompt": int(t.prompt_tokens or 0),
+            "completion": int(t.completion_tokens or 0),
+            "total": int(t.total_tokens or 0),
         },
-        "cost_usd": float(t.get("cost_usd") or 0.0),
+        "cost_usd": float(t.cost_usd or 0.0),
     }
 
 
-def _key(row: dict[str, Any], group_by: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[k] for k in group_by)
+def _named(group_by: Sequence[GroupKey], key: Key) -> GroupKeyValues:
+    return dict(zip(group_by, key, strict=True))
 
 
 class QueryService:
@@ -181,41 +208,40 @@ class QueryService:
         step = pick_step(w, step_s, shortest)
         return window(w.start, w.end, step), step
 
-    async def summary(self, w: Window, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
+    async def summary(self, w: Window, filters: Filters, group_by: Sequence[GroupKey]) -> Summary:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by)
         hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by)
-        by_key: dict[tuple[Any, ...], Histograms] = defaultdict(dict)
+        by_key: dict[Key, Histograms] = defaultdict(dict)
         overall: Histograms = defaultdict(Counter)  # the groups' histograms merged: counts add
         for row in hists:
             counts = _counts(row)
-            by_key[_key(row, group_by)][row["metric"]] = counts
-            overall[row["metric"]] += counts
+            by_key[row.key][row.metric] = counts
+            overall[row.metric] += counts
         groups = [
-            {
-                "key": dict(zip(group_by, _key(t, group_by), strict=True)),
-                **_stats(t, by_key[_key(t, group_by)], w.minutes),
-            }
-            for t in sorted(totals, key=lambda t: -int(t["requests"]))
+            GroupFigures(key=_named(group_by, t.key), **_figures(t, by_key[t.key], w.minutes))
+            for t in sorted(totals, key=lambda t: -int(t.requests))
         ]
-        return {
-            "from": w.start,
-            "to": w.end,
-            "group_by": list(group_by),
-            "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
-            "total": _stats(_sum_totals(totals), overall, w.minutes),
-            "groups": groups if group_by else [],
-        }
+        return Summary(
+            from_=w.start,
+            to=w.end,
+            group_by=list(group_by),
+            percentile_relative_error=round(histogram.RELATIVE_ERROR, 4),
+            total=Figures(**_figures(_sum_totals(totals), overall, w.minutes)),
+            groups=groups if group_by else [],
+        )
 
-    async def timeseries(self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[str]) -> dict[str, Any]:
+    async def timeseries(
+        self, w: Window, step: timedelta, filters: Filters, group_by: Sequence[GroupKey]
+    ) -> Timeseries:
         totals = await run_in_threadpool(self.store.totals, w.start, w.end, filters, group_by, step)
         hists = await run_in_threadpool(self.store.histograms, w.start, w.end, filters, group_by, step)
-        per_point: dict[tuple[Any, ...], dict[datetime, dict[str, Any]]] = defaultdict(dict)
+        per_point: dict[Key, dict[datetime | None, Totals]] = defaultdict(dict)
         for row in totals:
-            per_point[_key(row, group_by)][row["t"]] = row
-        hist_point: dict[tuple[Any, ...], dict[datetime, Histograms]] = defaultdict(lambda: defaultdict(dict))
-        for row in hists:
-            hist_point[_key(row, group_by)][row["t"]][row["metric"]] = _counts(row)
-        keys = sorted(per_point, key=lambda k: -sum(int(p["requests"]) for p in per_point[k].values()))
+            per_point[row.key][row.t] = row
+        hist_point: dict[Key, dict[datetime | None, Histograms]] = defaultdict(lambda: defaultdict(dict))
+        for h in hists:
+            hist_point[h.key][h.t][h.metric] = _counts(h)
+        keys: list[Key] = sorted(per_point, key=lambda k: -sum(int(p.requests) for p in per_point[k].values()))
         if not group_by:
             keys = [()]  # one series, every step present even when nothing happened
         times = []
@@ -225,53 +251,56 @@ class QueryService:
             t += step
         minutes = step / MINUTE
         series = [
-            {
-                "key": dict(zip(group_by, k, strict=True)),
-                "points": [
-                    {"t": at, **_stats(per_point[k].get(at), hist_point[k].get(at, {}), minutes)} for at in times
+            Series(
+                key=_named(group_by, k),
+                points=[
+                    Point(t=at, **_figures(per_point[k].get(at), hist_point[k].get(at, {}), minutes)) for at in times
                 ],
-            }
+            )
             for k in keys
         ]
-        return {
-            "from": w.start,
-            "to": w.end,
-            "step_seconds": int(step.total_seconds()),
-            "group_by": list(group_by),
-            "percentile_relative_error": round(histogram.RELATIVE_ERROR, 4),
-            "series": series,
-        }
+        return Timeseries(
+            from_=w.start,
+            to=w.end,
+            step_seconds=int(step.total_seconds()),
+            group_by=list(group_by),
+            percentile_relative_error=round(histogram.RELATIVE_ERROR, 4),
+            series=series,
+        )
 
-    async def logs(self, q: LogQuery) -> dict[str, Any]:
+    async def logs(self, q: LogQuery) -> LogsPage:
         rows = await run_in_threadpool(self.store.list_logs, LogQuery(**{**vars(q), "limit": q.limit + 1}))
         more = len(rows) > q.limit
         rows = rows[: q.limit]
-        cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
-        return {"items": rows, "next_cursor": cursor}
+        cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return LogsPage(items=[LogItem.model_validate(r) for r in rows], next_cursor=cursor)
 
-    async def log(self, log_id: UUID) -> dict[str, Any]:
+    async def log(self, log_id: UUID) -> LogDetail:
         row = await run_in_threadpool(self.store.get_log, log_id)
         if row is None:
             raise NotFoundError(f"inference event {log_id} not found", code="log_not_found")
-        uri, inline = row.pop("raw_payload_uri"), row.pop("raw_payload_jsonb")
-        row["payload_location"] = "object_store" if uri else ("inline" if inline is not None else None)
-        row["payload_error"] = None
+        uri, inline = row.raw_payload_uri, row.raw_payload_jsonb
+        location: PayloadLocation | None = "object_store" if uri else ("inline" if inline is not None else None)
+        payload, error = None, None
         try:
-            row["payload"] = await run_in_threadpool(load_payload, uri, inline, self.raw_store)
+            payload = await run_in_threadpool(load_payload, uri, inline, self.raw_store)
         except PrismError as exc:  # the row is still worth showing without its payload
-            row["payload"], row["payload_error"] = None, exc.message
-        return row
+            error = exc.message
+        stored = {f.name: getattr(row, f.name) for f in dataclass_fields(row) if f.name not in _WHERE_PAYLOAD_IS}
+        return LogDetail(**stored, payload_location=location, payload=payload, payload_error=error)
 
 
-def _sum_totals(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _sum_totals(rows: list[Totals]) -> Totals | None:
     if not rows:
         return None
-    out: dict[str, Any] = {}
-    for name in ("requests", "errors", "latency_ms_sum", "ttft_ms_sum", "ttft_count", "prompt_tokens",
-                 "completion_tokens", "total_tokens", "cost_usd"):  # fmt: skip
-        out[name] = sum(r[name] or 0 for r in rows)
-    out["latency_ms_max"] = max((r["latency_ms_max"] for r in rows if r["latency_ms_max"] is not None), default=None)
-    return out
+    sums: dict[str, Any] = {name: sum(getattr(r, name) or 0 for r in rows) for name in _SUMMED}
+    top = max((r.latency_ms_max for r in rows if r.latency_ms_max is not None), default=None)
+    return Totals(**sums, latency_ms_max=top)
+
+
+_WHERE_PAYLOAD_IS = ("raw_payload_uri", "raw_payload_jsonb")  # shown as payload_location and payload
+_SUMMED = ("requests", "errors", "latency_ms_sum", "ttft_ms_sum", "ttft_count", "prompt_tokens", "completion_tokens",
+           "total_tokens", "cost_usd")  # fmt: skip
 
 
 class DashboardService:
@@ -282,7 +311,8 @@ class DashboardService:
 
     @staticmethod
     def _out(d: Dashboard) -> DashboardOut:
-        return DashboardOut(id=d.id, name=d.name, spec=d.spec, created_at=d.created_at, updated_at=d.updated_at)
+        spec = DashboardSpec.model_validate(d.spec)  # as saved: a DashboardIn's spec
+        return DashboardOut(id=d.id, name=d.name, spec=spec, created_at=d.created_at, updated_at=d.updated_at)
 
     @staticmethod
     def _missing(dashboard_id: UUID) -> NotFoundError:

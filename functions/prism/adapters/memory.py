@@ -1,7 +1,7 @@
 """In-memory fakes of the ports, for unit tests (no network): the one home of the fakes.
 
 The pipeline (bus, raw payload store, log store), the read side (query and dashboard stores) and
-the chat's data (conversations, messages, provider credentials: ``InMemoryChatStore``, same
+the chat's data (conversations, messages, provider credentials: ``InMemoryAppStore``, same
 behaviour as PostgreSQL). The chat's model gateway and demo server fakes are in
 ``tests/unit/chat/conftest.py`` (they fake ``chat.gateway``, not a port of the core).
 """
@@ -12,21 +12,32 @@ import copy
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from chat.errors import ConversationNotFoundError
-from chat.model import ChatMessage, Conversation, MessageOutcome, StoredCredential, TurnStart
-
 from prism import histogram
-from prism.errors import BadRecordError, BusError, RawPayloadNotFoundError, StoreError
-from prism.histogram import align_down
+from prism.errors import BusError, ConversationNotFoundError, RawPayloadNotFoundError, StoreError
 from prism.keys import IngestKey, digest, lookup_prefix
-from prism.ports import PublishResult
-from prism.read import Dashboard, Filters, LogQuery
-from prism.records import LogRow
+from prism.ports import (
+    ChatMessage,
+    Conversation,
+    Dashboard,
+    Filters,
+    HistogramCounts,
+    LogEntry,
+    LogEntryDetail,
+    LogQuery,
+    MessageOutcome,
+    PublishResult,
+    StoredCredential,
+    Totals,
+    TurnStart,
+    align_down,
+)
+from prism.records import BadRecordError, LogRow
 
 
 class MemoryBus:
@@ -115,19 +126,20 @@ class MemoryQueryStore:
 
     def add(self, created_at: datetime, **fields: Any) -> dict[str, Any]:
         row: dict[str, Any] = {
+            **dict.fromkeys(f.name for f in dataclass_fields(LogEntryDetail)),
             "id": fields.pop("id", None) or UUID(int=len(self.rows) + 1),
             "created_at": created_at,
+            "ts_start": created_at,
+            "ts_end": created_at,
             "status": "ok",
             "model": "m",
             "provider": "p",
             "latency_ms": 100.0,
-            "ttft_ms": None,
-            "prompt_tokens": None,
-            "completion_tokens": None,
-            "total_tokens": None,
-            "cost_usd": None,
-            "raw_payload_uri": None,
-            "raw_payload_jsonb": None,
+            "tags": [],
+            "metadata": {},
+            "redactions": {},
+            "schema_version": 1,
+            "tools": [],
             **fields,
         }
         self.rows.append(row)
@@ -137,12 +149,8 @@ class MemoryQueryStore:
         return [r for r in self.rows if start <= r["created_at"] < end and _matches(r, filters)]
 
     @staticmethod
-    def _key(row: dict[str, Any], group_by: Sequence[str], step: timedelta | None) -> tuple[Any, ...]:
-        return (*([align_down(row["created_at"], step)] if step else []), *(row[k] for k in group_by))
-
-    @staticmethod
-    def _names(group_by: Sequence[str], step: timedelta | None) -> list[str]:
-        return [*(["t"] if step else []), *group_by]
+    def _key(row: dict[str, Any], group_by: Sequence[str]) -> tuple[str | None, ...]:
+        return tuple(row[k] for k in group_by)
 
     def totals(
         self,
@@ -151,33 +159,28 @@ class MemoryQueryStore:
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Totals]:
         out: dict[tuple[Any, ...], dict[str, Any]] = {}
         for r in self._in(start, end, filters):
-            key = self._key(r, group_by, step)
-            t = out.setdefault(
-                key,
-                {
-                    **dict(zip(self._names(group_by, step), key, strict=True)),
-                    "requests": 0,
-                    "errors": 0,
-                    "latency_ms_max": None,
-                    "ttft_count": 0,
-                    **dict.fromkeys(_SUMS, 0),
-                },
+            key, t = self._key(r, group_by), align_down(r["created_at"], step) if step else None
+            sums = out.setdefault(
+                (t, key),
+                {"key": key, "t": t, "requests": 0, "errors": 0, "latency_ms_max": None, "ttft_count": 0}
+                | dict.fromkeys(_SUMS, 0),
             )
-            t["requests"] += 1
-            t["errors"] += r["status"] == "error"
+            sums["requests"] += 1
+            sums["errors"] += r["status"] == "error"
             latency, ttft = r.get("latency_ms"), r.get("ttft_ms")
-            t["latency_ms_sum"] += latency or 0
+            sums["latency_ms_sum"] += latency or 0
             if latency is not None:
-                t["latency_ms_max"] = latency if t["latency_ms_max"] is None else max(t["latency_ms_max"], latency)
+                top = sums["latency_ms_max"]
+                sums["latency_ms_max"] = latency if top is None else max(top, latency)
             if ttft is not None:
-                t["ttft_ms_sum"] += ttft
-                t["ttft_count"] += 1
+                sums["ttft_ms_sum"] += ttft
+                sums["ttft_count"] += 1
             for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cost_usd"):
-                t[name] += r.get(name) or 0
-        return list(out.values())
+                sums[name] += r.get(name) or 0
+        return [Totals(**sums) for sums in out.values()]
 
     def histograms(
         self,
@@ -186,20 +189,20 @@ class MemoryQueryStore:
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[HistogramCounts]:
         counts: dict[tuple[Any, ...], Counter[int]] = {}
         for r in self._in(start, end, filters):
             for metric, column in (("latency", "latency_ms"), ("ttft", "ttft_ms")):
                 if r.get(column) is not None:
-                    key = (*self._key(r, group_by, step), metric)
+                    t = align_down(r["created_at"], step) if step else None
+                    key = (metric, self._key(r, group_by), t)
                     counts.setdefault(key, Counter())[histogram.bucket(r[column])] += 1
-        names = [*self._names(group_by, step), "metric"]
         return [
-            {**dict(zip(names, key, strict=True)), "idx": sorted(c), "n": [c[i] for i in sorted(c)]}
-            for key, c in counts.items()
+            HistogramCounts(metric, sorted(c), [c[i] for i in sorted(c)], key=key, t=t)
+            for (metric, key, t), c in counts.items()
         ]
 
-    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]:
+    def list_logs(self, q: LogQuery) -> list[LogEntry]:
         rows = [
             r
             for r in self._in(q.start, q.end, q.filters)
@@ -215,12 +218,14 @@ class MemoryQueryStore:
             and (q.before is None or (r["created_at"], r["id"]) < q.before)
         ]
         rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
-        hidden = ("raw_payload_uri", "raw_payload_jsonb")
-        return [{k: v for k, v in r.items() if k not in hidden} for r in rows[: q.limit]]
+        listed = [f.name for f in dataclass_fields(LogEntry)]
+        return [LogEntry(**{k: r[k] for k in listed}) for r in rows[: q.limit]]
 
-    def get_log(self, log_id: UUID) -> dict[str, Any] | None:
+    def get_log(self, log_id: UUID) -> LogEntryDetail | None:
         row = next((r for r in self.rows if r["id"] == log_id), None)
-        return None if row is None else {"tools": [], **row}
+        if row is None:
+            return None
+        return LogEntryDetail(**{f.name: row[f.name] for f in dataclass_fields(LogEntryDetail)})
 
     def ping(self) -> None:
         return None
@@ -257,7 +262,7 @@ class MemoryDashboardStore:
 # --- the chat's data ----------------------------------------------------------------------------
 
 
-class InMemoryChatStore:
+class InMemoryAppStore:
     """Implements ``ConversationStore`` and ``CredentialStore`` in process memory."""
 
     def __init__(self) -> None:
@@ -354,7 +359,8 @@ class InMemoryChatStore:
             for messages in self._messages.values():
                 for m in messages:
                     if m.id == message_id:
-                        m.status, m.content, m.reply = outcome.status, outcome.content, outcome.reply
+                        for name, value in vars(outcome).items():
+                            setattr(m, name, value)
                         return
 
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:

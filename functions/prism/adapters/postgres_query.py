@@ -19,8 +19,19 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres, columns
-from prism.histogram import EPOCH, align_down
-from prism.read import GROUP_KEYS, Dashboard, Filters, LogQuery
+from prism.ports import (
+    EPOCH,
+    GROUP_KEYS,
+    Dashboard,
+    Filters,
+    HistogramCounts,
+    LogEntry,
+    LogEntryDetail,
+    LogQuery,
+    ToolCall,
+    Totals,
+    align_down,
+)
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -115,6 +126,8 @@ def _series(group_by: Sequence[str], step: timedelta | None, *more: str) -> tupl
     return select, sql.SQL(", ").join(map(sql.Identifier, names))
 
 
+_TOTAL_NAMES = ("requests", "errors", "latency_ms_sum", "latency_ms_max", "ttft_ms_sum", "ttft_count",
+                "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd")  # fmt: skip
 _TOTALS = """
     sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
     sum(latency_ms_sum) AS latency_ms_sum, max(latency_ms_max) AS latency_ms_max,
@@ -141,7 +154,7 @@ class PostgresQueryStore(PooledPostgres):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Totals]:
         """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
         where, params = _where(filters)
         select, group = _series(group_by, step)
@@ -156,7 +169,11 @@ class PostgresQueryStore(PooledPostgres):
         params.update(start=start, end=end, step=step, origin=EPOCH)
         with self._conn() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [r for r in rows if r["requests"]]
+        return [
+            Totals(**{k: r[k] for k in _TOTAL_NAMES}, key=tuple(r[k] for k in group_by), t=r.get("t"))
+            for r in rows
+            if r["requests"]
+        ]
 
     def histograms(
         self,
@@ -165,7 +182,7 @@ class PostgresQueryStore(PooledPostgres):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[HistogramCounts]:
         """Per group (and step, as ``t``) and ``metric``: the histogram merged over [start, end), as
         ``idx`` (ascending buckets) and ``n`` (their counts).
 
@@ -195,11 +212,15 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
         ).format(select=select, where=where, series=series)
         params.update(_spans(start, end, step), start=start, end=end, step=step, origin=EPOCH)
         with self._conn() as conn:
-            return conn.execute(query, params).fetchall()
+            rows = conn.execute(query, params).fetchall()
+        return [
+            HistogramCounts(r["metric"], r["idx"], r["n"], key=tuple(r[k] for k in group_by), t=r.get("t"))
+            for r in rows
+        ]
 
     # --- logs ---------------------------------------------------------------------------------
 
-    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]:
+    def list_logs(self, q: LogQuery) -> list[LogEntry]:
         where, params = _where(q.filters)
         conditions: list[sql.Composable] = [where, sql.SQL("created_at >= %(start)s AND created_at < %(end)s")]
         params.update(start=q.start, end=q.end, limit=q.limit)
@@ -218,22 +239,22 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
             "SELECT {cols} FROM inference_logs WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
         ).format(cols=columns(*LIST_COLUMNS), where=sql.SQL(" AND ").join(conditions))
         with self._conn() as conn:
-            return conn.execute(query, params).fetchall()
+            return [LogEntry(**r) for r in conn.execute(query, params).fetchall()]
 
-    def get_log(self, log_id: UUID) -> dict[str, Any] | None:
+    def get_log(self, log_id: UUID) -> LogEntryDetail | None:
         with self._conn() as conn:
             row = conn.execute(
                 sql.SQL("SELECT {} FROM inference_logs WHERE id = %s").format(columns(*DETAIL_COLUMNS)), (log_id,)
             ).fetchone()
             if row is None:
                 return None
-            row["tools"] = conn.execute(
+            tools = conn.execute(
                 sql.SQL(
                     "SELECT {} FROM tool_invocations WHERE inference_id = %s AND created_at = %s ORDER BY idx"
                 ).format(columns(*TOOL_COLUMNS)),
                 (log_id, row["created_at"]),
             ).fetchall()
-        return row
+        return LogEntryDetail(**row, tools=[ToolCall(**t) for t in tools])
 
     # --- dashboards ---------------------------------------------------------------------------
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from prism.auth import AUTH_RESPONSES, Viewer
 from prism.cursor import decode_cursor
-from prism.read import LogQuery
+from prism.ports import LogQuery
 
 from query.deps import CommonDep, ServiceDep, Text
 from query.schemas import LogDetail, LogsPage
@@ -14,7 +14,7 @@ from query.schemas import LogDetail, LogsPage
 router = APIRouter(tags=["logs"], responses=AUTH_RESPONSES)
 
 
-@router.get("/api/logs", response_model=None, responses={200: {"model": LogsPage}})
+@router.get("/api/logs")
 async def logs(
     me: Viewer,
     service: ServiceDep,
@@ -25,7 +25,7 @@ async def logs(
     tag: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Any:
+) -> LogsPage:
     """Inference events, newest first; follow ``next_cursor`` for older ones."""
     w = service.logs_window(common.start, common.end)
     q = LogQuery(
@@ -42,8 +42,8 @@ async def logs(
     return await service.logs(q)
 
 
-@router.get("/api/logs/{log_id}", response_model=None, responses={200: {"model": LogDetail}})
-async def log(me: Viewer, log_id: UUID, service: ServiceDep) -> Any:
+@router.get("/api/logs/{log_id}")
+async def log(me: Viewer, log_id: UUID, service: ServiceDep) -> LogDetail:
     """One event: every stored field, its tool calls, and its request/response payload, wherever it
     is kept (inline, or in the raw payload store)."""
     return await service.log(log_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import anyio
@@ -12,7 +11,7 @@ import pytest
 from prism import histogram
 from prism.adapters.memory import MemoryDashboardStore, MemoryQueryStore, MemoryRawPayloadStore
 from prism.errors import NotFoundError, ValidationFailedError
-from prism.read import Filters, LogQuery
+from prism.ports import Filters, LogQuery
 from query.schemas import DashboardIn
 from query.service import DashboardService, QueryService, Window, pick_step, window
 
@@ -121,52 +120,52 @@ def test_a_summary_merges_the_groups_histograms_into_the_total() -> None:
     svc = service(three_calls())
     w = svc.window(at("2026-11-27T08:00:00"), at("2026-11-27T09:00:00"))
     # WHEN summarised per model
-    out: dict[str, Any] = anyio.run(svc.summary, w, Filters(), ["model"])
+    out = anyio.run(svc.summary, w, Filters(), ["model"])
     # THEN the total's percentiles come from every call's bucket, each group's from its own
-    total = out["total"]
-    assert (total["requests"], total["errors"], total["error_rate"]) == (3, 1, 1 / 3)
-    assert total["requests_per_minute"] == 3 / 60
-    assert total["latency_ms"] == {"avg": 1300 / 3, "p50": p(200), "p90": p(1000), "p95": p(1000), "p99": p(1000),
-                                   "max": 1000.0}  # fmt: skip
-    assert total["ttft_ms"]["avg"] == 40.0 and total["ttft_ms"]["p99"] == p(40)
-    assert total["tokens"]["total"] == 30 and total["cost_usd"] == 0.75
+    total = out.total
+    assert (total.requests, total.errors, total.error_rate) == (3, 1, 1 / 3)
+    assert total.requests_per_minute == 3 / 60
+    assert total.latency_ms.model_dump() == {"avg": 1300 / 3, "p50": p(200), "p90": p(1000), "p95": p(1000),
+                                             "p99": p(1000), "max": 1000.0}  # fmt: skip
+    assert total.ttft_ms.avg == 40.0 and total.ttft_ms.p99 == p(40)
+    assert total.tokens.total == 30 and total.cost_usd == 0.75
     # AND the groups come busiest first, keyed by the group's values
-    assert [g["key"] for g in out["groups"]] == [{"model": "a"}, {"model": "b"}]
-    a, b = out["groups"]
-    assert (a["requests"], a["latency_ms"]["p50"], a["latency_ms"]["max"]) == (2, p(100), 200.0)
-    assert (b["errors"], b["latency_ms"]["p50"], b["ttft_ms"]["p50"]) == (1, p(1000), None)
-    assert out["percentile_relative_error"] == round(histogram.RELATIVE_ERROR, 4)
+    assert [g.key for g in out.groups] == [{"model": "a"}, {"model": "b"}]
+    a, b = out.groups
+    assert (a.requests, a.latency_ms.p50, a.latency_ms.max) == (2, p(100), 200.0)
+    assert (b.errors, b.latency_ms.p50, b.ttft_ms.p50) == (1, p(1000), None)
+    assert out.percentile_relative_error == round(histogram.RELATIVE_ERROR, 4)
 
 
 def test_a_summary_without_group_by_has_no_groups_and_filters_count() -> None:
     svc = service(three_calls())
     w = svc.window(at("2026-11-27T08:00:00"), at("2026-11-27T09:00:00"))
-    out: dict[str, Any] = anyio.run(svc.summary, w, Filters(status=("error",)), [])
-    assert out["groups"] == [] and out["total"]["requests"] == 1 and out["total"]["latency_ms"]["p50"] == p(1000)
+    out = anyio.run(svc.summary, w, Filters(status=("error",)), [])
+    assert out.groups == [] and out.total.requests == 1 and out.total.latency_ms.p50 == p(1000)
 
 
 def test_an_empty_window_reads_zeros_and_no_percentiles() -> None:
     svc = service()
-    out: dict[str, Any] = anyio.run(svc.summary, svc.window(None, None), Filters(), [])
-    assert out["total"]["requests"] == 0 and out["total"]["error_rate"] is None
-    assert out["total"]["latency_ms"]["p99"] is None and out["total"]["latency_ms"]["avg"] is None
+    out = anyio.run(svc.summary, svc.window(None, None), Filters(), [])
+    assert out.total.requests == 0 and out.total.error_rate is None
+    assert out.total.latency_ms.p99 is None and out.total.latency_ms.avg is None
 
 
 def test_a_timeseries_has_every_step_even_without_calls_and_one_series_per_group() -> None:
     svc = service(three_calls())
     w, step = svc.series_window(at("2026-11-27T08:00:00"), at("2026-11-27T09:00:00"), 900)
     # WHEN read as one series
-    one: dict[str, Any] = anyio.run(svc.timeseries, w, step, Filters(), [])
+    one = anyio.run(svc.timeseries, w, step, Filters(), [])
     # THEN each quarter hour is a point, counted from the calls in it
-    (series,) = one["series"]
-    assert [pt["t"] for pt in series["points"]] == [at(f"2026-11-27T08:{m:02}:00") for m in (0, 15, 30, 45)]
-    assert [pt["requests"] for pt in series["points"]] == [0, 2, 1, 0]
-    assert series["points"][1]["latency_ms"]["p50"] == p(100) and series["points"][0]["latency_ms"]["p50"] is None
-    assert series["points"][1]["requests_per_minute"] == 2 / 15 and one["step_seconds"] == 900
+    (series,) = one.series
+    assert [pt.t for pt in series.points] == [at(f"2026-11-27T08:{m:02}:00") for m in (0, 15, 30, 45)]
+    assert [pt.requests for pt in series.points] == [0, 2, 1, 0]
+    assert series.points[1].latency_ms.p50 == p(100) and series.points[0].latency_ms.p50 is None
+    assert series.points[1].requests_per_minute == 2 / 15 and one.step_seconds == 900
     # WHEN read per model THEN one series each, busiest first
-    per: dict[str, Any] = anyio.run(svc.timeseries, w, step, Filters(), ["model"])
-    assert [s["key"] for s in per["series"]] == [{"model": "a"}, {"model": "b"}]
-    assert [pt["requests"] for pt in per["series"][1]["points"]] == [0, 0, 1, 0]
+    per = anyio.run(svc.timeseries, w, step, Filters(), ["model"])
+    assert [s.key for s in per.series] == [{"model": "a"}, {"model": "b"}]
+    assert [pt.requests for pt in per.series[1].points] == [0, 0, 1, 0]
 
 
 # --- logs -----------------------------------------------------------------------------------------
@@ -175,13 +174,13 @@ def test_a_timeseries_has_every_step_even_without_calls_and_one_series_per_group
 def test_logs_come_newest_first_a_page_at_a_time() -> None:
     svc = service(three_calls())
     w = svc.logs_window(at("2026-11-27T08:00:00"), at("2026-11-27T09:00:00"))
-    first: dict[str, Any] = anyio.run(svc.logs, LogQuery(start=w.start, end=w.end, limit=2))
-    assert [r["model"] for r in first["items"]] == ["b", "a"] and first["next_cursor"]
+    first = anyio.run(svc.logs, LogQuery(start=w.start, end=w.end, limit=2))
+    assert [r.model for r in first.items] == ["b", "a"] and first.next_cursor
     from prism.cursor import decode_cursor
 
-    after = LogQuery(start=w.start, end=w.end, limit=2, before=decode_cursor(first["next_cursor"]))
-    rest: dict[str, Any] = anyio.run(svc.logs, after)
-    assert [r["created_at"] for r in rest["items"]] == [at("2026-11-27T08:20:00")] and rest["next_cursor"] is None
+    after = LogQuery(start=w.start, end=w.end, limit=2, before=decode_cursor(first.next_cursor))
+    rest = anyio.run(svc.logs, after)
+    assert [r.created_at for r in rest.items] == [at("2026-11-27T08:20:00")] and rest.next_cursor is None
 
 
 def test_one_log_carries_its_payload_wherever_it_is_kept() -> None:
@@ -192,11 +191,11 @@ def test_one_log_carries_its_payload_wherever_it_is_kept() -> None:
     lost = store.add(NOW, raw_payload_uri="mem://gone")
     svc = service(store, raw)
     got = [anyio.run(svc.log, row["id"]) for row in (inline, offloaded, lost)]
-    assert [g["payload_location"] for g in got] == ["inline", "object_store", "object_store"]
-    assert got[0]["payload"] == {"request": {"q": 1}, "response": None}
-    assert got[1]["payload"] == {"request": {"q": 2}, "response": {"a": 3}} and got[1]["payload_error"] is None
+    assert [g.payload_location for g in got] == ["inline", "object_store", "object_store"]
+    assert got[0].payload == {"request": {"q": 1}, "response": None}
+    assert got[1].payload == {"request": {"q": 2}, "response": {"a": 3}} and got[1].payload_error is None
     # a payload that cannot be read leaves the row worth showing, saying why
-    assert got[2]["payload"] is None and "mem://gone" in got[2]["payload_error"]
+    assert got[2].payload is None and got[2].payload_error and "mem://gone" in got[2].payload_error
     with pytest.raises(NotFoundError) as exc:
         anyio.run(svc.log, UUID(int=999))
     assert code_of(exc) == "log_not_found"
