@@ -141,7 +141,7 @@ def main() -> None:
     from prism.adapters.postgres import drop_database, migrate
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.cursor import decode_cursor
-    from prism.ports import Filters, LogQuery
+    from prism.read import Filters, LogQuery
     from query.service import QueryService, pick_step, window
 
     admin = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -35,6 +35,103 @@ class LogQuery:
     limit: int = 50
 
 
+GroupKeyValue = str | None  # a group's value of one group_by key
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Summed rollup rows of one group (``key``: its values of the group_by keys, in order) and, in
+    a timeseries, one step (``t``: its start)."""
+
+    requests: int
+    errors: int
+    latency_ms_sum: float
+    latency_ms_max: float | None
+    ttft_ms_sum: float
+    ttft_count: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: float
+    key: tuple[GroupKeyValue, ...] = ()
+    t: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramCounts:
+    """One ``metric``'s histogram ("latency" or "ttft") merged over a group (and step): ``idx`` the
+    buckets holding values (ascending), ``n`` their counts."""
+
+    metric: str
+    idx: Sequence[int]
+    n: Sequence[int]
+    key: tuple[GroupKeyValue, ...] = ()
+    t: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One inference event as the logs explorer lists it (columns of ``inference_logs``)."""
+
+    id: UUID
+    created_at: datetime
+    ts_start: datetime
+    ts_end: datetime
+    latency_ms: float
+    ttft_ms: float | None
+    provider: str
+    model: str
+    response_model: str | None
+    status: str
+    finish_reason: str | None
+    error_type: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    conversation_id: str | None
+    message_id: str | None
+    trace_id: str | None
+    user_id: str | None
+    tags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool invocation of an event (``tool_invocations``)."""
+
+    idx: int
+    name: str
+    tool_call_id: str | None
+    status: str
+    arguments: Any
+    result: Any
+    error: str | None
+    ts_start: datetime | None
+    ts_end: datetime | None
+    latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntryDetail(LogEntry):
+    """One inference event with every stored field: where its raw payload is kept (inline JSON or
+    an object store URI) and its tool calls."""
+
+    ts_first_token: datetime | None
+    error_message: str | None
+    cached_tokens: int | None
+    reasoning_tokens: int | None
+    cost_note: str | None
+    span_id: str | None
+    metadata: dict[str, Any]
+    redactions: dict[str, int]
+    raw_payload_jsonb: Any
+    raw_payload_uri: str | None
+    sdk: str | None
+    schema_version: int
+    tools: list[ToolCall]
+
+
 class QueryStore(Protocol):
     """What the query API reads: rollup totals, merged histogram counts, log rows."""
 
@@ -45,7 +142,10 @@ class QueryStore(Protocol):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Totals]:
+        """Per group (and ``step``): the rollups summed over [start, end); groups without requests
+        are left out."""
+        ...
 
     def histograms(
         self,
@@ -54,11 +154,13 @@ class QueryStore(Protocol):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[HistogramCounts]: ...
 
-    def list_logs(self, q: LogQuery) -> list[dict[str, Any]]: ...
+    def list_logs(self, q: LogQuery) -> list[LogEntry]:
+        """Newest first (``created_at``, then ``id``), at most ``q.limit``."""
+        ...
 
-    def get_log(self, log_id: UUID) -> dict[str, Any] | None: ...
+    def get_log(self, log_id: UUID) -> LogEntryDetail | None: ...
 
     def ping(self) -> None: ...
 

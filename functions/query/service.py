@@ -19,19 +19,10 @@ from prism import histogram
 from prism.clock import Clock, utc_now, utc_today
 from prism.cursor import encode_cursor
 from prism.errors import NotFoundError, PrismError, ValidationFailedError
-from prism.histogram import QUANTILES
+from prism.histogram import QUANTILES, align_down
 from prism.payloads import load_payload
-from prism.ports import (
-    Dashboard,
-    DashboardStore,
-    Filters,
-    HistogramCounts,
-    LogQuery,
-    QueryStore,
-    RawPayloadStore,
-    Totals,
-    align_down,
-)
+from prism.ports import RawPayloadStore
+from prism.read import Dashboard, DashboardStore, Filters, HistogramCounts, LogQuery, QueryStore, Totals
 from starlette.concurrency import run_in_threadpool
 
 from query.schemas import (

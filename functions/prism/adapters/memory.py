@@ -1,7 +1,7 @@
 """In-memory fakes of the ports, for unit tests (no network): the one home of the fakes.
 
 The pipeline (bus, raw payload store, log store), the read side (query and dashboard stores) and
-the chat's data (conversations, messages, provider credentials: ``InMemoryAppStore``, same
+the chat's data (conversations, messages, provider credentials: ``InMemoryChatStore``, same
 behaviour as PostgreSQL). The chat's model gateway and demo server fakes are in
 ``tests/unit/chat/conftest.py`` (they fake ``chat.gateway``, not a port of the core).
 """
@@ -18,26 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from chat.errors import ConversationNotFoundError
+from chat.model import ChatMessage, Conversation, MessageOutcome, StoredCredential, TurnStart
+
 from prism import histogram
-from prism.errors import BusError, ConversationNotFoundError, RawPayloadNotFoundError, StoreError
+from prism.errors import BadRecordError, BusError, RawPayloadNotFoundError, StoreError
+from prism.histogram import align_down
 from prism.keys import IngestKey, digest, lookup_prefix
-from prism.ports import (
-    ChatMessage,
-    Conversation,
-    Dashboard,
-    Filters,
-    HistogramCounts,
-    LogEntry,
-    LogEntryDetail,
-    LogQuery,
-    MessageOutcome,
-    PublishResult,
-    StoredCredential,
-    Totals,
-    TurnStart,
-    align_down,
-)
-from prism.records import BadRecordError, LogRow
+from prism.ports import PublishResult
+from prism.read import Dashboard, Filters, HistogramCounts, LogEntry, LogEntryDetail, LogQuery, Totals
+from prism.records import LogRow
 
 
 class MemoryBus:
@@ -262,7 +252,7 @@ class MemoryDashboardStore:
 # --- the chat's data ----------------------------------------------------------------------------
 
 
-class InMemoryAppStore:
+class InMemoryChatStore:
     """Implements ``ConversationStore`` and ``CredentialStore`` in process memory."""
 
     def __init__(self) -> None:
@@ -359,8 +349,7 @@ class InMemoryAppStore:
             for messages in self._messages.values():
                 for m in messages:
                     if m.id == message_id:
-                        for name, value in vars(outcome).items():
-                            setattr(m, name, value)
+                        m.status, m.content, m.reply = outcome.status, outcome.content, outcome.reply
                         return
 
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:

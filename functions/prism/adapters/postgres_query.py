@@ -19,8 +19,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres, columns
-from prism.ports import (
-    EPOCH,
+from prism.histogram import EPOCH, align_down
+from prism.read import (
     GROUP_KEYS,
     Dashboard,
     Filters,
@@ -30,7 +30,6 @@ from prism.ports import (
     LogQuery,
     ToolCall,
     Totals,
-    align_down,
 )
 
 HOUR = timedelta(hours=1)

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from prism.auth import AUTH_RESPONSES, Viewer
 from prism.cursor import decode_cursor
-from prism.ports import LogQuery
+from prism.read import LogQuery
 
 from query.deps import CommonDep, ServiceDep, Text
 from query.schemas import LogDetail, LogsPage

@@ -11,7 +11,7 @@ import pytest
 from prism import histogram
 from prism.adapters.memory import MemoryDashboardStore, MemoryQueryStore, MemoryRawPayloadStore
 from prism.errors import NotFoundError, ValidationFailedError
-from prism.ports import Filters, LogQuery
+from prism.read import Filters, LogQuery
 from query.schemas import DashboardIn
 from query.service import DashboardService, QueryService, Window, pick_step, window
 
