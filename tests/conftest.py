@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.profile import PG_ADMIN, TEST_PROFILE  # PRISM_TEST_PG, PRISM_TEST_PROFILE
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # LiteLLM loads ./.env into os.environ at import unless told it runs in production mode: a
 # developer's .env must not leak into the tests.
@@ -42,7 +44,6 @@ if os.environ.get("PRISM_TEST_CLOCK"):
 
     time_machine.travel(os.environ["PRISM_TEST_CLOCK"], tick=True).start()
 
-PG_ADMIN = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("PRISM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -66,13 +67,13 @@ def fresh_database(prefix: str = "prism_test") -> str:
     from prism.adapters.postgres import migrate
 
     url = _db_url(f"{prefix}_{uuid.uuid4().hex[:10]}")
-    migrate(url, profile="postgres")
+    migrate(url, profile=TEST_PROFILE)
     return url
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A migrated database for the whole session (plain PostgreSQL profile)."""
+    """A migrated database for the whole session, on the profile of PRISM_TEST_PROFILE (postgres)."""
     from prism.adapters.postgres import drop_database
 
     url = fresh_database()
@@ -87,9 +88,10 @@ def clean_database(database_url: str) -> Iterator[str]:
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE inference_logs, tool_invocations, inference_event_ids, metrics_minute, "
+            "TRUNCATE inference_logs, tool_invocations, inference_event_ids, "
             "latency_hist_minute, latency_hist_hour, latency_hist_day"
         )
+        conn.execute("TRUNCATE metrics_minute")  # a continuous aggregate on TimescaleDB: on its own
     yield database_url
 
 

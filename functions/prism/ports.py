@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -83,6 +84,11 @@ class LogStore(Protocol):
         ...
 
     def ping(self) -> None: ...
+
+    def retained_since(self) -> datetime | None:
+        """The oldest ``created_at`` the store keeps (None: everything). The writer does not send
+        older rows: it counts them as dropped by retention (one rule for every storage profile)."""
+        ...
 
     def maintain(self) -> dict[str, Any]:
         """Periodic upkeep (partitions ahead, expired ones dropped, old ids pruned); what it did.

@@ -31,6 +31,7 @@ FETCH_THREADS = 16  # raw payloads of one batch are fetched this many at a time
 class WriteOutcome:
     written: int = 0
     duplicates: int = 0
+    expired: int = 0  # rows older than the store's retention: acknowledged, counted, not stored
     failed: dict[str, str] = field(default_factory=dict)  # message id -> why it cannot be written
 
 
@@ -69,8 +70,22 @@ class RecordWriter:
                 rows.append((message.id, self._to_row(record, event)))
             except Exception as exc:
                 self._fail(outcome, message, exc)
-        self._write(rows, outcome)
+        self._write(self._retained(rows, outcome), outcome)
         return outcome
+
+    def _retained(self, rows: list[tuple[str, LogRow]], outcome: WriteOutcome) -> list[tuple[str, LogRow]]:
+        """The rows the store keeps. A row older than its retention (a replay of old records, a
+        writer back after weeks) would be deleted by the next retention run: it is dropped now and
+        counted in ``expired``, not failed (it is not broken), on every storage profile."""
+        since = self.store.retained_since()
+        if since is None:
+            return rows
+        # (a created_at without a zone cannot be compared: the store judges it)
+        kept = [(mid, row) for mid, row in rows if row.created_at.tzinfo is None or row.created_at >= since]
+        if len(kept) < len(rows):
+            outcome.expired += len(rows) - len(kept)
+            log.warning("%d row(s) older than retention (%s) dropped", len(rows) - len(kept), since.isoformat())
+        return kept
 
     @staticmethod
     def _to_row(record: dict[str, Any], event: Any) -> LogRow:

@@ -32,6 +32,7 @@ class ConsumerStats:
     batches: int = 0
     written: int = 0
     duplicates: int = 0
+    expired: int = 0  # rows older than retention: acknowledged, not stored, not dead letters
     dead_lettered: int = 0
     retried: int = 0
     trimmed: int = 0  # acknowledged entries deleted from the stream
@@ -136,6 +137,7 @@ class StreamConsumer:
         self.stats.batches += 1
         self.stats.written += outcome.written
         self.stats.duplicates += outcome.duplicates
+        self.stats.expired += outcome.expired
 
     def _trim(self) -> None:
         """Delete what every group has acknowledged (best effort: the next batch tries again)."""

@@ -67,7 +67,10 @@ def handle(event: dict[str, Any], writer: RecordWriter, context: Any = None) -> 
             messages.append(BusMessage(seq, data))
         else:
             failed[seq] = data
-    failed.update(writer.handle(messages).failed)
+    outcome = writer.handle(messages)
+    failed.update(outcome.failed)
+    if outcome.expired:  # acknowledged like the written rows: not failures, not dead letters
+        log.info("%d record(s) older than retention dropped", outcome.expired, extra={"expired": outcome.expired})
     for seq, reason in failed.items():
         log.warning("record %s failed: %s", seq, reason, extra={"sequence_number": seq, "reason": reason})
     if unidentified:

@@ -75,9 +75,10 @@ class MemoryRawPayloadStore:
 class MemoryLogStore:
     """Idempotent on id like the real store; rows whose model is in ``poison`` fail as bad data."""
 
-    def __init__(self, poison: set[str] | None = None) -> None:
+    def __init__(self, poison: set[str] | None = None, retained_from: datetime | None = None) -> None:
         self.rows: dict[str, LogRow] = {}
         self.poison = poison or set()
+        self.retained_from = retained_from  # rows older than this are dropped by retention
         self.calls = 0
 
     def write(self, rows: Sequence[LogRow]) -> int:
@@ -93,6 +94,9 @@ class MemoryLogStore:
 
     def ping(self) -> None:
         return None
+
+    def retained_since(self) -> datetime | None:
+        return self.retained_from
 
     def maintain(self) -> dict[str, Any]:
         return {}

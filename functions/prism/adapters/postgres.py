@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
+from importlib.resources.abc import Traversable
 from operator import attrgetter
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from psycopg import sql
 
 from prism.adapters.postgres_pool import check_alive
 from prism.clock import Clock, utc_now, utc_today
-from prism.errors import StoreError
+from prism.errors import ConfigError, StoreError
 from prism.records import LOG_COLUMNS, TOOL_COLUMNS, BadRecordError, LogRow
 
 log = logging.getLogger(__name__)
@@ -54,18 +55,63 @@ def drop_database(dsn: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(info["dbname"]))))
 
 
+PROFILES = ("auto", "postgres", "timescale")
+_DEFERRED = re.compile(r"^\s*CALL\s+refresh_continuous_aggregate\b", re.IGNORECASE)
+
+
 def _detect_profile(conn: psycopg.Connection[Any], wanted: str) -> Profile:
-    if wanted in ("postgres", "timescale"):
-        return wanted  # type: ignore[return-value]
+    """The profile of a database not migrated yet. ``timescale`` creates the extension (and fails
+    with a ConfigError naming it when the server cannot); ``auto`` uses it when it can be enabled."""
+    if wanted not in PROFILES:
+        raise ConfigError(f"PRISM_STORAGE_PROFILE={wanted!r}: expected one of {', '.join(PROFILES)}")
+    if wanted == "postgres":
+        return "postgres"
     available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    if available is None and wanted == "timescale":
+        raise ConfigError(
+            "PRISM_STORAGE_PROFILE=timescale, but this PostgreSQL server does not have the timescaledb "
+            "extension (not in pg_available_extensions): install TimescaleDB or use PRISM_STORAGE_PROFILE=postgres"
+        )
     if available is None:
         return "postgres"
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except psycopg.Error as exc:  # available but not preloaded
+    except psycopg.Error as exc:  # available but not preloaded, or not allowed
+        if wanted == "timescale":
+            raise ConfigError(
+                f"PRISM_STORAGE_PROFILE=timescale, but the timescaledb extension cannot be enabled: {exc} "
+                "(is it in shared_preload_libraries?)"
+            ) from exc
         log.warning("timescaledb is installed but cannot be enabled (%s); using plain PostgreSQL", exc)
         return "postgres"
     return "timescale"
+
+
+def _apply(conn: psycopg.Connection[Any], key: str, name: str, text: str, profile: Profile) -> None:
+    """Apply one migration file and record it, all in one transaction: a file that fails part-way
+    leaves nothing behind and no recorded version, so the next run applies it whole. A file marked
+    ``-- prism:no-transaction`` is sent one statement at a time (still inside the transaction), and
+    its ``CALL refresh_continuous_aggregate(...)`` statements, which TimescaleDB refuses inside any
+    transaction, run after the commit: a refresh is idempotent, and migrate refreshes the aggregate
+    over the retention window anyway when it ends."""
+    deferred: list[str] = []
+    with conn.transaction():
+        if text.startswith("-- prism:no-transaction"):
+            for statement in sqlparse.split(text):
+                if not sqlparse.format(statement, strip_comments=True).strip():
+                    continue
+                if _DEFERRED.match(sqlparse.format(statement, strip_comments=True)):
+                    deferred.append(statement)
+                else:
+                    conn.execute(statement.encode())
+        else:
+            conn.execute(text.encode())
+        conn.execute("INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)", (key, name, profile))
+    for statement in deferred:
+        try:
+            conn.execute(statement.encode())
+        except pgerrors.LockNotAvailable:  # another refresh is running: it does the same work
+            log.info("%s: a refresh of the continuous aggregate is already running; skipped", name)
 
 
 def migrate(
@@ -76,10 +122,14 @@ def migrate(
     retention_days: int = 30,
     clock: Clock = utc_now,
     until: str | None = None,
+    folder: Traversable | None = None,
 ) -> Profile:
-    """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run.
-    Partitions are made around ``clock``'s day. ``until`` (a test of one migration): apply only the
-    migrations whose key sorts at or before it (``"006"``: 001 to 006)."""
+    """Apply pending migrations once each, tracked in ``schema_migrations``. Safe to re-run: each
+    file is applied and recorded in one transaction (see ``_apply``). Partitions are made around
+    ``clock``'s day. ``until`` (a test of one migration): apply only the migrations whose key sorts
+    at or before it (``"006"``: 001 to 006). ``folder`` (tests): the migrations to apply instead of
+    the package's. A database keeps the profile it was first migrated with: asking for another one
+    is a ConfigError."""
     ensure_database(dsn)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
@@ -91,43 +141,74 @@ def migrate(
             )
             row = conn.execute("SELECT profile FROM schema_migrations LIMIT 1").fetchone()
             chosen: Profile = row[0] if row else _detect_profile(conn, profile)
+            if profile not in ("auto", chosen):
+                raise ConfigError(
+                    f"PRISM_STORAGE_PROFILE={profile}, but this database was migrated with the {chosen} profile "
+                    "(a database keeps its profile: migrate a new database to change it)"
+                )
             applied = {r[0] for r in conn.execute("SELECT key FROM schema_migrations")}
-            folder = resources.files("prism") / "migrations"
+            folder = folder or resources.files("prism") / "migrations"
             for entry in sorted(folder.iterdir(), key=lambda e: e.name):
                 m = _MIGRATION.match(entry.name)
                 if m is None or m["key"] in applied or (m["profile"] and m["profile"] != chosen):
                     continue
                 if until is not None and m["key"][: len(until)] > until:
                     continue
-                text = entry.read_text()
                 log.info("applying migration %s", entry.name)
-                if text.startswith("-- prism:no-transaction"):
-                    # One statement at a time: TimescaleDB refuses to create a continuous
-                    # aggregate inside a transaction block, and a multi-statement string is one.
-                    for statement in sqlparse.split(text):
-                        if sqlparse.format(statement, strip_comments=True).strip():
-                            conn.execute(statement.encode())
-                    conn.execute(
-                        "INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)",
-                        (m["key"], entry.name, chosen),
-                    )
-                else:
-                    with conn.transaction():
-                        conn.execute(text.encode())
-                        conn.execute(
-                            "INSERT INTO schema_migrations (key, file, profile) VALUES (%s, %s, %s)",
-                            (m["key"], entry.name, chosen),
-                        )
+                _apply(conn, m["key"], entry.name, entry.read_text(), chosen)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
     with connect(dsn, autocommit=True) as conn:
         if chosen == "postgres":
             ensure_partitions(conn, utc_today(clock), partitions_ahead_days)
-        else:  # the retention policy follows PRISM_RETENTION_DAYS on every migrate
-            for table in PARTITIONED:
-                conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
-                conn.execute("SELECT add_retention_policy(%s, make_interval(days => %s))", (table, retention_days))
+        else:
+            timescale_policies(conn, retention_days)
+            refresh_rollup(conn, retention_start(utc_today(clock), retention_days), clock() - ROLLUP_LAG)
     return chosen
+
+
+# --- TimescaleDB: the policies and the continuous aggregate's refresh ----------------------------
+
+ROLLUP_LAG = timedelta(minutes=1)  # metrics_minute is materialised up to now - this (the policy's end_offset)
+ROLLUP_EVERY = timedelta(minutes=5)  # the refresh policy's schedule: the bound on a late row's delay
+
+
+def retention_start(today: date, retention_days: int) -> datetime:
+    """The oldest instant either profile keeps: midnight UTC ``retention_days`` before ``today``.
+    Plain PostgreSQL keeps the partitions of that day onward; a row older than this is dropped by
+    retention (the writer counts it and stores nothing), on both profiles."""
+    return datetime.combine(today - timedelta(days=retention_days), datetime.min.time(), UTC)
+
+
+def timescale_policies(conn: psycopg.Connection[Any], retention_days: int) -> None:
+    """Follow PRISM_RETENTION_DAYS on every migrate: the retention policy of both hypertables, and
+    the refresh policy of ``metrics_minute``, whose window reaches back as far as retention. Rows
+    arrive late (a writer backlog, an SDK spool or a dead-letter replay: ``created_at`` is ingestion
+    time); a continuous aggregate re-materialises only the buckets such rows invalidated, so the
+    wide window costs a scan of the invalidation log, not of the rows."""
+    for table in PARTITIONED:
+        conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
+        conn.execute("SELECT add_retention_policy(%s, make_interval(days => %s))", (table, retention_days))
+    conn.execute("SELECT remove_continuous_aggregate_policy('metrics_minute', if_exists => true)")
+    conn.execute(
+        "SELECT add_continuous_aggregate_policy('metrics_minute', start_offset => make_interval(days => %s),"
+        " end_offset => %s, schedule_interval => %s)",
+        (retention_days, ROLLUP_LAG, ROLLUP_EVERY),
+    )
+
+
+def refresh_rollup(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> bool:
+    """Re-materialise the invalidated buckets of ``metrics_minute`` in [start, end) (TimescaleDB;
+    ``conn`` in autocommit: a refresh cannot run inside a transaction). False when another refresh
+    (the policy's job, another writer) holds the aggregate: it does the same work."""
+    try:
+        conn.execute(
+            "CALL refresh_continuous_aggregate('metrics_minute', %s::timestamptz, %s::timestamptz)", (start, end)
+        )
+    except pgerrors.LockNotAvailable:
+        log.info("metrics_minute: a refresh is already running; skipped")
+        return False
+    return True
 
 
 def profile_of(conn: psycopg.Connection[Any]) -> Profile:
@@ -365,7 +446,8 @@ class PostgresLogStore:
                     raise
                 # A row for a day with no partition (the writer was down for days, or a clock
                 # jumped): create the partitions of the batch's days still inside retention and
-                # retry once. Rows older than retention fail again and are dead-lettered.
+                # retry once. Rows older than retention fail again (the RecordWriter does not send
+                # them: it counts them as dropped by retention).
                 self._partitions_for(rows)
                 return self._write(rows)
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -410,16 +492,26 @@ class PostgresLogStore:
                     ensure_partitions(conn, missing, 0, back=0)
             ensure_partitions(conn, day, self._ahead)
 
+    def retained_since(self) -> datetime:
+        """The oldest ``created_at`` kept (``retention_start`` of the store's clock's day)."""
+        return retention_start(utc_today(self._clock), self._retention)
+
     def maintain(self) -> dict[str, Any]:
-        """Create partitions ahead and drop expired ones (plain profile); prune old idempotency ids.
-        "Today" is the store's clock's day."""
+        """Create partitions ahead and drop expired ones (plain profile) or refresh what late rows
+        invalidated in ``metrics_minute`` over the whole retention window (TimescaleDB, besides its
+        policy); prune old idempotency ids. "Today" is the store's clock's day."""
         day = utc_today(self._clock)
         with connect(self._dsn, autocommit=True) as conn:
             profile = profile_of(conn)
             made, dropped = 0, []
+            refreshed: dict[str, Any] = {}
             if profile == "postgres":
                 made = ensure_partitions(conn, day, self._ahead)
                 dropped = drop_expired_partitions(conn, day, self._retention)
+            else:
+                refreshed["rollup_refreshed"] = refresh_rollup(
+                    conn, retention_start(day, self._retention), self._clock() - ROLLUP_LAG
+                )
             cutoff = datetime.combine(day - timedelta(days=self._retention + 1), datetime.min.time(), UTC)
             pruned = conn.execute("DELETE FROM inference_event_ids WHERE created_at < %s", (cutoff,)).rowcount
             # The rollups keep as long as the rows they sum; the per-minute histograms less long (the
@@ -438,4 +530,5 @@ class PostgresLogStore:
             "partitions_dropped": dropped,
             "ids_pruned": pruned,
             "rollup_rows_pruned": rolled,
+            **refreshed,
         }
