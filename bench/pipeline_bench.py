@@ -6,6 +6,8 @@ Drives the real ingestion API (uvicorn) and writer processes on a fresh database
 with a closed-loop HTTP load of 500-event batches, then checks zero lost and zero duplicated
 and reports sustained events/s, freshness (202 received → row visible) p50/p99, and what is left
 in the Redis stream once the writer has caught up (the writer deletes what it acknowledged).
+The database is made like the tests' (``tests.conftest.fresh_database``): on ``PRISM_TEST_PROFILE``
+(``postgres``, or ``timescale`` with ``PRISM_TEST_PG`` pointing at a server that has the extension).
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Read-side benchmark: 30-day metrics and the logs explorer over millions of rows.
 
-    uv run python -m bench.query_bench [--rows 10000000] [--days 30] [--repeat 5]
+    uv run python -m bench.query_bench [--rows 10000000] [--days 30] [--repeat 5] [--profile postgres]
 
-Fills a fresh database (plain PostgreSQL profile, the real migrations) with ``--rows`` inference
-rows spread over ``--days`` days and five models (log-normal latencies), and the rollup and
-histogram tables the writer keeps, computed in SQL with the writer's own bucket function. Then it
+Fills a fresh database (the real migrations, on ``--profile``: ``postgres``, or ``timescale`` on
+the server of ``PRISM_TEST_PG``; default ``PRISM_TEST_PROFILE`` or ``postgres``) with ``--rows``
+inference rows spread over ``--days`` days and five models (log-normal latencies), and the rollup and
+histogram tables the writer keeps, computed in SQL with the writer's own bucket function (on
+TimescaleDB ``metrics_minute`` is a continuous aggregate: it is refreshed from the rows instead,
+as its policy would). Then it
 times, side by side, the query API's reads (through ``QueryService`` on ``PostgresQueryStore``,
 no HTTP) and the exact answer from the raw rows (``percentile_disc``), and reports each
 percentile's error against the exact one.
@@ -86,13 +89,14 @@ ROLLUPS = [
 ]
 
 
-def fill(db_url: str, rows: int, days: int, end: datetime) -> float:
-    from prism.adapters.postgres import ensure_partitions
+def fill(db_url: str, rows: int, days: int, end: datetime, profile: str = "postgres") -> float:
+    from prism.adapters.postgres import ensure_partitions, refresh_rollup
 
     start = end - timedelta(days=days)
     t0 = time.perf_counter()
     with psycopg.connect(db_url, autocommit=True) as conn:
-        ensure_partitions(conn, end.date(), 1, back=days + 1)
+        if profile == "postgres":  # TimescaleDB makes its chunks as rows arrive
+            ensure_partitions(conn, end.date(), 1, back=days + 1)
         chunk = 1_000_000
         for from_i in range(0, rows, chunk):
             to_i = min(rows, from_i + chunk)
@@ -102,8 +106,10 @@ def fill(db_url: str, rows: int, days: int, end: datetime) -> float:
             print(f"  {to_i:,} rows", flush=True)
         # what the writer keeps: per-minute histograms for the last 2 days (PRISM_MINUTE_HISTOGRAM_DAYS)
         minutes_from = datetime.combine(end.date() - timedelta(days=2), datetime.min.time(), UTC)
-        for statement in ROLLUPS:
+        for statement in ROLLUPS if profile == "postgres" else ROLLUPS[1:]:
             conn.execute(statement, {"minutes_from": minutes_from})
+        if profile == "timescale":
+            refresh_rollup(conn, start - timedelta(days=1), end)
         conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - t0
 
@@ -136,6 +142,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
+    parser.add_argument(
+        "--profile",
+        choices=("postgres", "timescale"),
+        default=os.environ.get("PRISM_TEST_PROFILE", "postgres"),
+        help="storage profile (timescale: PRISM_TEST_PG must point at a server with the extension)",
+    )
     args = parser.parse_args()
 
     from prism.adapters.postgres import drop_database, migrate
@@ -146,11 +158,11 @@ def main() -> None:
 
     admin = os.environ.get("PRISM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     db_url = admin.rsplit("/", 1)[0] + f"/prism_bench_query_{uuid.uuid4().hex[:10]}"
-    migrate(db_url, profile="postgres")
+    migrate(db_url, profile=args.profile, retention_days=max(30, args.days + 2))
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     try:
-        print(f"Filling {args.rows:,} rows over {args.days} days ...", flush=True)
-        fill_s = fill(db_url, args.rows, args.days, end)
+        print(f"Filling {args.rows:,} rows over {args.days} days ({args.profile} profile) ...", flush=True)
+        fill_s = fill(db_url, args.rows, args.days, end, args.profile)
         with psycopg.connect(db_url) as conn:
             sizes = conn.execute(
                 "SELECT (SELECT count(*) FROM latency_hist_minute), (SELECT count(*) FROM latency_hist_hour), "

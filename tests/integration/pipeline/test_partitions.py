@@ -104,7 +104,8 @@ def test_rows_for_days_without_a_partition_get_one_or_are_refused(database_url: 
         assert ten_days_ago.date() not in partitions(conn, "inference_logs")
     # WHEN it writes them THEN the partition is made and the rows land
     assert store.write([_row(ten_days_ago)]) == 1
-    # and rows older than retention are refused as bad records (dead letters), not a crash
+    # and the store alone refuses rows older than retention as bad records, not a crash (the
+    # RecordWriter never sends them: it counts them as expired, tests/unit/pipeline/test_retention_rule.py)
     with pytest.raises(BadRecordError):
         store.write([_row(datetime.now(UTC) - timedelta(days=45))])
     store.close()

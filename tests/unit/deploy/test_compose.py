@@ -89,11 +89,12 @@ def test_localstack_is_pinned_to_the_last_account_free_release(services: dict[st
     assert enabled >= {"s3", "kinesis", "sqs"}
 
 
-def test_timescaledb_is_a_pinned_pg15_image_on_a_named_volume(
+def test_timescaledb_is_a_pinned_image_of_a_current_postgres_on_a_named_volume(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     db = services["timescaledb"]
-    assert re.fullmatch(r"timescale/timescaledb:2\.\d+\.\d+-pg15", db["image"]), db["image"]
+    # 2.28.x is TimescaleDB's last series for PostgreSQL 15 (2.29 removed it): compose runs 17 or later
+    assert re.fullmatch(r"timescale/timescaledb:2\.\d+\.\d+-pg(1[7-9]|[2-9]\d)", db["image"]), db["image"]
     volume = next(v for v in db["volumes"] if v.endswith(":/var/lib/postgresql/data"))
     assert volume.split(":")[0] in compose["volumes"], "the data directory must be a named volume"
 
