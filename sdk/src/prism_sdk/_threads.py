@@ -3,6 +3,7 @@ how they wake each other (:class:`Signals`), and how they start and stop (:class
 
 from __future__ import annotations
 
+import abc
 import threading
 
 
@@ -22,7 +23,7 @@ class Signals:
             self.progress.notify_all()
 
 
-class Daemon:
+class Daemon(abc.ABC):
     """A daemon thread running :meth:`run`, which returns after the round it starts once ``stopping``."""
 
     name = "prism-sdk"
@@ -33,11 +34,13 @@ class Daemon:
         self.stopping = False
         self.thread: threading.Thread | None = None
 
+    @abc.abstractmethod
     def wake(self) -> threading.Event:
-        raise NotImplementedError
+        """The event that wakes this thread."""
 
+    @abc.abstractmethod
     def run(self) -> None:
-        raise NotImplementedError
+        """The thread's loop: a round each time it wakes (or ``interval`` passed), until stopping."""
 
     def start(self) -> None:
         t = threading.Thread(target=self.run, name=self.name, daemon=True)
