@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-GROUP_KEYS = ("model", "provider", "status")
+GROUP_KEYS = ("project", "model", "provider", "status")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Filters:
     model: Sequence[str] = ()
     provider: Sequence[str] = ()
     status: Sequence[str] = ()
+    project: Sequence[str] = ()  # slugs
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class LogEntry:
     trace_id: str | None
     user_id: str | None
     tags: list[str]
+    project: str
 
 
 @dataclass(frozen=True, slots=True)

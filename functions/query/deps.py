@@ -12,7 +12,7 @@ from prism.read import Filters
 from query.service import DashboardService, QueryService
 
 Status = Literal["ok", "error", "cancelled"]
-GroupKey = Literal["model", "provider", "status"]
+GroupKey = Literal["project", "model", "provider", "status"]
 Text = Annotated[str, Query(min_length=1, max_length=500)]
 
 
@@ -40,14 +40,17 @@ class Common:
         model: Annotated[list[str] | None, Query(max_length=50)] = None,
         provider: Annotated[list[str] | None, Query(max_length=50)] = None,
         status: Annotated[list[Status] | None, Query(max_length=3)] = None,
+        project: Annotated[list[str] | None, Query(max_length=50, description="Project slugs (any of)")] = None,
     ) -> None:
         self.start, self.end = from_, to
-        for name, values in (("model", model), ("provider", provider)):
+        for name, values in (("model", model), ("provider", provider), ("project", project)):
             for v in values or ():
                 if not v or len(v) > 500:
                     raise ValidationFailedError(f"'{name}' values are 1 to 500 characters", code="invalid_filter")
-        self.filters = Filters(model=model or (), provider=provider or (), status=status or ())
+        self.filters = Filters(
+            model=model or (), provider=provider or (), status=status or (), project=project or ()
+        )
 
 
 CommonDep = Annotated[Common, Depends()]
-GroupBy = Annotated[list[GroupKey] | None, Query(max_length=3, description="Break down by these keys")]
+GroupBy = Annotated[list[GroupKey] | None, Query(max_length=4, description="Break down by these keys")]

@@ -43,6 +43,7 @@ class PanelFilters(Strict):
     model: list[Value] = Field(default_factory=list, max_length=50)
     provider: list[Value] = Field(default_factory=list, max_length=50)
     status: list[Literal["ok", "error", "cancelled"]] = Field(default_factory=list, max_length=3)
+    project: list[Value] = Field(default_factory=list, max_length=50)
 
 
 class Panel(Strict):
@@ -51,7 +52,7 @@ class Panel(Strict):
         description="timeseries: /api/metrics/timeseries; stat and table: /api/metrics/summary"
     )
     figures: list[Figure] = Field(min_length=1, max_length=8, description="Fields of the metrics responses")
-    group_by: list[Literal["model", "provider", "status"]] = Field(default_factory=list, max_length=3)
+    group_by: list[Literal["project", "model", "provider", "status"]] = Field(default_factory=list, max_length=4)
     filters: PanelFilters = Field(default_factory=PanelFilters)
     step_seconds: Literal[60, 300, 900, 3600, 21600, 86400] | None = Field(
         default=None, description="timeseries only; default: automatic"
@@ -80,7 +81,7 @@ class DashboardOut(BaseModel):
 # What the read routes answer: QueryService builds these from the store's rows (prism.read).
 
 Status = Literal["ok", "error", "cancelled"]
-GroupKey = Literal["model", "provider", "status"]
+GroupKey = Literal["project", "model", "provider", "status"]
 PayloadLocation = Literal["inline", "object_store"]
 
 
@@ -179,6 +180,7 @@ class LogItem(BaseModel):
     trace_id: str | None
     user_id: str | None
     tags: list[str]
+    project: str = Field(description="The project of the ingestion key that sent it")
 
 
 class LogsPage(BaseModel):

@@ -128,6 +128,7 @@ class MemoryQueryStore:
             "status": "ok",
             "model": "m",
             "provider": "p",
+            "project": "default",
             "latency_ms": 100.0,
             "tags": [],
             "metadata": {},

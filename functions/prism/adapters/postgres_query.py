@@ -57,6 +57,7 @@ LIST_COLUMNS = (
     "trace_id",
     "user_id",
     "tags",
+    "project",
 )
 DETAIL_COLUMNS = (
     *LIST_COLUMNS,

@@ -323,6 +323,11 @@ export interface components {
             user_id: string | null;
             /** Tags */
             tags: string[];
+            /**
+             * Project
+             * @description The project of the ingestion key that sent it
+             */
+            project: string;
             /** Ts First Token */
             ts_first_token: string | null;
             /** Error Message */
@@ -429,6 +434,11 @@ export interface components {
             user_id: string | null;
             /** Tags */
             tags: string[];
+            /**
+             * Project
+             * @description The project of the ingestion key that sent it
+             */
+            project: string;
         };
         /** LogsPage */
         LogsPage: {
@@ -456,7 +466,7 @@ export interface components {
              */
             figures: ("requests" | "errors" | "error_rate" | "requests_per_minute" | "latency_ms.avg" | "latency_ms.p50" | "latency_ms.p90" | "latency_ms.p95" | "latency_ms.p99" | "latency_ms.max" | "ttft_ms.avg" | "ttft_ms.p50" | "ttft_ms.p90" | "ttft_ms.p95" | "ttft_ms.p99" | "tokens.prompt" | "tokens.completion" | "tokens.total" | "cost_usd")[];
             /** Group By */
-            group_by?: ("model" | "provider" | "status")[];
+            group_by?: ("project" | "model" | "provider" | "status")[];
             filters?: components["schemas"]["PanelFilters"];
             /**
              * Step Seconds
@@ -472,6 +482,8 @@ export interface components {
             provider?: string[];
             /** Status */
             status?: ("ok" | "error" | "cancelled")[];
+            /** Project */
+            project?: string[];
         };
         /** Percentiles */
         Percentiles: {
@@ -533,7 +545,7 @@ export interface components {
              */
             to: string;
             /** Group By */
-            group_by: ("model" | "provider" | "status")[];
+            group_by: ("project" | "model" | "provider" | "status")[];
             /** Percentile Relative Error */
             percentile_relative_error: number;
             total: components["schemas"]["Figures"];
@@ -558,7 +570,7 @@ export interface components {
             /** Step Seconds */
             step_seconds: number;
             /** Group By */
-            group_by: ("model" | "provider" | "status")[];
+            group_by: ("project" | "model" | "provider" | "status")[];
             /** Percentile Relative Error */
             percentile_relative_error: number;
             /**
@@ -660,7 +672,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Break down by these keys */
-                group_by?: ("model" | "provider" | "status")[] | null;
+                group_by?: ("project" | "model" | "provider" | "status")[] | null;
                 /** @description Start, ISO 8601 with a time zone */
                 from?: string | null;
                 /** @description End (exclusive); default now */
@@ -668,6 +680,8 @@ export interface operations {
                 model?: string[] | null;
                 provider?: string[] | null;
                 status?: ("ok" | "error" | "cancelled")[] | null;
+                /** @description Project slugs (any of) */
+                project?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -726,7 +740,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Break down by these keys */
-                group_by?: ("model" | "provider" | "status")[] | null;
+                group_by?: ("project" | "model" | "provider" | "status")[] | null;
                 /** @description Seconds: 60, 300, 900, 3600, 21600 or 86400 */
                 step?: number | null;
                 /** @description Start, ISO 8601 with a time zone */
@@ -736,6 +750,8 @@ export interface operations {
                 model?: string[] | null;
                 provider?: string[] | null;
                 status?: ("ok" | "error" | "cancelled")[] | null;
+                /** @description Project slugs (any of) */
+                project?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -806,6 +822,8 @@ export interface operations {
                 model?: string[] | null;
                 provider?: string[] | null;
                 status?: ("ok" | "error" | "cancelled")[] | null;
+                /** @description Project slugs (any of) */
+                project?: string[] | null;
             };
             header?: never;
             path?: never;
