@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from prism.errors import ConflictError
+
 GROUP_KEYS = ("project", "model", "provider", "status")
 
 
@@ -174,6 +176,12 @@ class Dashboard:
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    user_id: UUID | None = None  # the owner: names are unique per owner, whatever their case
+
+
+def name_taken(name: str) -> ConflictError:
+    """The error of saving a dashboard under a name its owner already uses."""
+    return ConflictError(f"a dashboard named {name!r} already exists: choose another name", code="name_taken")
 
 
 class DashboardStore(Protocol):
@@ -181,8 +189,12 @@ class DashboardStore(Protocol):
 
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None: ...
 
-    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
-        """Insert (``create``) or replace; None when replacing an id that does not exist."""
+    def save_dashboard(
+        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+    ) -> Dashboard | None:
+        """Insert (``create``, owned by ``owner``) or replace (the owner kept); None when replacing an
+        id that does not exist; ``ConflictError`` (``name_taken``) when the owner has a dashboard of
+        that name (whatever its case)."""
         ...
 
     def delete_dashboard(self, dashboard_id: UUID) -> bool: ...

@@ -295,7 +295,8 @@ _SUMMED = ("requests", "errors", "latency_ms_sum", "ttft_ms_sum", "ttft_count", 
 
 
 class DashboardService:
-    """Saved dashboards: the store's calls in a worker thread, an unknown id as 404."""
+    """Saved dashboards: the store's calls in a worker thread, an unknown id as 404, a name the
+    owner already uses as 409 ``name_taken``."""
 
     def __init__(self, store: DashboardStore) -> None:
         self.store = store
@@ -312,9 +313,10 @@ class DashboardService:
     async def list(self) -> list[DashboardOut]:
         return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards)]
 
-    async def create(self, body: DashboardIn) -> DashboardOut:
+    async def create(self, body: DashboardIn, owner: UUID | None = None) -> DashboardOut:
+        """A new dashboard of ``owner``; a name the owner already uses (whatever its case) is a 409."""
         saved = await run_in_threadpool(
-            self.store.save_dashboard, uuid4(), body.name, body.spec.model_dump(), create=True
+            self.store.save_dashboard, uuid4(), body.name, body.spec.model_dump(), create=True, owner=owner
         )
         assert saved is not None
         return self._out(saved)
@@ -326,6 +328,7 @@ class DashboardService:
         return self._out(found)
 
     async def replace(self, dashboard_id: UUID, body: DashboardIn) -> DashboardOut:
+        """Its name and spec replaced (a rename to a name its owner already uses is a 409)."""
         saved = await run_in_threadpool(
             self.store.save_dashboard, dashboard_id, body.name, body.spec.model_dump(), create=False
         )

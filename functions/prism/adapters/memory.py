@@ -26,7 +26,7 @@ from prism.errors import BadRecordError, BusError, RawPayloadNotFoundError, Stor
 from prism.histogram import align_down
 from prism.keys import IngestKey, digest, lookup_prefix
 from prism.ports import PublishResult
-from prism.read import Dashboard, Filters, HistogramCounts, LogEntry, LogEntryDetail, LogQuery, Totals
+from prism.read import Dashboard, Filters, HistogramCounts, LogEntry, LogEntryDetail, LogQuery, Totals, name_taken
 from prism.records import LogRow
 
 
@@ -241,12 +241,20 @@ class MemoryDashboardStore:
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None:
         return self.dashboards.get(dashboard_id)
 
-    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
+    def save_dashboard(
+        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+    ) -> Dashboard | None:
         old = self.dashboards.get(dashboard_id)
         if old is None and not create:
             return None
+        owner = old.user_id if old else owner
+        if any(
+            d.id != dashboard_id and d.user_id == owner and d.name.lower() == name.lower()
+            for d in self.dashboards.values()
+        ):
+            raise name_taken(name)
         now = self._now()
-        saved = Dashboard(dashboard_id, name, spec, old.created_at if old else now, now)
+        saved = Dashboard(dashboard_id, name, spec, old.created_at if old else now, now, owner)
         self.dashboards[dashboard_id] = saved
         return saved
 

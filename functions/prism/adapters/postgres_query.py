@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from prism.adapters.postgres_pool import PooledPostgres, columns
+from prism.errors import StoreError
 from prism.histogram import EPOCH, align_down
 from prism.read import (
     GROUP_KEYS,
@@ -30,6 +31,7 @@ from prism.read import (
     LogQuery,
     ToolCall,
     Totals,
+    name_taken,
 )
 
 HOUR = timedelta(hours=1)
@@ -272,22 +274,29 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
             ).fetchone()
         return Dashboard(**row) if row else None
 
-    def save_dashboard(self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool) -> Dashboard | None:
-        with self._conn() as conn:
-            if create:
-                row = conn.execute(
-                    sql.SQL("INSERT INTO dashboards (id, name, spec) VALUES (%s, %s, %s) RETURNING {}").format(
-                        _DASHBOARD
-                    ),
-                    (dashboard_id, name, Jsonb(spec)),
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    sql.SQL(
-                        "UPDATE dashboards SET name = %s, spec = %s, updated_at = now() WHERE id = %s RETURNING {}"
-                    ).format(_DASHBOARD),
-                    (name, Jsonb(spec), dashboard_id),
-                ).fetchone()
+    def save_dashboard(
+        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+    ) -> Dashboard | None:
+        try:
+            with self._conn() as conn:
+                if create:
+                    row = conn.execute(
+                        sql.SQL(
+                            "INSERT INTO dashboards (id, name, spec, user_id) VALUES (%s, %s, %s, %s) RETURNING {}"
+                        ).format(_DASHBOARD),
+                        (dashboard_id, name, Jsonb(spec), owner),
+                    ).fetchone()
+                else:
+                    row = conn.execute(
+                        sql.SQL(
+                            "UPDATE dashboards SET name = %s, spec = %s, updated_at = now() WHERE id = %s RETURNING {}"
+                        ).format(_DASHBOARD),
+                        (name, Jsonb(spec), dashboard_id),
+                    ).fetchone()
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise name_taken(name) from exc
+            raise
         return Dashboard(**row) if row else None
 
     def delete_dashboard(self, dashboard_id: UUID) -> bool:
@@ -301,4 +310,4 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET work_mem = '64MB'")
 
 
-_DASHBOARD = columns("id", "name", "spec", "created_at", "updated_at")
+_DASHBOARD = columns("id", "name", "spec", "created_at", "updated_at", "user_id")

@@ -19,7 +19,8 @@ async def list_dashboards(me: Viewer, dashboards: DashboardsDep) -> list[Dashboa
 
 @router.post("/api/dashboards", status_code=201)
 async def create_dashboard(me: Member, body: DashboardIn, dashboards: DashboardsDep) -> DashboardOut:
-    return await dashboards.create(body)
+    """A new dashboard, owned by the caller: a name they already use (whatever its case) is a 409 name_taken."""
+    return await dashboards.create(body, owner=me.user.id if me.user else None)
 
 
 @router.get("/api/dashboards/{dashboard_id}")

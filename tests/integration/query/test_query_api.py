@@ -12,9 +12,11 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
+import prism
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +25,7 @@ from prism.adapters.postgres import PostgresLogStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.adapters.s3 import S3RawPayloadStore, s3_client
 from prism.config import Settings
+from prism.identity.model import Role
 from prism.identity.service import IdentityService
 from prism.records import LogRow, to_row
 from query.app import create_app
@@ -347,6 +350,40 @@ def test_dashboards_are_saved_listed_replaced_and_deleted(client: TestClient, cl
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "dashboard_not_found"
     resp = client.put(f"/api/dashboards/{uuid.uuid4()}", json={"name": "x"})
     assert resp.status_code == 404
+
+
+def test_dashboard_names_are_unique_per_owner_whatever_their_case(
+    client: TestClient, clean_database: str, identity: IdentityService
+) -> None:
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+    first = client.post("/api/dashboards", json={"name": "Latency"}).json()
+    for name in ("Latency", "latency"):
+        resp = client.post("/api/dashboards", json={"name": name})
+        assert resp.status_code == 409 and resp.json()["error"]["code"] == "name_taken", resp.text
+    second = client.post("/api/dashboards", json={"name": "Cost"}).json()
+    resp = client.put(f"/api/dashboards/{second['id']}", json={"name": "LATENCY"})  # a rename onto a taken name
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "name_taken"
+    assert client.put(f"/api/dashboards/{first['id']}", json={"name": "latency"}).status_code == 200  # its own name
+    assert sorted(d["name"] for d in client.get("/api/dashboards").json()) == ["Cost", "latency"]
+    # Another user may use the same name.
+    with signed_in(TestClient(client.app), identity, Role.member) as other:
+        assert other.post("/api/dashboards", json={"name": "Latency"}).status_code == 201
+
+
+def test_the_names_migration_tells_apart_names_already_taken_twice(clean_database: str) -> None:
+    migration = Path(prism.__file__).parent / "migrations" / "011_dashboard_names.sql"
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+        conn.execute("DROP INDEX dashboards_owner_name_key")  # as before 011: names taken twice
+        for i, name in enumerate(("Latency", "latency", "LATENCY", "Cost")):
+            conn.execute("INSERT INTO dashboards (id, name, spec, created_at) VALUES (%s, %s, '{}', %s)",
+                         (uuid.uuid4(), name, T0 + timedelta(minutes=i)))  # fmt: skip
+        conn.execute(migration.read_text())
+        names = [r[0] for r in conn.execute("SELECT name FROM dashboards ORDER BY created_at")]
+        assert names == ["Latency", "latency (2)", "LATENCY (3)", "Cost"]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO dashboards (id, name, spec) VALUES (%s, 'cost', '{}')", (uuid.uuid4(),))
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import anyio
 import orjson
 import pytest
 from prism import histogram
 from prism.adapters.memory import MemoryDashboardStore, MemoryQueryStore, MemoryRawPayloadStore
-from prism.errors import NotFoundError, ValidationFailedError
+from prism.errors import ConflictError, NotFoundError, ValidationFailedError
 from prism.read import Filters, LogQuery
 from query.schemas import DashboardIn
 from query.service import DashboardService, QueryService, Window, pick_step, window
@@ -216,3 +216,17 @@ def test_dashboards_are_saved_replaced_and_deleted_and_an_unknown_id_is_not_foun
         with pytest.raises(NotFoundError) as exc:
             anyio.run(call, made.id)
         assert code_of(exc) == "dashboard_not_found"
+
+
+def test_a_name_the_owner_already_uses_is_a_conflict_and_another_owner_may_use_it() -> None:
+    dashboards = DashboardService(MemoryDashboardStore())
+    alice, bob = uuid4(), uuid4()
+    made = anyio.run(lambda: dashboards.create(DashboardIn(name="Latency"), owner=alice))
+    with pytest.raises(ConflictError) as exc:
+        anyio.run(lambda: dashboards.create(DashboardIn(name="LATENCY"), owner=alice))
+    assert code_of(exc) == "name_taken"
+    other = anyio.run(lambda: dashboards.create(DashboardIn(name="Cost"), owner=alice))
+    with pytest.raises(ConflictError):
+        anyio.run(dashboards.replace, other.id, DashboardIn(name="latency"))
+    assert anyio.run(dashboards.replace, made.id, DashboardIn(name="latency")).name == "latency"
+    assert anyio.run(lambda: dashboards.create(DashboardIn(name="Latency"), owner=bob)).name == "Latency"
