@@ -66,7 +66,21 @@ def _query() -> FastAPI:
     )
 
 
-APIS: dict[str, Callable[[], FastAPI]] = {"chat": _chat, "ingestion": _ingestion, "query": _query}
+def _identity() -> FastAPI:
+    from identity.app import create_app
+    from prism.adapters.memory import MemoryIdentityStore
+    from prism.config import Settings
+    from prism.identity.service import IdentityService
+
+    return create_app(Settings(env="test"), identity=IdentityService(MemoryIdentityStore()))
+
+
+APIS: dict[str, Callable[[], FastAPI]] = {
+    "chat": _chat,
+    "identity": _identity,
+    "ingestion": _ingestion,
+    "query": _query,
+}
 
 
 def document(api: str) -> str:
