@@ -31,8 +31,9 @@ from prism.write import RecordWriter
 from writer.handler import handle
 from writer.kinesis_poller import KinesisPoller
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _db_url
 from tests.integration.pipeline.conftest import make_event
+from tests.support.profile import TEST_PROFILE
 
 
 class Kinesis:
@@ -213,7 +214,7 @@ def test_records_older_than_the_maximum_age_go_to_the_dead_letters_uninvoked(
 
 
 def test_a_failing_function_is_retried_until_the_database_is_back(aws_endpoint: str, tmp_path: Path) -> None:
-    url = f"postgresql://postgres@127.0.0.1:5432/prism_kdown_{uuid.uuid4().hex[:8]}"
+    url = _db_url(f"prism_kdown_{uuid.uuid4().hex[:8]}")
     k = Kinesis(aws_endpoint, shards=1)
     k.publish(8)
     store = PostgresLogStore(url)  # the database does not exist yet: every invocation raises
@@ -226,7 +227,7 @@ def test_a_failing_function_is_retried_until_the_database_is_back(aws_endpoint: 
             assert time.monotonic() < deadline, recorder.calls
             if not poller.step():
                 time.sleep(0.01)
-        migrate(url, profile="postgres")
+        migrate(url, profile=TEST_PROFILE)
         poller.run_until_idle(timeout=60)
         assert rows(url) == (8, 8) and k.dead_letters() == []
     finally:

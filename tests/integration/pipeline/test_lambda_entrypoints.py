@@ -16,8 +16,10 @@ from pathlib import Path
 import orjson
 import redis
 
+from tests.conftest import _db_url
 from tests.integration.pipeline.conftest import make_event
 from tests.support.lambda_context import LambdaContext
+from tests.support.profile import timescale_missing
 from tests.support.stack import Stack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -80,14 +82,15 @@ def test_maintenance_handler_migrates_and_maintains(monkeypatch: object) -> None
     from prism.adapters.postgres import drop_database
     from prism.config import get_settings
 
-    url = f"postgresql://postgres@127.0.0.1:5432/prism_maint_{uuid.uuid4().hex[:8]}"
+    url = _db_url(f"prism_maint_{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("PRISM_DATABASE_URL", url)  # type: ignore[attr-defined]
     get_settings.cache_clear()
     try:
         from writer.handler import maintenance
 
         result = maintenance({"source": "aws.events"}, LambdaContext())
-        assert result["profile"] == "postgres" and result["partitions_dropped"] == []
+        assert result["profile"] == ("postgres" if timescale_missing() else "timescale")  # auto
+        assert result["partitions_dropped"] == []
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 3  # type: ignore[index]
         assert maintenance({}, LambdaContext())["partitions_created"] == 0  # idempotent

@@ -17,6 +17,7 @@ import pytest
 from prism.adapters.postgres import drop_database
 from prism.config import get_settings
 
+from tests.conftest import _db_url
 from tests.support.lambda_context import LambdaContext
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/prism/5b6a1e70-0000-11f0-8000-0a1b2c3d4e5f"
@@ -61,7 +62,7 @@ def sink() -> Iterator[ResponseSink]:
 
 @pytest.fixture
 def database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"postgresql://postgres@127.0.0.1:5432/prism_cfn_{uuid.uuid4().hex[:8]}"
+    url = _db_url(f"prism_cfn_{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("PRISM_DATABASE_URL", url)
     get_settings.cache_clear()
     yield url

@@ -15,7 +15,9 @@ import pytest
 import redis
 from prism.adapters.postgres import drop_database, migrate
 
+from tests.conftest import _db_url
 from tests.integration.pipeline.conftest import make_event
+from tests.support.profile import TEST_PROFILE
 from tests.support.stack import Stack
 
 SECRETS = ("jane.doe@example.com", "415-555-0199", "123-45-6789", "4111 1111 1111 1111", "sk-proj-", "10.0.0.12")
@@ -158,7 +160,7 @@ def test_poison_record_inside_a_batch_entry_is_dead_lettered_alone(
 
 def test_database_down_then_back_loses_nothing(redis_url: str, stream_name: str, aws_endpoint: str) -> None:
     # GIVEN the writer's database does not exist yet (PostgreSQL "down" for this writer)
-    url = f"postgresql://postgres@127.0.0.1:5432/prism_down_{uuid.uuid4().hex[:8]}"
+    url = _db_url(f"prism_down_{uuid.uuid4().hex[:8]}")
     try:
         with Stack(url, redis_url, stream_name, aws_endpoint) as stack:
             assert post(stack, [make_event() for _ in range(30)]).status_code == 202
@@ -168,7 +170,7 @@ def test_database_down_then_back_loses_nothing(redis_url: str, stream_name: str,
             assert "store unavailable, retrying" in stack.logs("writer")
             assert stack.procs["writer"].poll() is None, stack.logs("writer")
             # WHEN it comes back
-            migrate(url, profile="postgres")
+            migrate(url, profile=TEST_PROFILE)
             # THEN the writer catches up with nothing lost
             stack.wait_for_rows(30, timeout=60)
     finally:
