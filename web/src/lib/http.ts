@@ -133,18 +133,69 @@ async function reportAuthFailure(resp: Response, api: ApiName, url: string): Pro
   if (isAuthFailure(err)) authFailureHandler?.(err, url);
 }
 
+// --- the body's digest, for CloudFront in front of the APIs (issue 12) ---------------------------
+
+/**
+ * In AWS, CloudFront signs each API request for the Lambda Function URL behind it (origin access
+ * control), and Lambda accepts no unsigned payload: a request with a body must say the body's
+ * SHA-256 (hex) in this header. Harmless elsewhere; sent on same-origin state changes only (an API
+ * on another origin would need a CORS preflight for it).
+ */
+export const CONTENT_SHA256_HEADER = "x-amz-content-sha256";
+
+function isStateChange(method: string | undefined): boolean {
+  const m = (method ?? "GET").toUpperCase();
+  return m !== "GET" && m !== "HEAD";
+}
+
+function isSameOrigin(url: string): boolean {
+  if (typeof location === "undefined") return !/^[a-z][a-z0-9+.-]*:/i.test(url);
+  try {
+    return new URL(url, location.href).origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Hex SHA-256 of `data` (Web Crypto). */
+export async function sha256Hex(data: string | ArrayBuffer | ArrayBufferView): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The hex SHA-256 of a request body as `fetch` sends it ("" for none), or null when it cannot be
+ * known ahead (a stream, a form with its boundary) or this page has no Web Crypto (plain http on
+ * a host other than localhost: no CloudFront there either).
+ */
+export async function contentSha256(body: BodyInit | null | undefined): Promise<string | null> {
+  if (typeof crypto === "undefined" || !crypto.subtle) return null;
+  if (body === undefined || body === null) return sha256Hex("");
+  if (typeof body === "string") return sha256Hex(body);
+  if (body instanceof URLSearchParams) return sha256Hex(body.toString());
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return sha256Hex(body);
+  if (typeof Blob !== "undefined" && body instanceof Blob) return sha256Hex(await body.arrayBuffer());
+  return null;
+}
+
 /**
  * `fetch` for the APIs: the session's headers on every request, the cookie to this origin only,
  * and a 401 / 403 `password_change_required` reported to `onAuthFailure` (the caller still gets
- * the response). The chat and query clients (the streaming send too) call through this.
+ * the response); the body's SHA-256 on a same-origin state change (CONTENT_SHA256_HEADER). The
+ * chat and query clients (the streaming send too) call through this.
  */
 export function withSession(base: typeof fetch, api: ApiName = "chat API"): typeof fetch {
   return async (input, init = {}) => {
     const headers = new Headers(init.headers);
     for (const [k, v] of Object.entries(sessionHeaders(init.method ?? "GET"))) headers.set(k, v);
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    if (!headers.has(CONTENT_SHA256_HEADER) && isStateChange(init.method) && isSameOrigin(url)) {
+      const digest = await contentSha256(init.body);
+      if (digest) headers.set(CONTENT_SHA256_HEADER, digest);
+    }
     const resp = await base(input, { credentials: "same-origin", ...init, headers });
     if (resp.status === 401 || resp.status === 403) {
-      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
       await reportAuthFailure(resp.clone(), api, url);
     }
     return resp;
