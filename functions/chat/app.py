@@ -91,6 +91,7 @@ def create_app(
         total_timeout_s=settings.chat_timeout_s,
         read_timeout_s=settings.chat_read_timeout_s,
         cancel_poll_s=settings.chat_cancel_poll_s if shared_store else None,
+        live_interval_s=settings.chat_live_interval_s,
         after_reply=flush,
     )
 

@@ -24,6 +24,13 @@ class ChatSettings(Settings):
         description="PRISM_CHAT_CANCEL_POLL_S: how often a streaming turn checks the database for a cancel "
         "requested through another instance",
     )
+    chat_live_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=5,
+        description="PRISM_CHAT_LIVE_INTERVAL_S: how often a streaming reply's text so far is stored, and how "
+        "often a client following it from another page or instance reads it",
+    )
     spool_dir: str = Field(
         default="",
         description="PRISM_SPOOL_DIR: where prism-sdk keeps the chat's events until the ingestion API has them "
@@ -54,7 +61,6 @@ class ChatSettings(Settings):
         if self.env == "cloud":
             return "demo_model" in self.model_fields_set and self.demo_model
         return self.demo_model
-
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,10 @@ class ConversationNotFoundError(NotFoundError):
     code = "conversation_not_found"
 
 
+class MessageNotFoundError(NotFoundError):
+    code = "message_not_found"
+
+
 class UnknownModelError(ValidationFailedError):
     """The model is not offered by any configured provider (nor is it the demo model)."""
 

@@ -44,6 +44,14 @@ class ConversationStore(Protocol):
 
     def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None: ...
 
+    def save_partial(self, message_id: UUID, content: str) -> None:
+        """Store the text so far of a reply still ``streaming`` (nothing once it has ended)."""
+        ...
+
+    def get_message(self, conversation_id: UUID, message_id: UUID) -> ChatMessage | None:
+        """One message of the conversation, or None."""
+        ...
+
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:
         """Flag the conversation's streaming messages as cancel-requested; returns their ids."""
         ...

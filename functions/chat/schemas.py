@@ -261,7 +261,23 @@ SSE_DESCRIPTION = """Server-sent events, in this order:
     `provider_timeout`, `provider_unreachable`, `model_not_found`, `context_too_long`,
     `provider_unavailable`, `provider_error`), `status` `error`.
 
-Closing the stream cancels the model call; the reply is stored as `cancelled` with its partial text."""
+Closing the stream does not stop the reply: it goes on and is stored when it ends. Follow it again
+with `GET /api/conversations/{id}/messages/{message_id}/stream`; stop it with `POST .../cancel`."""
+
+FOLLOW_DESCRIPTION = """Server-sent events, in this order:
+
+- `start`: `{conversation_id, message_id, model, provider}`
+- `delta`: `{content}`: first the text stored so far (after `offset`), then what is written next;
+  each has an `id`, the reply's length in characters once applied (resume with `Last-Event-ID` or
+  `?offset=`)
+- then `done` or `error`, as for `POST .../messages` (from the stored reply; `finish_reason` null)."""
+
+
+def follow_doc() -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": FOLLOW_DESCRIPTION, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(404, 422, 503, s404="Unknown conversation or reply"),
+    }
 
 
 def sse_doc() -> dict[int | str, dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -12,12 +12,13 @@ from prism.clock import Clock, utc_now
 from prism.cursor import decode_cursor, encode_cursor
 from starlette.concurrency import run_in_threadpool
 
-from chat.errors import ConversationNotFoundError
+from chat import live
+from chat.errors import ConversationNotFoundError, MessageNotFoundError
 from chat.gateway import ModelCall, ModelGateway
 from chat.model import ChatMessage, Conversation, MessageOutcome, ReplyStats
 from chat.ports import ConversationStore
 from chat.providers import Providers
-from chat.turns import Turn
+from chat.turns import INTERRUPTED, Turn
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class ChatService:
         total_timeout_s: float,
         read_timeout_s: float,
         cancel_poll_s: float | None,
+        live_interval_s: float = 0.25,
         after_reply: Callable[[], Awaitable[None]] | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -65,6 +67,7 @@ class ChatService:
         self._total_timeout_s = total_timeout_s
         self._read_timeout_s = read_timeout_s
         self._cancel_poll_s = cancel_poll_s
+        self._live_interval_s = live_interval_s
         self._after_reply = after_reply
         self._active: dict[UUID, set[Turn]] = {}
 
@@ -104,8 +107,7 @@ class ChatService:
             content=message.content,
             reply=ReplyStats(
                 error_code="interrupted",
-                error_message="The reply was interrupted: the server stopped while streaming it. "
-                "Send the message again.",
+                error_message=INTERRUPTED,
             ),
         )
         await run_in_threadpool(self.store.finish_message, message.id, outcome)
@@ -157,12 +159,25 @@ class ChatService:
             store=self.store,
             total_timeout_s=self._total_timeout_s,
             cancel_poll_s=self._cancel_poll_s,
+            live_interval_s=self._live_interval_s,
             on_finished=self._forget,
             after_reply=self._after_reply,
         )
         self._active.setdefault(conversation_id, set()).add(turn)
         turn.begin()
         return turn
+
+    async def follow_reply(self, conversation_id: UUID, message_id: UUID, offset: int) -> AsyncIterator[bytes]:
+        """The events of an assistant reply from character ``offset`` on: what is stored so far,
+        then the rest as the turn (in this instance or another) stores it, to its end (404 for an
+        unknown conversation or message)."""
+        if await run_in_threadpool(self.store.get_conversation, conversation_id) is None:
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
+        message = await run_in_threadpool(self.store.get_message, conversation_id, message_id)
+        if message is None or message.role != "assistant":
+            raise MessageNotFoundError(f"no reply {message_id} in conversation {conversation_id}")
+        message = await self._settle_stale(message)
+        return live.follow(self.store, message, offset, interval_s=self._live_interval_s, settle=self._settle_stale)
 
     def _forget(self, turn: Turn) -> None:
         turns = self._active.get(turn.conversation_id)

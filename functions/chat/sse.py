@@ -2,11 +2,11 @@
 
 The turn writes its events straight through this response's ``send`` (see :mod:`chat.turns`), so
 the last token and ``done`` reach the socket without waiting for another task to be scheduled.
-Unlike Starlette's ``StreamingResponse`` (which notices a client that went away only when it next
-writes, under ASGI spec 2.4), this one always listens for ``http.disconnect`` while it streams, so
-a client closing the stream cancels the upstream model call at once, even while the model is
-silent. The response ends once the turn has stored the reply: on Lambda the process may freeze as
-soon as the response ends.
+It listens for ``http.disconnect`` while it streams: a client closing the stream only detaches it
+(the turn drops its later events), the reply goes on and is stored as it ends; the client, or
+another one, can follow it again (``GET .../messages/{id}/stream``, :mod:`chat.live`). The response
+ends once the turn has stored the reply, also after a disconnect: on Lambda the process may freeze
+as soon as the response ends, so the invocation is kept until then.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class TurnStreamResponse(StreamingResponse):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    turn.cancel("client_disconnected")
+                    turn.detach()
                     scope.cancel()
                     return
 
@@ -52,7 +52,7 @@ class TurnStreamResponse(StreamingResponse):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 completed = True
             except OSError:
-                turn.cancel("client_disconnected")
+                turn.detach()
             scope.cancel()
 
         try:
@@ -62,5 +62,5 @@ class TurnStreamResponse(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 if not completed:
-                    turn.cancel("client_disconnected")
+                    turn.detach()
                 await turn.wait()

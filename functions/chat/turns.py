@@ -8,10 +8,14 @@ ms of CPU) on the loop as the stream ends, and that work must not sit between th
 ``done``. The assistant message is stored right after ``done`` is written; the response ends (and
 readers of the conversation in this process wait) once it is stored.
 
-Stopping a turn (the client went away, ``POST .../cancel``, or a cancel flagged in the database by
-another instance) cancels the task: the upstream stream is closed (so the provider sees the request
-end), and the assistant message is saved as ``cancelled`` with its partial text. Whatever happens,
-the message is finalised once.
+A client that goes away does not stop the turn: its response is detached (later events are
+dropped) and the reply goes on to its end, stored as it ends. While it streams, the text so far is
+stored every ``live_interval_s`` (:meth:`ConversationStore.save_partial`), so any instance can show
+it and follow it (:mod:`chat.live`). Only a stop (``POST .../cancel``, here or flagged in the
+database by another instance), the total timeout, or the process shutting down ends it early: the
+task is cancelled, the upstream stream closed (so the provider sees the request end), and the
+assistant message saved as ``cancelled`` with its partial text (``error``/``interrupted`` on a
+shutdown: nobody asked for it to stop). Whatever happens, the message is finalised once.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Write = Callable[[bytes], Awaitable[None]]
 
+INTERRUPTED = "The reply was interrupted: the server stopped while streaming it. Send the message again."
+
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
@@ -51,6 +57,7 @@ class Turn:
         store: ConversationStore,
         total_timeout_s: float,
         cancel_poll_s: float | None,
+        live_interval_s: float | None = None,
         on_finished: Callable[[Turn], None] | None = None,
         after_reply: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -62,6 +69,8 @@ class Turn:
         self._store = store
         self._total_timeout_s = total_timeout_s
         self._cancel_poll_s = cancel_poll_s
+        self._live_interval_s = live_interval_s
+        self._parts: list[str] = []
         self._on_finished = on_finished
         self._after_reply = after_reply
         self._backlog: list[bytes] = []  # events produced before a response attached
@@ -94,17 +103,28 @@ class Turn:
         if self._task is not None:
             await asyncio.shield(self._task)
 
+    @property
+    def text(self) -> str:
+        """The reply's text so far."""
+        return "".join(self._parts)
+
+    def detach(self) -> None:
+        """The response's client went away: drop later events, let the reply go on."""
+        self._write = _discard
+        self._backlog.clear()
+
     # --- the upstream call --------------------------------------------------------------------
 
     async def _run(self) -> None:
         started = time.perf_counter()
         first_token: float | None = None
-        parts: list[str] = []
+        parts = self._parts
         stream: ModelStream | None = None
         status = "complete"
         error_code: str | None = None
         error_message: str | None = None
         watcher = asyncio.create_task(self._watch_cancel()) if self._cancel_poll_s else None
+        saver = asyncio.create_task(self._save_partials()) if self._live_interval_s else None
         self._running = True
         try:
             if self.cancel_reason is not None:
@@ -119,6 +139,9 @@ class Turn:
         except asyncio.CancelledError:
             status = "cancelled"
             self.cancel_reason = self.cancel_reason or "stopped"
+            if self.cancel_reason == "shutdown":
+                status, error_code = "error", "interrupted"
+                error_message = INTERRUPTED
         except TimeoutError:
             status, error_code = "error", "provider_timeout"
             error_message = (
@@ -133,8 +156,9 @@ class Turn:
             error_message = "The reply failed because of an internal error; see the chat function's logs."
         finally:
             self._running = False
-            if watcher is not None:
-                watcher.cancel()
+            for helper in (watcher, saver):
+                if helper is not None:
+                    helper.cancel()
         if stream is not None and status != "complete":
             # Close the upstream request (the provider sees the connection end; the SDK logs it).
             with contextlib.suppress(Exception):
@@ -210,6 +234,21 @@ class Turn:
             except Exception:
                 log.warning("chat turn %s: cancel check failed", self.message_id, exc_info=True)
 
+    async def _save_partials(self) -> None:
+        """Store the text so far now and then, for readers of the conversation and for clients
+        that reattach, in any instance (the store ignores it once the reply has ended)."""
+        assert self._live_interval_s is not None
+        saved = 0
+        while True:
+            await asyncio.sleep(self._live_interval_s)
+            if len(self._parts) == saved:
+                continue
+            saved = len(self._parts)
+            try:
+                await run_in_threadpool(self._store.save_partial, self.message_id, "".join(self._parts))
+            except Exception:
+                log.warning("chat turn %s: could not store the text so far", self.message_id, exc_info=True)
+
     # --- the response side ----------------------------------------------------------------------
 
     def start_event(self) -> bytes:
@@ -241,9 +280,8 @@ class Turn:
             return
         try:
             await self._write(chunk)
-        except Exception:  # the connection broke under the write: the client has gone
-            self._write = _discard
-            self.cancel("client_disconnected")
+        except Exception:  # the connection broke under the write: the client has gone, the reply goes on
+            self.detach()
 
 
 async def _discard(_chunk: bytes) -> None:

@@ -83,6 +83,9 @@ class Behaviour:
         hang: seconds to wait before sending anything (for client timeouts); the wait ends
             early when the client disconnects or the server stops.
         headers: extra response headers.
+        gates: streaming only: content chunk ``i`` is sent only once ``gates[i]`` (a
+            ``threading.Event`` the test sets) is set; the wait ends early when the client
+            disconnects or the server stops. Paces a reply by the test's steps, not by sleeps.
     """
 
     text: str = "Hello from the fake model."
@@ -101,6 +104,7 @@ class Behaviour:
     disconnect_after: int | None = None
     hang: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    gates: dict[int, threading.Event] = field(default_factory=dict)
 
     def content_chunks(self) -> list[str]:
         if self.chunks is not None:
@@ -537,6 +541,10 @@ class FakeOpenAI:
             delay = b.first_token_delay if i == 0 else b.inter_token_delay
             if await self._sleep_or_eof(delay, watcher):
                 return gone()
+            gate = b.gates.get(i)
+            while gate is not None and not gate.is_set():
+                if await self._sleep_or_eof(0.01, watcher):
+                    return gone()
             delta: dict[str, Any] = {"content": text}
             if i == 0 and not b.role_chunk_first:
                 delta["role"] = "assistant"

@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
+from starlette.responses import StreamingResponse
 
 from chat.deps import ServiceDep, TurnAllowed
 from chat.schemas import (
@@ -16,9 +17,10 @@ from chat.schemas import (
     RenameConversation,
     SendMessage,
     error_responses,
+    follow_doc,
     sse_doc,
 )
-from chat.sse import TurnStreamResponse
+from chat.sse import SSE_HEADERS, TurnStreamResponse
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -71,11 +73,33 @@ async def send_message(conversation_id: UUID, body: SendMessage, service: Servic
     """Send a message and stream the reply as server-sent events.
 
     The user message is stored first; the reply is stored when it ends, with its status
-    (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream cancels
-    the model call.
+    (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream does not
+    stop the reply (``POST .../cancel`` does): follow it again with ``GET .../messages/{id}/stream``.
     """
     turn = await service.start_turn(conversation_id, body.content, body.model)
     return TurnStreamResponse(turn)
+
+
+@router.get(
+    "/{conversation_id}/messages/{message_id}/stream",
+    response_class=StreamingResponse,
+    status_code=200,
+    responses=follow_doc(),
+)
+async def follow_reply(
+    conversation_id: UUID,
+    message_id: UUID,
+    service: ServiceDep,
+    offset: Annotated[int | None, Query(ge=0, description="Characters of the reply already received")] = None,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """Follow a reply as server-sent events: its text so far, then the rest as it is written, to its
+    ``done`` or ``error`` (at once for a reply that has ended). Resume from ``offset`` or from the
+    ``Last-Event-ID`` of the last event received."""
+    if offset is None:
+        offset = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    events = await service.follow_reply(conversation_id, message_id, offset)
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/{conversation_id}/cancel", response_model=CancelResult, responses=error_responses(404, 422, 503))

@@ -365,6 +365,19 @@ class InMemoryChatStore:
                         m.status, m.content, m.reply = outcome.status, outcome.content, outcome.reply
                         return
 
+    def save_partial(self, message_id: UUID, content: str) -> None:
+        with self._lock:
+            for messages in self._messages.values():
+                for m in messages:
+                    if m.id == message_id and m.status == "streaming":
+                        m.content = content
+                        return
+
+    def get_message(self, conversation_id: UUID, message_id: UUID) -> ChatMessage | None:
+        with self._lock:
+            found = [m for m in self._messages.get(conversation_id, []) if m.id == message_id]
+            return replace(found[0]) if found else None
+
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:
         with self._lock:
             ids = [m.id for m in self._messages.get(conversation_id, []) if m.status == "streaming"]

@@ -205,6 +205,21 @@ class PostgresChatStore(PooledPostgres):
                 (outcome.status, outcome.content, *(getattr(reply, name) for name in REPLY_FIELDS), message_id),
             )
 
+    def save_partial(self, message_id: UUID, content: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE messages SET content = %s, updated_at = now() WHERE id = %s AND status = 'streaming'",
+                (content, message_id),
+            )
+
+    def get_message(self, conversation_id: UUID, message_id: UUID) -> ChatMessage | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {cols} FROM messages WHERE id = %s AND conversation_id = %s").format(cols=_MESSAGE),
+                (message_id, conversation_id),
+            ).fetchone()
+        return None if row is None else _message(row)
+
     def request_cancel(self, conversation_id: UUID) -> list[UUID]:
         with self._conn() as conn:
             rows = conn.execute(

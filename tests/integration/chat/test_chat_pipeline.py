@@ -51,7 +51,8 @@ def test_complete_and_cancelled_turns_land_in_inference_logs_linked_to_their_mes
     ) as resp:
         events = read_sse(resp.iter_lines())
         next(events)
-        next(events)  # first delta, then the client goes away
+        next(events)  # first delta, then the reader presses Stop
+        assert chat.client.post(f"/api/conversations/{cid}/cancel", json={}).json()["cancelled"]
     assert fake.chat_requests[-1].wait_done(10) and fake.chat_requests[-1].disconnected
 
     prism_sdk.flush()

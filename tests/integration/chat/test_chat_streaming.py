@@ -54,7 +54,7 @@ def test_tokens_arrive_before_the_provider_sends_its_last_one(chat: ChatApi, fak
     assert "".join(d["content"] for k, d in rest if k == "delta") == " two three four five"
 
 
-def test_closing_the_stream_cancels_upstream_and_saves_the_partial_reply(
+def test_stop_after_the_client_left_cancels_upstream_and_saves_the_partial_reply(
     chat: ChatApi, fake: FakeOpenAI, ingest: Ingest
 ) -> None:
     fake.behaviour = Behaviour(chunks=["Hello", " there", " and", " more"], inter_token_delay=0.5)
@@ -70,7 +70,9 @@ def test_closing_the_stream_cancels_upstream_and_saves_the_partial_reply(
             assert kind == "delta"
             received.append(data["content"])
             if len(received) == 2:
-                break  # the client goes away mid-stream
+                break  # the client goes away mid-stream (the reply goes on: test_chat_live.py) ...
+    # ... and the reader presses Stop
+    assert chat.client.post(f"/api/conversations/{cid}/cancel", json={}).json()["cancelled"]
     # THEN the provider sees its request closed ...
     req = fake.chat_requests[-1]
     assert req.wait_done(10) and req.disconnected and not req.completed

@@ -54,7 +54,7 @@ def test_tokens_arrive_through_the_web_origin_before_the_provider_finishes(
     assert rest[-1][0] == "done" and rest[-1][1]["status"] == "complete"
 
 
-def test_closing_the_stream_at_the_web_origin_cancels_the_model_call(
+def test_stop_at_the_web_origin_cancels_the_model_call_after_the_stream_closed(
     chat: ChatApi, fake: FakeOpenAI, web: httpx.Client
 ) -> None:
     fake.behaviour = Behaviour(chunks=["Hello", " there", " and", " more"], inter_token_delay=0.5)
@@ -64,7 +64,9 @@ def test_closing_the_stream_at_the_web_origin_cancels_the_model_call(
         events = read_sse(resp.iter_lines())
         assert next(events)[0] == "start"
         assert next(events)[0] == "delta"
-    # the browser went away: the chat saw its client disconnect, stopped the provider, kept the text
+    # the browser went away (the reply goes on), then the reader pressed Stop: the provider is
+    # stopped, the text kept
+    assert web.post(f"/api/conversations/{cid}/cancel", json={}).json()["cancelled"]
     req = fake.chat_requests[-1]
     assert req.wait_done(10) and req.disconnected and not req.completed
     _wait(lambda: chat.messages(cid)[1]["status"] != "streaming")

@@ -249,9 +249,9 @@ async def test_done_is_written_before_the_store_and_readers_wait_for_the_stored_
     assert (messages[1].status, messages[1].content) == ("complete", "Hello!")  # ...and sees it stored
 
 
-async def test_a_write_that_fails_stops_the_turn_as_a_client_that_went_away() -> None:
+async def test_a_write_that_fails_detaches_the_client_and_the_reply_goes_on() -> None:
     store, gateway = InMemoryChatStore(), FakeGateway()
-    gateway.default = Script(chunks=["a", "b", "c"], hang_after=2)
+    gateway.default = Script(chunks=["a", "b", "c"])
     service = _service(store, gateway)
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
@@ -264,10 +264,25 @@ async def test_a_write_that_fails_stops_the_turn_as_a_client_that_went_away() ->
 
     await turn.attach(write)
     await asyncio.wait_for(turn.wait(), 5)
-    assert turn.cancel_reason == "client_disconnected"
-    assert turn.outcome is not None and (turn.outcome.status, turn.outcome.content) == ("cancelled", "ab")
-    assert gateway.streams[0].closed
+    assert turn.cancel_reason is None
+    assert turn.outcome is not None and (turn.outcome.status, turn.outcome.content) == ("complete", "abc")
     assert not any(c.startswith(b"event: done") for c in written)  # nothing more went to the broken connection
+    _, messages = await service.get_conversation(conv.id)
+    assert (messages[1].status, messages[1].content) == ("complete", "abc")
+
+
+async def test_a_shutdown_stores_the_reply_as_interrupted_not_as_stopped() -> None:
+    store, gateway = InMemoryChatStore(), FakeGateway()
+    gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
+    service = _service(store, gateway)
+    conv = await service.create_conversation(None)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    await _deltas(await _attach(turn), 2)
+    turn.cancel("shutdown")
+    await asyncio.wait_for(turn.wait(), 5)
+    _, messages = await service.get_conversation(conv.id)
+    assert (messages[1].status, messages[1].content) == ("error", "Partial")
+    assert messages[1].reply.error_code == "interrupted"
 
 
 async def test_a_reader_right_after_a_stop_sees_the_reply_stored_as_cancelled() -> None:
@@ -277,7 +292,7 @@ async def test_a_reader_right_after_a_stop_sees_the_reply_stored_as_cancelled() 
     conv = await service.create_conversation(None)
     turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
     await _deltas(await _attach(turn), 2)
-    turn.cancel("client_disconnected")  # the browser aborted its fetch
+    turn.cancel("cancel_requested")  # the reader pressed Stop
     reader = asyncio.create_task(service.get_conversation(conv.id))
     await asyncio.sleep(0.05)
     assert not reader.done()  # waits for the store instead of answering "streaming"
