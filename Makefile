@@ -88,8 +88,18 @@ bench: setup ## Run the benchmarks and print their tables
 schema: setup ## Regenerate docs/inference-event-v1.schema.json from the contract
 	@$(RUN) python -c "import json; from prism.events import json_schema; open('docs/inference-event-v1.schema.json','w').write(json.dumps(json_schema(), indent=2) + '\n')"
 
-build: setup ## Build the Lambda artifacts (sam build)
-	sam build
+# The zip functions alone: with IMAGE_URI (chat images pushed by CI, docs/deploy.md) no Docker is needed.
+ZIP_FUNCTIONS := IngestionFunction WriterFunction WriterMaintenanceFunction MigrationsFunction QueryFunction IdentityFunction
+STACK ?= prism
+stack_output = aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue" --output text
 
-deploy: build ## Deploy to AWS (sam deploy --guided the first time)
-	sam deploy
+build: setup ## Build the Lambda artifacts (sam build; IMAGE_URI=...: the zips only)
+	sam build $(if $(IMAGE_URI),$(ZIP_FUNCTIONS))
+
+deploy: build ## Deploy to AWS, then the web UI (STACK=prism; sam deploy --guided the first time)
+	sam deploy --stack-name $(STACK) $(if $(IMAGE_URI),--parameter-overrides ImageUri=$(IMAGE_URI))
+	cd web && npm ci --no-audit --no-fund && npm run build
+	$(call stack_output,WebConfigJson) > web/out/config.json
+	aws s3 sync web/out "s3://$$($(call stack_output,WebBucketName))" --delete
+	aws cloudfront create-invalidation --distribution-id "$$($(call stack_output,DistributionId))" --paths '/*' >/dev/null
+	@echo "Prism: $$($(call stack_output,WebUrl))"

@@ -69,7 +69,12 @@ def require(role: Role, *, pending_password: bool = False) -> Any:
         identity = get_identity(request)
         address = caller_address(request)
         safe = request.method.upper() in SAFE_METHODS
-        if request.headers.get("authorization") is not None:
+        authorization = request.headers.get("authorization")
+        if authorization is not None and authorization.startswith("AWS4-HMAC-SHA256 "):
+            # Behind CloudFront: origin access control's SigV4 signature for the Function URL, checked
+            # by Lambda already. It says who CloudFront is, not who the caller is.
+            authorization = None
+        if authorization is not None:
             if bearer is None or not bearer.credentials.strip():
                 raise UnauthenticatedError("send 'Authorization: Bearer <read token>'")
             me = await identity.authenticate_bearer(bearer.credentials.strip(), address=address)

@@ -97,3 +97,89 @@ def test_maintenance_handler_migrates_and_maintains(monkeypatch: object) -> None
     finally:
         get_settings.cache_clear()
         drop_database(url)
+
+
+# ---------------------------------------------------------------- behind CloudFront (issue 12)
+# The chat, query and identity handlers get Function URL events (payload 2.0) that CloudFront signed
+# with origin access control: tests/support/function_url.py shapes them (SigV4 headers, the IAM
+# caller, the Function URL's Host, cookies, x-amz-content-sha256, the viewer's address).
+
+BEHIND_CLOUDFRONT = r"""
+import json, sys
+from prism import bootstrap
+from prism.config import get_settings
+bootstrap.migrate_database(get_settings())
+from identity.handler import handler as identity  # creates the first admin (PRISM_ADMIN_*)
+from query.handler import handler as query
+from tests.support.function_url import function_url_event as event
+from tests.support.lambda_context import LambdaContext
+
+EMAIL, PASSWORD = sys.argv[1], sys.argv[2]
+out = {}
+
+def call(name, handler, *args, **kwargs):
+    response = handler(event(*args, **kwargs), LambdaContext())
+    out[name] = response
+    return response
+
+call("wrong_password", identity, "POST", "/api/auth/login", body={"email": EMAIL, "password": "wrong-" + PASSWORD})
+credentials = {"email": EMAIL, "password": PASSWORD}
+login = call("login", identity, "POST", "/api/auth/login", body=credentials, base64_body=True)
+cookies = [c.split(";", 1)[0] for c in login.get("cookies", [])]
+csrf = json.loads(login["body"])["csrf_token"]
+call("session", identity, "GET", "/api/auth/session", cookies=cookies)
+call("summary", query, "GET", "/api/metrics/summary", cookies=cookies)
+call("summary_signed_out", query, "GET", "/api/metrics/summary")
+JSON = {"Content-Type": "application/json"}  # the UI sends every state change as JSON
+call("logout_without_csrf", identity, "POST", "/api/auth/logout", cookies=cookies, headers=JSON)
+call("logout_from_another_site", identity, "POST", "/api/auth/logout", cookies=cookies,
+     headers={**JSON, "X-CSRF-Token": csrf, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+call("logout", identity, "POST", "/api/auth/logout", cookies=cookies, headers={**JSON, "X-CSRF-Token": csrf})
+call("session_after_logout", identity, "GET", "/api/auth/session", cookies=cookies)
+print(json.dumps(out))
+"""
+
+
+def error_code(response: dict[str, object]) -> str:
+    body = json.loads(str(response["body"]))
+    return str(body["error"]["code"])
+
+
+def test_identity_and_query_handlers_serve_what_cloudfront_forwards() -> None:
+    import uuid
+
+    from prism.adapters.postgres import drop_database
+
+    url = f"postgresql://postgres@127.0.0.1:5432/prism_cf_{uuid.uuid4().hex[:8]}"
+    email, password = "admin@example.com", "first-admin-pw-" + uuid.uuid4().hex[:8]
+    env = {**os.environ, "PRISM_ENV": "cloud", "PRISM_DATABASE_URL": url, "PRISM_ADMIN_EMAIL": email,
+           "PRISM_ADMIN_PASSWORD": password, "PRISM_RAW_STORE": "s3", "PRISM_RAW_BUCKET": "prism-test",
+           "AWS_DEFAULT_REGION": "eu-west-1", "PRISM_RATE_LIMIT_LOGIN_FAILURES": ""}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", BEHIND_CLOUDFRONT, email, password],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        drop_database(url)
+
+    assert out["wrong_password"]["statusCode"] == 401
+    login = out["login"]
+    assert login["statusCode"] == 200, login
+    (session_cookie,) = [c for c in login["cookies"] if c.startswith("prism_session=")]
+    attributes = {a.strip().lower() for a in session_cookie.split(";")[1:]}
+    assert {"httponly", "secure", "samesite=lax", "path=/"} <= attributes  # https per x-forwarded-proto
+    assert out["session"]["statusCode"] == 200, out["session"]
+    assert json.loads(out["session"]["body"])["user"]["email"] == email
+    assert out["summary"]["statusCode"] == 200, out["summary"]
+    assert "requests" in out["summary"]["body"]
+    assert out["summary_signed_out"]["statusCode"] == 401
+    assert error_code(out["summary_signed_out"]) == "unauthenticated"
+    assert (out["logout_without_csrf"]["statusCode"], error_code(out["logout_without_csrf"])) == (403, "csrf_failed")
+    refused = out["logout_from_another_site"]
+    assert (refused["statusCode"], error_code(refused)) == (403, "cross_origin")
+    assert out["logout"]["statusCode"] == 204
+    assert out["session_after_logout"]["statusCode"] == 401
+

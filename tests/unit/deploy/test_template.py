@@ -26,7 +26,17 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-SECRET_VARS = ("PRISM_API_KEY", "PRISM_CREDS_KEY", "PRISM_DATABASE_URL")
+SECRET_VARS = ("PRISM_API_KEY", "PRISM_CREDS_KEY", "PRISM_DATABASE_URL", "PRISM_ADMIN_PASSWORD")
+ZIP_FUNCTIONS = {  # logical id -> functions/requirements/<name>.txt (functions/lambda_build.py)
+    "IngestionFunction": "ingestion",
+    "QueryFunction": "query",
+    "IdentityFunction": "identity",
+    "WriterFunction": "writer",
+    "WriterMaintenanceFunction": "writer",
+    "MigrationsFunction": "writer",
+}
+URL_FUNCTIONS = ("ChatApiFunction", "ChatStreamFunction", "QueryFunction", "IdentityFunction")
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # the managed cache policy's id
 # The only actions for which AWS offers no resource-level permissions we could scope to.
 WILDCARD_OK_ACTIONS = {
     "ec2:CreateNetworkInterface",
@@ -119,9 +129,10 @@ def ref_name(value: Any) -> str:
 # ---------------------------------------------------------------- linters
 
 
-def test_cfn_lint_passes_on_the_template() -> None:
+@pytest.mark.parametrize("extra", [[], ["--include-checks", "I"]], ids=["default", "informational"])
+def test_cfn_lint_passes_on_the_template(extra: list[str]) -> None:
     exe = str(Path(sys.executable).with_name("cfn-lint"))  # the locked version, not one on PATH
-    proc = subprocess.run([exe, str(TEMPLATE)], capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([exe, *extra, "--", str(TEMPLATE)], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -184,29 +195,44 @@ def test_ingestion_publishes_to_the_stack_stream_and_bucket(resources: dict[str,
     assert resources[ref_name(env["PRISM_RAW_BUCKET"])]["Type"] == "AWS::S3::Bucket"
 
 
-def test_zip_code_uri_ships_requirements_in_step_with_the_lock_file(resources: dict[str, Any]) -> None:
-    for name in ("IngestionFunction", "WriterFunction"):
-        code_uri = ROOT / functions(resources)[name]["CodeUri"]
-        assert (code_uri / "requirements.txt").exists(), f"{name}: sam build needs CodeUri/requirements.txt"
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv not on PATH")
-    command = [
-        uv, "export", "--frozen", "--no-dev", "--no-emit-workspace", "--package", "prism-functions",
-        "--format", "requirements-txt", "--quiet",
-    ]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    exported = proc.stdout
+def makefile_targets() -> set[str]:
+    text = (ROOT / "functions" / "Makefile").read_text()
+    return {t for line in text.splitlines() if not line.startswith("\t") and ":" in line
+            for t in line.split(":", 1)[0].split() if t.startswith("build-")}
 
-    def pins(text: str) -> list[str]:
-        return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
-    committed = (ROOT / "functions" / "requirements.txt").read_text()
-    assert pins(committed) == pins(exported), (
-        "functions/requirements.txt is stale: run `uv export --frozen --no-dev --no-emit-workspace "
-        "--package prism-functions --format requirements-txt -o functions/requirements.txt`"
-    )
-    assert "litellm" not in committed, "the zip functions must not ship litellm"
+def test_zip_functions_are_built_by_the_makefile_with_their_own_requirements(resources: dict[str, Any]) -> None:
+    zips = {n: p for n, p in functions(resources).items() if p.get("PackageType", "Zip") == "Zip"}
+    assert set(zips) == set(ZIP_FUNCTIONS)
+    targets = makefile_targets()
+    for name, props in zips.items():
+        assert resources[name]["Metadata"]["BuildMethod"] == "makefile", name
+        assert props["CodeUri"] == "functions/" and f"build-{name}" in targets, name
+        requirements = (ROOT / "functions" / "requirements" / f"{ZIP_FUNCTIONS[name]}.txt").read_text()
+        lines = requirements.splitlines()
+        pinned = {line.split("==")[0] for line in lines if "==" in line and not line.startswith(" ")}
+        # Lambda speaks Mangum, not HTTP: no server; litellm is the chat image's; Redis is the local bus.
+        assert not pinned & {"uvicorn", "uvloop", "watchfiles", "websockets", "httptools", "litellm",
+                             "localstack-client", "redis", "hiredis"}, name
+        assert {"mangum", "psycopg"} <= pinned or name.startswith(("Writer", "Migrations")), name
+        assert ("authlib" in pinned) == (name == "IdentityFunction"), name
+    assert not (ROOT / "functions" / "requirements.txt").exists(), "one requirements file per function now"
+
+
+def test_zip_requirements_are_in_step_with_the_lock_file() -> None:
+    uv = shutil.which("uv") or str(ROOT / "scripts" / "uv")
+    command = [sys.executable, str(ROOT / "functions" / "lambda_build.py"), "--check", "--uv", uv]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr + " (run `python functions/lambda_build.py`)"
+
+
+def test_the_zips_copy_only_their_own_packages() -> None:
+    text = (ROOT / "functions" / "Makefile").read_text()
+    copies = re.findall(r"\$\(call zip_function,(\w+),([^)]*)\)", text)
+    assert copies and all("chat" not in packages.split() for _, packages in copies)
+    assert all(packages.split()[0] == "prism" and len(packages.split()) == 2 for _, packages in copies)
+    assert "--require-hashes" in text and "--only-binary=:all:" in text
+    assert "--invalidation-mode unchecked-hash" in text  # bytecode that a read-only file system can use
 
 
 # ---------------------------------------------------------------- writer: Kinesis, partial failures, DLQ
@@ -324,9 +350,8 @@ def test_chat_knows_where_ingestion_is(resources: dict[str, Any]) -> None:
 
 
 def test_raw_payload_bucket_is_encrypted_private_and_expires_raw_payloads(resources: dict[str, Any]) -> None:
-    buckets = of_type(resources, "AWS::S3::Bucket")
-    assert len(buckets) == 1
-    props = next(iter(buckets.values()))["Properties"]
+    assert set(of_type(resources, "AWS::S3::Bucket")) == {"RawPayloadBucket", "WebBucket"}
+    props = resources["RawPayloadBucket"]["Properties"]
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     block = props["PublicAccessBlockConfiguration"]
     assert all(block[k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
@@ -363,12 +388,19 @@ def test_no_parameter_carries_a_secret_value(template: dict[str, Any]) -> None:
 
 def test_database_functions_can_join_a_vpc(template: dict[str, Any], resources: dict[str, Any]) -> None:
     assert {"SubnetIds", "SecurityGroupIds"} <= set(template["Parameters"])
-    for name in ("WriterFunction", "ChatApiFunction", "ChatStreamFunction"):
+    for name in ("WriterFunction", "ChatApiFunction", "ChatStreamFunction", "QueryFunction", "IdentityFunction",
+                 "WriterMaintenanceFunction", "MigrationsFunction"):
         assert "VpcConfig" in functions(resources)[name], name
 
 
-def test_outputs_give_the_urls(template: dict[str, Any]) -> None:
-    assert {"IngestionApiUrl", "ChatApiUrl", "ChatStreamUrl"} <= set(template["Outputs"])
+def test_outputs_give_the_one_url_and_what_make_deploy_needs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    wanted = {"WebUrl", "WebBucketName", "DistributionId", "WebConfigJson", "AdminSecretArn", "IngestionApiUrl"}
+    assert wanted <= set(outputs)
+    assert json.loads(outputs["WebConfigJson"]["Value"]) == {"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""}
+    with_domain, default = outputs["WebUrl"]["Value"]["Fn::If"][1:]
+    assert with_domain == {"Fn::Sub": "https://${DomainName}"}
+    assert default == {"Fn::Sub": "https://${Distribution.DomainName}"}
 
 
 # ---------------------------------------------------------------- least-privilege IAM
@@ -431,11 +463,14 @@ def test_transformed_template_adds_no_wildcard_policies(transformed: dict[str, A
         assert not role["Properties"].get("ManagedPolicyArns"), name
 
 
-def test_public_function_urls_are_opt_in(template: dict[str, Any]) -> None:
-    assert template["Parameters"]["ChatUrlAuthType"]["Default"] == "AWS_IAM"
-    permissions = of_type(template["Resources"], "AWS::Lambda::Permission")
-    public = {n: p for n, p in permissions.items() if p["Properties"].get("Principal") == "*"}
-    assert public and all(p.get("Condition") == "PublicChatUrls" for p in public.values())
+def test_no_public_function_url_anywhere(template: dict[str, Any], transformed: dict[str, Any]) -> None:
+    assert "ChatUrlAuthType" not in template["Parameters"]
+    assert '"NONE"' not in json.dumps(template) and '"NONE"' not in json.dumps(transformed)
+    urls = of_type(transformed["Resources"], "AWS::Lambda::Url")
+    assert {ref_name(u["Properties"]["TargetFunctionArn"]) for u in urls.values()} == set(URL_FUNCTIONS)
+    assert all(u["Properties"]["AuthType"] == "AWS_IAM" for u in urls.values())
+    for name, permission in of_type(transformed["Resources"], "AWS::Lambda::Permission").items():
+        assert permission["Properties"]["Principal"] != "*", name
 
 
 # ---------------------------------------------------------------- query: zip on a Function URL, read only
@@ -457,3 +492,270 @@ def test_query_is_a_read_only_zip_function_on_a_function_url(resources: dict[str
     }
     assert "s3:GetObject" in actions
     assert not {a for a in actions if a.startswith(("kinesis:", "sqs:")) or a in ("s3:PutObject", "s3:DeleteObject")}
+
+
+# ---------------------------------------------------------------- one origin: CloudFront in front of everything
+
+
+def distribution(resources: dict[str, Any]) -> dict[str, Any]:
+    found = of_type(resources, "AWS::CloudFront::Distribution")
+    assert len(found) == 1
+    config: dict[str, Any] = next(iter(found.values()))["Properties"]["DistributionConfig"]
+    return config
+
+
+def origins_by_id(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {o["Id"]: o for o in distribution(resources)["Origins"]}
+
+
+def url_function_of(origin: dict[str, Any]) -> str:
+    """The function whose Function URL an origin's DomainName is cut from."""
+    select = origin["DomainName"]["Fn::Select"]
+    assert select[0] == 2 and select[1]["Fn::Split"][0] == "/"
+    url = ref_name(select[1]["Fn::Split"][1])  # <Function>Url, SAM's AWS::Lambda::Url
+    assert url.endswith("Url")
+    return url.removesuffix("Url")
+
+
+def test_the_ui_comes_from_a_private_bucket_through_origin_access_control(resources: dict[str, Any]) -> None:
+    web = origins_by_id(resources)[distribution(resources)["DefaultCacheBehavior"]["TargetOriginId"]]
+    bucket = ref_name(web["DomainName"])
+    assert resources[bucket]["Type"] == "AWS::S3::Bucket"
+    block = resources[bucket]["Properties"]["PublicAccessBlockConfiguration"]
+    assert all(block[k] is True for k in block)
+    assert web["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not the legacy OAI
+    oac = resources[ref_name(web["OriginAccessControlId"])]["Properties"]["OriginAccessControlConfig"]
+    signing = (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"])
+    assert signing == ("s3", "always", "sigv4")
+    policies = [r["Properties"] for r in of_type(resources, "AWS::S3::BucketPolicy").values()
+                if ref_name(r["Properties"]["Bucket"]) == bucket]
+    allows = [st for p in policies for st in p["PolicyDocument"]["Statement"] if st["Effect"] == "Allow"]
+    assert allows and all(st["Principal"] == {"Service": "cloudfront.amazonaws.com"} for st in allows)
+    for statement in allows:  # this distribution only
+        source = statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+        assert source.endswith(":distribution/${Distribution}")
+    assert {a for st in allows for a in as_list(st["Action"])} <= {"s3:GetObject", "s3:ListBucket"}
+
+
+def test_every_api_origin_is_an_aws_iam_function_url_signed_by_origin_access_control(
+    resources: dict[str, Any],
+) -> None:
+    api = {oid: o for oid, o in origins_by_id(resources).items() if "CustomOriginConfig" in o}
+    assert {url_function_of(o) for o in api.values()} == set(URL_FUNCTIONS)
+    for oid, origin in api.items():
+        oac = resources[ref_name(origin["OriginAccessControlId"])]["Properties"]["OriginAccessControlConfig"]
+        assert oac["OriginAccessControlOriginType"] == "lambda" and oac["SigningBehavior"] == "always", oid
+        assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only", oid
+        assert functions(resources)[url_function_of(origin)]["FunctionUrlConfig"]["AuthType"] == "AWS_IAM", oid
+
+
+def test_only_the_distribution_may_invoke_the_function_urls(resources: dict[str, Any]) -> None:
+    permissions = [p["Properties"] for p in of_type(resources, "AWS::Lambda::Permission").values()]
+    for name in URL_FUNCTIONS:
+        mine = [p for p in permissions if ref_name(p["FunctionName"]) == name]
+        assert {p["Action"] for p in mine} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}, name
+        for p in mine:
+            assert p["Principal"] == "cloudfront.amazonaws.com", name
+            assert p["SourceArn"]["Fn::Sub"] == (
+                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+            ), name
+            assert p.get("FunctionUrlAuthType", "AWS_IAM") == "AWS_IAM" and (
+                p["Action"] != "lambda:InvokeFunction" or p["InvokedViaFunctionUrl"] is True
+            ), name
+
+
+def api_behaviours(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    api = {oid for oid, o in origins_by_id(resources).items() if "CustomOriginConfig" in o}
+    return [b for b in distribution(resources)["CacheBehaviors"] if b["TargetOriginId"] in api]
+
+
+def test_the_api_paths_are_the_local_route_table(resources: dict[str, Any]) -> None:
+    from scripts.local_config import ROUTES
+
+    origin_of = {oid: url_function_of(o) for oid, o in origins_by_id(resources).items() if "CustomOriginConfig" in o}
+    owner = {"ChatApiFunction": "chat", "ChatStreamFunction": "chat", "QueryFunction": "query",
+             "IdentityFunction": "identity"}
+    routed: dict[str, set[str]] = {}
+    for behaviour in api_behaviours(resources):
+        if behaviour["PathPattern"] != "/api/conversations/*/messages":
+            service = owner[origin_of[behaviour["TargetOriginId"]]]
+            routed.setdefault(service, set()).add(behaviour["PathPattern"])
+    assert routed == {service: {p + "*" for p in prefixes} for service, prefixes in ROUTES.items()}
+
+
+def test_the_sse_route_streams_and_comes_first(resources: dict[str, Any]) -> None:
+    behaviours = distribution(resources)["CacheBehaviors"]
+    patterns = [b["PathPattern"] for b in behaviours]
+    stream = behaviours[patterns.index("/api/conversations/*/messages")]
+    assert patterns.index("/api/conversations/*/messages") < patterns.index("/api/conversations*")  # first match wins
+    origin = origins_by_id(resources)[stream["TargetOriginId"]]
+    props = functions(resources)[url_function_of(origin)]
+    assert props["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM"
+    assert env_of(props)["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert "POST" in stream["AllowedMethods"] and stream["CachePolicyId"] == CACHING_DISABLED
+
+
+def test_api_behaviours_never_cache_and_forward_what_the_apis_read_but_host(resources: dict[str, Any]) -> None:
+    behaviours = api_behaviours(resources)
+    assert behaviours
+    for behaviour in behaviours:
+        assert behaviour["CachePolicyId"] == CACHING_DISABLED, behaviour["PathPattern"]
+        assert set(behaviour["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+        assert behaviour["ViewerProtocolPolicy"] == "https-only"  # a redirect would turn a POST into a GET
+        policy = resources[ref_name(behaviour["OriginRequestPolicyId"])]["Properties"]["OriginRequestPolicyConfig"]
+        assert policy["CookiesConfig"]["CookieBehavior"] == "all"
+        assert policy["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+        headers = {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+        assert policy["HeadersConfig"]["HeaderBehavior"] == "whitelist" and "host" not in headers
+        assert {"x-amz-content-sha256", "x-csrf-token", "content-type", "origin"} <= headers
+        assert len(headers) <= 10  # CloudFront's quota of headers per origin request policy
+
+
+def test_same_origin_calls_drop_their_origin_header_at_the_edge(resources: dict[str, Any]) -> None:
+    for behaviour in api_behaviours(resources):
+        (association,) = behaviour["FunctionAssociations"]
+        assert association["EventType"] == "viewer-request"
+        code = resources[association["FunctionARN"]["Fn::GetAtt"][0]]["Properties"]["FunctionCode"]
+        assert "delete request.headers.origin" in code and "'https://' + host.value" in code
+
+
+def test_custom_domain_and_web_acl_are_optional(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    config = distribution(resources)
+    assert config["Aliases"]["Fn::If"][0] == "HasDomain"
+    assert config["ViewerCertificate"]["Fn::If"][0] == "HasCertificate"
+    assert "DomainNeedsCertificate" in template["Rules"]
+    acl = resources["WebAcl"]
+    assert acl["Condition"] == "CreateWebAcl" and acl["Properties"]["Scope"] == "CLOUDFRONT"
+    rule = acl["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]
+    assert ref_name(rule["Limit"]) == "RateLimitPer5Minutes" and rule["AggregateKeyType"] == "IP"
+    # CLOUDFRONT-scoped ACLs exist only in us-east-1: created there, else passed in as WebAclArn.
+    assert {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]} in template["Conditions"]["CreateWebAcl"]["Fn::And"]
+    assert config["WebACLId"]["Fn::If"][2]["Fn::If"][1] == {"Ref": "WebAclArn"}
+
+
+def test_the_chat_image_can_come_from_ci(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert template["Parameters"]["ImageUri"]["Default"] == ""
+    for name, suffix in (("ChatApiFunction", "api"), ("ChatStreamFunction", "stream")):
+        condition, given, built = functions(resources)[name]["ImageUri"]["Fn::If"]
+        assert condition == "HasImageUri" and given == {"Fn::Sub": f"${{ImageUri}}-{suffix}"}
+        assert built == {"Ref": "AWS::NoValue"} and resources[name]["Metadata"]["DockerBuildTarget"] == f"chat-{suffix}"
+
+
+# ---------------------------------------------------------------- migrations on every deploy
+
+
+def test_the_migrations_custom_resource_runs_the_migration_function(resources: dict[str, Any]) -> None:
+    custom = of_type(resources, "AWS::CloudFormation::CustomResource")
+    assert set(custom) == {"Migrations"}
+    props = custom["Migrations"]["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["MigrationsFunction", "Arn"]}
+    function = functions(resources)["MigrationsFunction"]
+    assert function["Handler"] == "writer.migrations_resource.handler"
+    assert function["AutoPublishAlias"]  # a new version per code change ...
+    assert props["CodeVersion"] == {"Ref": "MigrationsFunction.Version"}  # ... re-runs the migrations
+    assert ref_name(props["SecretsRevision"]) == "SecretsRevision"
+    assert props["ServiceTimeout"] > function["Timeout"]
+    assert "{{resolve:secretsmanager:${DatabaseUrlSecretArn}" in env_of(function)["PRISM_DATABASE_URL"]["Fn::Sub"]
+    import writer.migrations_resource as module
+
+    assert callable(module.handler)
+    for name in ("WriterFunction", "QueryFunction", "IdentityFunction", "ChatApiFunction", "ChatStreamFunction"):
+        assert resources[name]["DependsOn"] == "Migrations", name  # new code only on the new schema
+
+
+def test_the_transformed_custom_resource_points_at_a_published_version(transformed: dict[str, Any]) -> None:
+    res = transformed["Resources"]
+    version = res["Migrations"]["Properties"]["CodeVersion"]
+    assert res[ref_name(version)]["Type"] == "AWS::Lambda::Version"
+
+
+# ---------------------------------------------------------------- each role's actions, per resource
+
+
+def role_grants(resources: dict[str, Any], role: str) -> dict[str, set[str]]:
+    """{action: the resources (logical ids, or '*') it is allowed on} for one role."""
+    grants: dict[str, set[str]] = {}
+    for owner, statement in policy_statements(resources):
+        if owner != role or statement["Effect"] != "Allow":
+            continue
+        targets = set()
+        for target in as_list(statement["Resource"]):
+            if target == "*":
+                targets.add("*")
+            elif isinstance(target, dict) and "Fn::Sub" in target:
+                targets.add(re.findall(r"\$\{(\w+)", target["Fn::Sub"])[0])
+            else:
+                targets.add(ref_name(target))
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(targets)
+    return grants
+
+
+ENI = {action: {"*"} for action in WILDCARD_OK_ACTIONS}
+LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+               "kinesis:GetShardIterator", "kinesis:ListShards")
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("MaintenanceRole", {**{a: {"MaintenanceLogGroup"} for a in LOGS}, **ENI}),
+        ("IdentityRole", {**{a: {"IdentityLogGroup"} for a in LOGS}, **ENI}),
+        ("ChatRole", {**{a: {"ChatLogGroup"} for a in LOGS}, **ENI}),
+        ("QueryRole", {**{a: {"QueryLogGroup"} for a in LOGS}, "s3:GetObject": {"RawPayloadBucket"}, **ENI}),
+        ("WriterRole", {
+            **{a: {"WriterLogGroup"} for a in LOGS}, **ENI,
+            **{a: {"InferenceStream"} for a in READ_STREAM},
+            "sqs:SendMessage": {"WriterDeadLetterQueue"},
+            "s3:GetObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
+        }),
+        ("IngestionRole", {
+            **{a: {"IngestionLogGroup"} for a in LOGS},
+            **{a: {"InferenceStream"} for a in ("kinesis:PutRecord", "kinesis:PutRecords",
+                                                 "kinesis:DescribeStreamSummary")},
+            "s3:PutObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
+        }),
+    ],
+)
+def test_each_role_may_do_exactly_its_job(resources: dict[str, Any], role: str, expected: dict[str, set[str]]) -> None:
+    assert role_grants(resources, role) == expected
+
+
+def test_maintenance_and_migrations_share_a_role_without_stream_or_queue_rights(resources: dict[str, Any]) -> None:
+    for name in ("WriterMaintenanceFunction", "MigrationsFunction"):
+        assert ref_name(functions(resources)[name]["Role"]) == "MaintenanceRole", name
+    assert ref_name(functions(resources)["WriterFunction"]["Role"]) == "WriterRole"
+    assert not any(a.startswith(("kinesis:", "sqs:", "s3:")) for a in role_grants(resources, "MaintenanceRole"))
+
+
+# ---------------------------------------------------------------- identity and the first admin
+
+
+def test_identity_is_a_zip_function_on_an_aws_iam_url_with_the_first_admin_from_a_secret(
+    resources: dict[str, Any],
+) -> None:
+    props = functions(resources)["IdentityFunction"]
+    assert props["Handler"] == "identity.handler.handler" and props.get("PackageType", "Zip") == "Zip"
+    assert props["FunctionUrlConfig"] == {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"}
+    env = env_of(props)
+    assert env["PRISM_ADMIN_EMAIL"]["Fn::Sub"] == "{{resolve:secretsmanager:${AdminSecret}:SecretString:email}}"
+    assert env["PRISM_ADMIN_PASSWORD"]["Fn::Sub"] == "{{resolve:secretsmanager:${AdminSecret}:SecretString:password}}"
+    generated = resources["AdminSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] >= 20
+    assert "${AdminEmail}" in generated["SecretStringTemplate"]["Fn::Sub"]
+
+
+# ---------------------------------------------------------------- what goes into an image's build context
+
+
+@pytest.mark.parametrize(
+    "path", [".dockerignore", "functions/Dockerfile.dockerignore", "functions/Dockerfile.chat.dockerignore"]
+)
+def test_the_build_context_leaves_out_secrets_and_local_state(path: str) -> None:
+    # SAM's classic builder reads only the context's .dockerignore; BuildKit prefers the per-Dockerfile one.
+    lines = [ln.strip() for ln in (ROOT / path).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert lines[0] == "*", "exclude everything, then let in what the images need"
+    allowed = {ln[1:] for ln in lines if ln.startswith("!")}
+    assert allowed == {"pyproject.toml", "uv.lock", "functions/", "sdk/"}
+    assert {"**/.env", "**/.env.*", "**/__pycache__", "functions/requirements/", "functions/Makefile"} <= set(lines)
