@@ -1,6 +1,8 @@
 "use client";
 
+import Link from "next/link";
 import { useState, type FormEvent } from "react";
+import { ApiError } from "@/lib/http";
 import { specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
 import type { Dashboard } from "@/lib/query/types";
 import { WINDOW_LABELS } from "@/lib/query/windows";
@@ -43,7 +45,8 @@ export function Dashboards({
       setMsg({ kind: "ok", text: `Saved “${n}”.` });
       await load();
     } catch (err) {
-      setMsg({ kind: "error", text: (err as Error).message });
+      const taken = err instanceof ApiError && err.code === "name_taken";
+      setMsg({ kind: "error", text: taken ? `A dashboard named “${n}” already exists: choose another name.` : (err as Error).message });
     } finally {
       setBusy(false);
     }
@@ -66,6 +69,9 @@ export function Dashboards({
   return (
     <section className="card dashboards" aria-labelledby="dash-title" data-testid="dashboards">
       <h2 id="dash-title">Saved dashboards</h2>
+      <p className="small">
+        <Link href="/dashboards/">Manage dashboards</Link> (open, rename, duplicate, delete)
+      </p>
       {items && items.length === 0 && <p className="muted small">None yet: save the current view to come back to it.</p>}
       {items && items.length > 0 && (
         <ul className="dash-list">

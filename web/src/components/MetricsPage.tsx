@@ -1,9 +1,10 @@
 "use client";
 
-import { useMemo, useState } from "react";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useMemo, useState, type ReactNode } from "react";
 import { formatCount, formatDuration, formatPercentileError, formatRate, formatTime, formatUsd } from "@/lib/format";
 import { chartData } from "@/lib/query/chart";
-import { headlineTiles, type MetricsView } from "@/lib/query/dashboards";
+import { headlineTiles, metricsViewQuery, parseMetricsView, type MetricsView } from "@/lib/query/dashboards";
 import {
   type EventStatus,
   type MetricFilters,
@@ -100,14 +101,40 @@ function seenOptions(s: Summary): Options {
   return { models: [...models].sort(), providers: [...providers].sort() };
 }
 
-export function MetricsPage() {
+/** The URL parameters that are not the view (kept when the view changes). */
+const KEPT_PARAMS = ["id", "project"];
+
+/**
+ * The metrics of the chosen project. The view (window, filters, breakdown) is kept in the URL,
+ * so a view is shared by link. On a saved dashboard (`/dashboards/view/?id=`) `charts` names the
+ * charts it shows (null: all), `head` is its toolbar, and the save-a-view form is left out.
+ */
+export function MetricsPage({
+  charts: shownCharts = null,
+  head,
+  saved = true,
+}: { charts?: string[] | null; head?: ReactNode; saved?: boolean } = {}) {
   const query = useProjectQuery();
-  const [win, setWin] = useState<WindowName>("24h");
-  const [model, setModel] = useState("");
-  const [provider, setProvider] = useState("");
-  const [status, setStatus] = useState("");
-  const [breakdown, setBreakdown] = useState(false);
+  const router = useRouter();
+  const pathname = usePathname() ?? "/metrics/";
+  const params = useSearchParams();
+  const view = useMemo(() => parseMetricsView(new URLSearchParams(params?.toString() ?? "")), [params]);
+  const { window: win, model, provider, status, breakdown } = view;
   const [tick, setTick] = useState(0);
+
+  function go(next: Partial<MetricsView>) {
+    const kept: Record<string, string> = {};
+    for (const k of KEPT_PARAMS) {
+      const v = params?.get(k);
+      if (v) kept[k] = v;
+    }
+    router.replace(`${pathname}${metricsViewQuery({ ...view, ...next }, kept)}`, { scroll: false });
+  }
+  const setWin = (w: WindowName) => go({ window: w });
+  const setModel = (m: string) => go({ model: m });
+  const setProvider = (p: string) => go({ provider: p });
+  const setStatus = (st: string) => go({ status: st });
+  const setBreakdown = (b: boolean) => go({ breakdown: b });
 
   // Filter values: what was seen in the window, whatever the filters (the main request reports errors).
   const { data: options = NO_OPTIONS } = useFetch(query ? ["metrics-options", win, tick] : null, () =>
@@ -134,23 +161,18 @@ export function MetricsPage() {
   const charts = useMemo(
     () =>
       data
-        ? CHARTS.map((c) => ({
+        ? CHARTS.filter((c) => shownCharts === null || shownCharts.includes(c.title)).map((c) => ({
             ...c,
             data: chartData(data.series, breakdown ? [c.breakdown] : c.figures),
           }))
         : [],
-    [data, breakdown],
+    [data, breakdown, shownCharts],
   );
 
   if (!query) return <QueryApiMissing page="Metrics" />;
 
-  const view: MetricsView = { window: win, model, provider, status, breakdown };
   function applyView(v: MetricsView) {
-    setWin(v.window);
-    setModel(v.model);
-    setProvider(v.provider);
-    setStatus(v.status);
-    setBreakdown(v.breakdown);
+    go(v);
   }
 
   const total = data?.summary.total;
@@ -158,6 +180,7 @@ export function MetricsPage() {
 
   return (
     <div className="page metrics">
+      {head ?? (
       <header className="page-head">
         <h1>Metrics</h1>
         {data && (
@@ -174,6 +197,7 @@ export function MetricsPage() {
           </p>
         )}
       </header>
+      )}
 
       <FilterBar
         label="Metrics filters"
@@ -287,12 +311,13 @@ export function MetricsPage() {
         </>
       )}
 
-      <Dashboards view={view} charts={SPEC_CHARTS} onOpen={applyView} />
+      {saved && <Dashboards view={view} charts={SPEC_CHARTS} onOpen={applyView} />}
     </div>
   );
 }
 
-const SPEC_CHARTS = CHARTS.map((c) => ({ title: c.title, figures: c.figures.map((f) => f.path) }));
+/** The page's charts as a dashboard's timeseries panels (their titles name them). */
+export const SPEC_CHARTS = CHARTS.map((c) => ({ title: c.title, figures: c.figures.map((f) => f.path) }));
 
 export function formatStep(seconds: number): string {
   if (seconds % 86400 === 0) return seconds === 86400 ? "day" : `${seconds / 86400} days`;

@@ -19,6 +19,7 @@ interface NavLink {
 const LINKS: NavLink[] = [
   { href: "/", label: "Chat", role: "viewer" },
   { href: "/metrics/", label: "Metrics", role: "viewer", projectScoped: true },
+  { href: "/dashboards/", label: "Dashboards", role: "viewer", projectScoped: true },
   { href: "/logs/", label: "Logs", role: "viewer", projectScoped: true },
   { href: "/settings/", label: "Settings", role: "admin" },
   { href: "/admin/users/", label: "Admin", role: "admin" },

@@ -88,6 +88,15 @@ export class QueryClient {
     return this.request("POST", "/api/dashboards", { name, spec });
   }
 
+  getDashboard(id: string, signal?: AbortSignal): Promise<Dashboard> {
+    return this.get(`/api/dashboards/${encodeURIComponent(id)}`, signal);
+  }
+
+  /** Rename and/or replace the spec (a name the owner already uses: ApiError 409 name_taken). */
+  replaceDashboard(id: string, name: string, spec: DashboardSpec): Promise<Dashboard> {
+    return this.request("PUT", `/api/dashboards/${encodeURIComponent(id)}`, { name, spec });
+  }
+
   deleteDashboard(id: string): Promise<void> {
     return this.request("DELETE", `/api/dashboards/${encodeURIComponent(id)}`);
   }

@@ -77,3 +77,52 @@ export function headlineTiles(s: Stats): Tile[] {
     { label: "Cost", value: formatUsd(s.cost_usd), testId: "tile-cost" },
   ];
 }
+
+// --- the view in the URL (a view is shared by link) ----------------------------------------------
+
+/** The metrics view a URL names (`?window=7d&model=...&breakdown=1`); what it leaves out is the default. */
+export function parseMetricsView(params: URLSearchParams): MetricsView {
+  const w = params.get("window");
+  const status = params.get("status") ?? "";
+  return {
+    window: isWindow(w) ? w : DEFAULT_METRICS_VIEW.window,
+    model: params.get("model") ?? "",
+    provider: params.get("provider") ?? "",
+    status: ["ok", "error", "cancelled"].includes(status) ? status : "",
+    breakdown: params.get("breakdown") === "1",
+  };
+}
+
+/** The query string of a view (defaults left out; `extra` first, e.g. a dashboard's id). */
+export function metricsViewQuery(v: MetricsView, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams(extra);
+  if (v.window !== DEFAULT_METRICS_VIEW.window) q.set("window", v.window);
+  if (v.model) q.set("model", v.model);
+  if (v.provider) q.set("provider", v.provider);
+  if (v.status) q.set("status", v.status);
+  if (v.breakdown) q.set("breakdown", "1");
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+/** Where a saved dashboard opens (a static export has no page per id: a query parameter). */
+export function dashboardHref(id: string): string {
+  return `/dashboards/view/?id=${encodeURIComponent(id)}`;
+}
+
+/** The titles of the timeseries panels a spec shows (null: not a spec of panels, show every chart). */
+export function specCharts(spec: Partial<DashboardSpec> | null | undefined): string[] | null {
+  const panels = Array.isArray(spec?.panels) ? spec.panels : [];
+  const charts = panels.filter((p) => p.kind === "timeseries").map((p) => p.title ?? "");
+  return panels.length ? charts : null;
+}
+
+/** A name for a copy of `name` that none of `taken` uses, whatever the case ("Latency (copy)", "Latency (copy 2)"). */
+export function copyName(name: string, taken: string[]): string {
+  const used = new Set(taken.map((t) => t.toLowerCase()));
+  const base = name.slice(0, 180);
+  for (let i = 1; ; i++) {
+    const candidate = i === 1 ? `${base} (copy)` : `${base} (copy ${i})`;
+    if (!used.has(candidate.toLowerCase())) return candidate;
+  }
+}

@@ -1,0 +1,86 @@
+import { expect } from "@playwright/test";
+import { test } from "./support";
+
+// Issue 14 §4: /dashboards/ lists the saved dashboards; one opens (/dashboards/view/?id=), edits
+// (window, filters, charts), renames, duplicates and deletes; names are unique per owner.
+
+test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate name is refused", async ({ page, api }) => {
+  // A clean slate of this user's dashboards named like ours.
+  for (const d of (await (await api.get("/api/dashboards")).json()) as { id: string; name: string }[]) {
+    if (d.name.startsWith("E2E ")) await api.delete(`/api/dashboards/${d.id}`);
+  }
+
+  await page.goto("/dashboards/");
+  await expect(page.getByRole("link", { name: "Dashboards", exact: true })).toHaveAttribute("aria-current", "page");
+  await page.getByLabel("New dashboard name").fill("E2E Latency");
+  await page.getByRole("button", { name: "New dashboard" }).click();
+
+  // It opens as the metrics page with its own toolbar; the view is in the URL.
+  await expect(page).toHaveURL(/\/dashboards\/view\/\?id=[0-9a-f-]{36}/);
+  await expect(page.getByTestId("dashboard-title")).toHaveText("E2E Latency");
+  const id = new URL(page.url()).searchParams.get("id") as string;
+  await expect(page.getByTestId("chart-requests")).toBeVisible();
+
+  // Edit: a 7-day window, errors only, without the cost chart; saved.
+  await page.getByLabel("Window").selectOption("7d");
+  await expect(page).toHaveURL(/window=7d/);
+  await page.getByLabel("Status").selectOption("error");
+  await expect(page).toHaveURL(/status=error/);
+  await page.getByRole("checkbox", { name: "Cost (USD)" }).uncheck();
+  await expect(page.getByTestId("chart-cost")).toHaveCount(0);
+  await page.getByRole("button", { name: "Save dashboard" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  const saved = await (await api.get(`/api/dashboards/${id}`)).json();
+  expect(saved.spec.window).toBe("7d");
+  expect(saved.spec.panels[0].filters.status).toEqual(["error"]);
+  expect(saved.spec.panels.map((p: { title: string }) => p.title)).not.toContain("Cost (USD)");
+
+  // Opened again without a view in the URL: the saved one.
+  await page.goto(`/dashboards/view/?id=${id}`);
+  await expect(page).toHaveURL(/window=7d/);
+  await expect(page.getByLabel("Status")).toHaveValue("error");
+  await expect(page.getByTestId("chart-cost")).toHaveCount(0);
+
+  // The list: rename, then a duplicate name refused (whatever its case), duplicate, delete.
+  await page.goto("/dashboards/");
+  const row = page.locator('li[data-dashboard="E2E Latency"]');
+  await expect(row).toContainText("Last 7 days");
+  await row.getByRole("button", { name: "Rename E2E Latency" }).click();
+  await page.getByLabel("New name for E2E Latency").fill("E2E Errors");
+  await page.getByRole("button", { name: "Save name" }).click();
+  await expect(page.locator('li[data-dashboard="E2E Errors"]')).toBeVisible();
+
+  await page.getByLabel("New dashboard name").fill("e2e errors");
+  await page.getByRole("button", { name: "New dashboard" }).click();
+  await expect(page.getByRole("alert")).toContainText("already exists");
+  await expect(page).toHaveURL(/\/dashboards\/$/);
+  const taken = await api.post("/api/dashboards", { data: { name: "E2E ERRORS" } });
+  expect(taken.status()).toBe(409);
+  expect((await taken.json()).error.code).toBe("name_taken");
+
+  await page.getByRole("button", { name: "Duplicate E2E Errors" }).click();
+  const copy = page.locator('li[data-dashboard="E2E Errors (copy)"]');
+  await expect(copy).toContainText("Last 7 days");
+  page.once("dialog", (d) => void d.accept());
+  await copy.getByRole("button", { name: "Delete E2E Errors (copy)" }).click();
+  await expect(copy).toHaveCount(0);
+  await expect(page.locator('li[data-dashboard="E2E Errors"]')).toBeVisible();
+});
+
+test("metrics: the window and filters are kept in the URL, so a link shares the view", async ({ page }) => {
+  await page.goto("/metrics/?window=1h&model=gpt-4o&breakdown=1");
+  await expect(page.getByLabel("Window")).toHaveValue("1h");
+  await expect(page.getByLabel("Model")).toHaveValue("gpt-4o");
+  await expect(page.getByRole("checkbox", { name: /Break down by/ })).toBeChecked();
+  await expect(page.getByTestId("tile-requests").locator("dd")).toHaveText("12");
+  await page.getByLabel("Model").selectOption("");
+  await expect(page).not.toHaveURL(/model=/);
+  await expect(page).toHaveURL(/window=1h/);
+  await page.reload();
+  await expect(page.getByLabel("Window")).toHaveValue("1h");
+});
+
+test("a dashboard that does not exist says so", async ({ page }) => {
+  await page.goto("/dashboards/view/?id=00000000-0000-4000-8000-000000000000");
+  await expect(page.getByRole("alert")).toContainText("does not exist");
+});
