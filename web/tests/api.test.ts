@@ -56,6 +56,24 @@ describe("errorFromResponse", () => {
   });
 });
 
+describe("ChatClient.followReply", () => {
+  it("reads the reply's events from the stream URL, from an offset, without the start", async () => {
+    const urls: string[] = [];
+    const fetchImpl = vi.fn(async (url: RequestInfo | URL) => {
+      urls.push(String(url));
+      return sse([
+        'event: start\ndata: {"message_id": "m1"}\n\n',
+        'id: 9\nevent: delta\ndata: {"content": " more"}\n\n',
+        'event: done\ndata: {"status": "complete"}\n\n',
+      ]);
+    });
+    const client = new ChatClient(CONFIG, fetchImpl as unknown as typeof fetch);
+    const got = await events(client.followReply("c 1", "m1", { offset: 4 }) as AsyncGenerator<StreamEvent>);
+    expect(urls).toEqual(["http://stream.test/api/conversations/c%201/messages/m1/stream?offset=4"]);
+    expect(got.map((e) => e.type)).toEqual(["delta", "done"]);
+  });
+});
+
 describe("ChatClient requests", () => {
   it("calls the configured base URL with JSON and returns the body", async () => {
     const fetchMock = vi.fn(async () => json(200, { items: [], next_cursor: null }));

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { initialTurn, turnReducer, useChatTurn, type TurnAction, type TurnState } from "@/hooks/useChatTurn";
 import { useConversation } from "@/hooks/useConversation";
 import { useReplyStream } from "@/hooks/useReplyStream";
-import type { ChatClient, Conversation, StreamEvent } from "@/lib/api";
+import type { ChatClient, Conversation, FollowEvent, StreamEvent } from "@/lib/api";
 import { ApiError } from "@/lib/http";
 
 afterEach(cleanup);
@@ -19,6 +19,15 @@ describe("turnReducer", () => {
     expect(run([{ type: "send" }, { type: "start" }]).phase).toBe("streaming");
     const done = run([{ type: "send" }, { type: "start" }, { type: "finish", status: "complete" }]);
     expect(done).toEqual({ phase: "done", banner: null, announce: "Reply finished" });
+  });
+
+  it("following a reply under way streams; leaving the conversation goes back to idle", () => {
+    expect(run([{ type: "follow" }])).toEqual({ phase: "streaming", banner: null, announce: "" });
+    expect(run([{ type: "follow" }, { type: "finish", status: "complete" }]).phase).toBe("done");
+    expect(run([{ type: "send" }, { type: "start" }, { type: "leave" }]).phase).toBe("idle");
+    expect(turnReducer(initialTurn, { type: "leave" })).toBe(initialTurn);
+    const busy = run([{ type: "send" }]);
+    expect(turnReducer(busy, { type: "follow" })).toBe(busy);
   });
 
   it("a cancelled reply or a stop ends stopped; an error event ends failed", () => {
@@ -94,6 +103,41 @@ function useTurn(client: ChatClient, touched: string[], opened: string[]) {
 }
 
 describe("useChatTurn", () => {
+  it("opening a conversation whose reply is still being written follows it to its end", async () => {
+    const followed: string[] = [];
+    const client = {
+      async getConversation() {
+        return {
+          ...conv,
+          messages: [
+            { id: "u1", role: "user", content: "Hello?", status: "complete", created_at: conv.created_at },
+            { id: "r1", role: "assistant", content: "Hi", status: "streaming", created_at: conv.created_at },
+          ],
+        };
+      },
+      async *followReply(cid: string, mid: string): AsyncGenerator<FollowEvent, void, undefined> {
+        followed.push(`${cid}/${mid}`);
+        yield { type: "delta", content: "Hi th" }; // the text so far replaces what was read
+        yield { type: "delta", content: "ere" };
+        yield { type: "done", status: "complete", latency_ms: 12 };
+      },
+    } as unknown as ChatClient;
+    const { result } = renderHook(() => {
+      const reply = useReplyStream(client);
+      const conversation = useConversation(client, "c1");
+      const turn = useChatTurn({
+        client, currentId: "c1", conversation, reply, model: "demo/prism-demo",
+        touch: () => undefined, opened: () => undefined, stick: () => undefined,
+      });
+      return { turn, conversation, reply };
+    });
+    await waitFor(() => expect(result.current.turn.phase).toBe("done"));
+    expect(followed).toEqual(["c1/r1"]);
+    const r = result.current.conversation.detail?.messages[1];
+    expect([r?.content, r?.status, r?.latency_ms]).toEqual(["Hi there", "complete", 12]);
+    expect(result.current.reply.streaming).toBe(false);
+  });
+
   it("creates the conversation, shows the message and the reply as it streams, with the API's ids", async () => {
     const { client, created } = fakeClient([
       { type: "start", conversation_id: "c1", user_message_id: "u1", message_id: "r1", model: "demo/prism-demo", provider: "demo", title: "Hello" },

@@ -32,7 +32,7 @@ export function ChatApp() {
   const convs = useConversations(client, PAGE_SIZE);
   const reply = useReplyStream(client);
   const conversation = useConversation(client, currentId, {
-    onSwitch: reply.stopUnless,
+    onSwitch: reply.leaveUnless,
     onOpen: (id) => {
       turn.dismiss();
       if (id) scroll.stick();

@@ -1,7 +1,7 @@
 "use client";
 
-import { useCallback, useReducer, useRef, useState } from "react";
-import type { ChatClient, Conversation, StreamEvent } from "@/lib/api";
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import type { ChatClient, Conversation, FollowEvent, StreamEvent } from "@/lib/api";
 import { ApiError, isAbort } from "@/lib/http";
 import type { useConversation } from "./useConversation";
 import type { useReplyStream } from "./useReplyStream";
@@ -10,8 +10,10 @@ import type { useReplyStream } from "./useReplyStream";
 
 /**
  * Where the last turn is: `sending` until the API has stored the message (its `start` event),
- * `streaming` while the reply arrives, then `done` (complete), `stopped` (the reader stopped it,
- * or the API stored it as cancelled) or `failed` (refused before it started, or ended by an error).
+ * `streaming` while the reply arrives (also a reply followed after a reload), then `done`
+ * (complete), `stopped` (the reader stopped it, or the API stored it as cancelled) or `failed`
+ * (refused before it started, or ended by an error). Opening another conversation goes back to
+ * `idle`: the reply goes on on the server.
  */
 export type TurnPhase = "idle" | "sending" | "streaming" | "done" | "failed" | "stopped";
 
@@ -34,6 +36,10 @@ export type TurnAction =
   /** Refused before anything was stored: the message goes back to the composer. */
   | { type: "refuse"; message: string }
   | { type: "stop" }
+  /** A reply already under way is followed (the conversation was opened mid-reply). */
+  | { type: "follow" }
+  /** The reader opened another conversation: this one's reply is no longer read here. */
+  | { type: "leave" }
   | { type: "dismiss" };
 
 export const initialTurn: TurnState = { phase: "idle", banner: null, announce: "" };
@@ -62,12 +68,18 @@ export function turnReducer(state: TurnState, action: TurnAction): TurnState {
       return state.phase === "sending" ? { ...state, phase: "failed", banner: action.message } : state;
     case "stop":
       return busy ? { ...state, phase: "stopped", announce: "Reply stopped" } : state;
+    case "follow":
+      return busy ? state : { phase: "streaming", banner: null, announce: "" };
+    case "leave":
+      return busy ? { ...state, phase: "idle" } : state;
     case "dismiss":
       return state.banner === null ? state : { ...state, banner: null };
   }
 }
 
 // --- the hook -------------------------------------------------------------------------------------
+
+type ActiveStreamLike = { stopped: boolean; left: boolean };
 
 let localSeq = 0;
 
@@ -94,7 +106,7 @@ interface TurnDeps {
 export function useChatTurn({ client, currentId, conversation, reply, model, touch, opened, stick }: TurnDeps) {
   const [state, dispatch] = useReducer(turnReducer, initialTurn);
   const [input, setInput] = useState("");
-  const { detail, setDetail, patchMessage, shownId } = conversation;
+  const { detail, setDetail, patchMessage, shownId, loads } = conversation;
   // No second turn while the first is being set up (double Enter): a ref, set before any render.
   const sending = useRef(false);
 
@@ -117,6 +129,87 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
     },
     [client, shownId, reply.active, setDetail],
   );
+
+  /** A reply's delta, `done` or `error`: shown on message `replyId` of conversation `cid`. */
+  function apply(cid: string, replyId: string, ev: FollowEvent) {
+    switch (ev.type) {
+      case "delta":
+        patchMessage(cid, replyId, (m) => ({ ...m, content: m.content + ev.content }));
+        break;
+      case "done":
+        patchMessage(cid, replyId, (m) => ({
+          ...m,
+          status: ev.status,
+          usage: ev.usage ?? null,
+          cost_usd: ev.cost_usd ?? null,
+          latency_ms: ev.latency_ms ?? null,
+          ttft_ms: ev.ttft_ms ?? null,
+          model: ev.model ?? m.model,
+          inference_event_id: ev.inference_event_id ?? null,
+        }));
+        dispatch({ type: "finish", status: ev.status });
+        break;
+      case "error":
+        patchMessage(cid, replyId, (m) => ({
+          ...m,
+          status: "error",
+          error: { code: ev.code, message: ev.message },
+          usage: ev.usage ?? null,
+          cost_usd: ev.cost_usd ?? null,
+          latency_ms: ev.latency_ms ?? null,
+          ttft_ms: ev.ttft_ms ?? null,
+        }));
+        dispatch({ type: "fail", message: ev.message, announce: true });
+        break;
+    }
+  }
+
+  /** The stream of reply `replyId` ended without its `done`/`error`: why, and what is shown. */
+  function broken(cid: string, replyId: string, active: ActiveStreamLike, e: unknown) {
+    if (active.left) {
+      dispatch({ type: "leave" }); // another conversation is shown; the reply goes on
+    } else if (isAbort(e) || active.stopped) {
+      patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
+      dispatch({ type: "stop" });
+      void syncStored(cid);
+    } else {
+      const err = e as ApiError;
+      patchMessage(cid, replyId, (m) => ({
+        ...m,
+        status: "error",
+        error: { code: err.code ?? "stream_closed", message: err.message },
+      }));
+      dispatch({ type: "fail", message: err.message, announce: false });
+    }
+  }
+
+  /** Follow a reply already under way (the conversation was opened mid-reply): its text so far
+   * replaces what the conversation showed, then the rest arrives as it is written. */
+  async function follow(cid: string, replyId: string) {
+    const active = reply.begin(cid, replyId);
+    dispatch({ type: "follow" });
+    let first = true;
+    try {
+      for await (const ev of reply.follow(active)) {
+        if (first && ev.type === "delta") patchMessage(cid, replyId, (m) => ({ ...m, content: "" }));
+        first = false;
+        apply(cid, replyId, ev);
+        if (ev.type !== "delta") return;
+      }
+    } catch (e) {
+      broken(cid, replyId, active, e);
+    } finally {
+      reply.end(active);
+    }
+  }
+
+  // A conversation read from the API whose last reply is still being written: follow it.
+  useEffect(() => {
+    if (loads === 0 || !detail || reply.active.current) return;
+    const last = detail.messages.at(-1);
+    if (last && last.role === "assistant" && last.status === "streaming") void follow(detail.id, last.id);
+    // Only when a read from the API arrives (not at every delta).
+  }, [loads]);
 
   async function turn(text: string) {
     dispatch({ type: "send" });
@@ -188,59 +281,23 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
           touch({ id: cid, title: ev.title, model: ev.model });
           break;
         }
-        case "delta":
-          patchMessage(cid, replyId, (m) => ({ ...m, content: m.content + ev.content }));
-          break;
-        case "done":
-          patchMessage(cid, replyId, (m) => ({
-            ...m,
-            status: ev.status,
-            usage: ev.usage ?? null,
-            cost_usd: ev.cost_usd ?? null,
-            latency_ms: ev.latency_ms ?? null,
-            ttft_ms: ev.ttft_ms ?? null,
-            model: ev.model ?? m.model,
-            inference_event_id: ev.inference_event_id ?? null,
-          }));
-          dispatch({ type: "finish", status: ev.status });
-          break;
-        case "error":
-          patchMessage(cid, replyId, (m) => ({
-            ...m,
-            status: "error",
-            error: { code: ev.code, message: ev.message },
-            usage: ev.usage ?? null,
-            cost_usd: ev.cost_usd ?? null,
-            latency_ms: ev.latency_ms ?? null,
-            ttft_ms: ev.ttft_ms ?? null,
-          }));
-          dispatch({ type: "fail", message: ev.message, announce: true });
-          break;
+        default:
+          apply(cid, replyId, ev);
       }
     }
 
     try {
       for await (const ev of reply.stream(active, text, model)) handle(ev);
     } catch (e) {
-      if (isAbort(e) || active.stopped) {
-        patchMessage(cid, replyId, (m) => (m.status === "streaming" ? { ...m, status: "cancelled" } : m));
-        dispatch({ type: "stop" });
-        void syncStored(cid);
-      } else if (!started) {
+      if (started || active.left || active.stopped || isAbort(e)) {
+        broken(cid, replyId, active, e);
+      } else {
         // Refused before anything was stored (e.g. unknown model): take the message back.
         setDetail((d) =>
           d && d.id === cid ? { ...d, messages: d.messages.filter((m) => m.id !== userId && m.id !== replyId) } : d,
         );
         setInput((cur) => cur || text);
         dispatch({ type: "refuse", message: (e as Error).message });
-      } else {
-        const err = e as ApiError;
-        patchMessage(cid, replyId, (m) => ({
-          ...m,
-          status: "error",
-          error: { code: err.code ?? "stream_closed", message: err.message },
-        }));
-        dispatch({ type: "fail", message: err.message, announce: false });
       }
     } finally {
       reply.end(active);

@@ -20,12 +20,15 @@ interface Callbacks {
 
 /**
  * The open conversation: read when the URL names another one, kept here as the chat changes it
- * (`setDetail`, `patchMessage`). One just created by a first message is shown as it is.
+ * (`setDetail`, `patchMessage`). One just created by a first message is shown as it is. `loads`
+ * counts the reads from the API: a read whose last reply is still `streaming` is followed
+ * (useChatTurn).
  */
 export function useConversation(client: ChatClient, currentId: string | null, callbacks: Callbacks = {}) {
   const [detail, setDetail] = useState<Detail | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [loads, setLoads] = useState(0);
   const shownId = useRef<string | null>(null);
   shownId.current = detail?.id ?? null;
   const cb = useRef(callbacks);
@@ -50,6 +53,7 @@ export function useConversation(client: ChatClient, currentId: string | null, ca
       .getConversation(currentId, ac.signal)
       .then((d) => {
         setDetail({ id: d.id, title: d.title, messages: d.messages });
+        setLoads((n) => n + 1);
         cb.current.onLoaded?.(d);
       })
       .catch((e) => {
@@ -73,5 +77,5 @@ export function useConversation(client: ChatClient, currentId: string | null, ca
     );
   }, []);
 
-  return { detail, setDetail, loading, error, shownId, patchMessage };
+  return { detail, setDetail, loading, error, shownId, patchMessage, loads };
 }

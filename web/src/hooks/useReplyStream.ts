@@ -1,27 +1,31 @@
 "use client";
 
 import { useCallback, useRef, useState } from "react";
-import type { ChatClient, StreamEvent } from "@/lib/api";
+import type { ChatClient, FollowEvent, StreamEvent } from "@/lib/api";
 
 export interface ActiveStream {
   controller: AbortController;
   conversationId: string;
   messageId: string;
+  /** The reader pressed Stop: the reply is being cancelled. */
   stopped: boolean;
+  /** The reader opened another conversation: this page stopped reading, the reply goes on. */
+  left: boolean;
 }
 
 /**
- * The reply being streamed, if any: at most one at a time. `stream` reads its events; `stop`
- * ends it (closing the stream, and asking the API to cancel, for proxies that do not pass a
- * disconnect on); `stopUnless` ends it when the reader leaves its conversation.
+ * The reply being streamed, if any: at most one at a time. `stream` reads a new reply's events,
+ * `follow` those of a reply already under way (a reload, another tab); `stop` ends it (asking the
+ * API to cancel it); `leaveUnless` stops reading it when the reader opens another conversation: the
+ * server goes on writing it, and opening the conversation again follows it.
  */
 export function useReplyStream(client: ChatClient) {
   const active = useRef<ActiveStream | null>(null);
   const [streaming, setStreaming] = useState(false);
 
-  /** Start a reply: from now on it is the active one. */
+  /** Start reading a reply: from now on it is the active one. */
   const begin = useCallback((conversationId: string, messageId: string): ActiveStream => {
-    const a: ActiveStream = { controller: new AbortController(), conversationId, messageId, stopped: false };
+    const a: ActiveStream = { controller: new AbortController(), conversationId, messageId, stopped: false, left: false };
     active.current = a;
     setStreaming(true);
     return a;
@@ -33,9 +37,17 @@ export function useReplyStream(client: ChatClient) {
     [client],
   );
 
+  const follow = useCallback(
+    (a: ActiveStream): AsyncGenerator<FollowEvent, void, undefined> =>
+      client.followReply(a.conversationId, a.messageId, { signal: a.controller.signal }),
+    [client],
+  );
+
   const end = useCallback((a: ActiveStream) => {
-    if (active.current === a) active.current = null;
-    setStreaming(false);
+    if (active.current === a) {
+      active.current = null;
+      setStreaming(false);
+    }
   }, []);
 
   const stop = useCallback(() => {
@@ -43,19 +55,20 @@ export function useReplyStream(client: ChatClient) {
     if (!a) return;
     a.stopped = true;
     a.controller.abort();
-    // Closing the stream cancels the reply; also ask explicitly, for deployments whose proxy does
-    // not pass the disconnect on (harmless when the reply is already over).
+    // Closing the stream no longer stops a reply: ask the API to (harmless once it is over).
     client.cancel(a.conversationId).catch(() => undefined);
   }, [client]);
 
-  /** Leaving a conversation while its reply streams stops the reply (it is stored as cancelled). */
-  const stopUnless = useCallback((conversationId: string | null) => {
+  /** Opening another conversation stops reading this one's reply (it goes on on the server). */
+  const leaveUnless = useCallback((conversationId: string | null) => {
     const a = active.current;
     if (a && a.conversationId !== conversationId) {
-      a.stopped = true;
+      a.left = true;
       a.controller.abort();
+      active.current = null;
+      setStreaming(false);
     }
   }, []);
 
-  return { active, streaming, begin, stream, end, stop, stopUnless };
+  return { active, streaming, begin, stream, follow, end, stop, leaveUnless };
 }

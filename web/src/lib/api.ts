@@ -72,10 +72,18 @@ export interface ErrorEvent extends ReplyStats {
 
 export type StreamEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
 
+/** What following a reply yields (its `start` only names the message, which the caller knows). */
+export type FollowEvent = DeltaEvent | DoneEvent | ErrorEvent;
+
 // --- client ---------------------------------------------------------------------------------------
 
 export interface SendOptions {
   signal?: AbortSignal;
+}
+
+export interface FollowOptions extends SendOptions {
+  /** Characters of the reply already received (the `id` of the last delta); default: all of it. */
+  offset?: number;
 }
 
 export class ChatClient {
@@ -133,7 +141,8 @@ export class ChatClient {
   /**
    * Send a message and yield the reply's events as they arrive. Errors before the stream starts
    * (404, 422, network) throw ApiError; aborting `signal` closes the stream, which makes the
-   * server stop the model call and store the reply as cancelled.
+   * client stop reading; the reply goes on on the server (stop it with `cancel`, follow it again
+   * with `followReply`).
    */
   async *sendMessage(
     conversationId: string,
@@ -142,15 +151,43 @@ export class ChatClient {
     opts: SendOptions = {},
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const url = `${this.config.chatStreamUrl}/api/conversations/${encodeURIComponent(conversationId)}/messages`;
+    yield* this.events(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ content, model }),
+      signal: opts.signal,
+      cache: "no-store",
+    });
+  }
+
+  /**
+   * Follow a reply still being written (after a reload, or from another tab): its text so far as
+   * one delta, then the rest as it comes, then `done` or `error`. Served by any instance.
+   */
+  async *followReply(
+    conversationId: string,
+    messageId: string,
+    opts: FollowOptions = {},
+  ): AsyncGenerator<FollowEvent, void, undefined> {
+    const q = opts.offset ? `?offset=${opts.offset}` : "";
+    const url =
+      `${this.config.chatStreamUrl}/api/conversations/${encodeURIComponent(conversationId)}` +
+      `/messages/${encodeURIComponent(messageId)}/stream${q}`;
+    for await (const ev of this.events(url, {
+      method: "GET",
+      headers: { Accept: "text/event-stream" },
+      signal: opts.signal,
+      cache: "no-store",
+    })) {
+      if (ev.type !== "start") yield ev;
+    }
+  }
+
+  /** A request answered with server-sent events: the chat's events until `done` or `error`. */
+  private async *events(url: string, init: RequestInit): AsyncGenerator<StreamEvent, void, undefined> {
     let resp: Response;
     try {
-      resp = await this.fetchImpl(url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ content, model }),
-        signal: opts.signal,
-        cache: "no-store",
-      });
+      resp = await this.fetchImpl(url, init);
     } catch (e) {
       throw networkError(e, url, "chat API");
     }
