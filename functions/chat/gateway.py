@@ -6,7 +6,11 @@ event carrying ``conversation_id`` and ``message_id``) and turns provider failur
 :class:`prism.errors.ProviderCallError` with a message a person can act on. Unit tests pass a
 fake gateway.
 
-``litellm`` is imported on first use (2+ s), never at module import.
+``litellm`` is imported on first use (2+ s), never at module import. Its first call also loads
+much more (provider handlers, the tokenizer its cost calculator uses: another second or more), so
+:meth:`LiteLLMGateway.warm` makes one streaming call through LiteLLM's OpenAI path to an in-memory
+HTTP transport (no network, nothing logged), and a turn waits for the warm-up to finish before its
+clock starts (``CallOutcome.started_at``): the first turn's TTFT is the provider's, not LiteLLM's.
 
 Every call to a configured ``base_url`` goes through an HTTP client of the gateway's
 :class:`chat.egress.EgressPolicy`: it connects only to addresses the policy allows (checked at
@@ -18,12 +22,16 @@ first-party providers' own endpoints, which no caller chose, use LiteLLM's clien
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -32,6 +40,8 @@ from starlette.concurrency import run_in_threadpool
 from chat.catalog import CATALOG, DEMO_PROVIDER, litellm_model
 from chat.egress import EgressPolicy
 from chat.errors import ProviderCallError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,9 @@ class CallOutcome:
     cost_usd: float | None = None
     finish_reason: str | None = None
     inference_event_id: UUID | None = None
+    # ``time.perf_counter()`` when the request was handed to LiteLLM (after any warm-up): a turn's
+    # TTFT and latency count from here
+    started_at: float | None = None
 
 
 class ModelStream(Protocol):
@@ -110,6 +123,59 @@ def import_litellm() -> Any:
     return litellm
 
 
+def _warm_chunk(delta: dict[str, str], finish: str | None, usage: dict[str, int] | None = None) -> bytes:
+    import json
+
+    chunk: dict[str, Any] = {
+        "id": "prism-warm-up",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if usage is not None:
+        chunk["usage"] = usage
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def warm_up_call(litellm: Any) -> None:
+    """One streaming call through LiteLLM's OpenAI path, answered by an in-memory transport, so
+    that what LiteLLM loads on its first call (handlers, the tokenizer of its cost calculator) is
+    loaded now. Runs its own event loop: call it from a thread without one."""
+    import httpx
+    from openai import AsyncOpenAI
+
+    body = (
+        _warm_chunk({"role": "assistant", "content": "ok"}, None)
+        + _warm_chunk({}, "stop", {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3})
+        + b"data: [DONE]\n\n"
+    )
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as mock:
+            http: Any = mock  # (the openai package types its own httpx)
+            client = AsyncOpenAI(
+                api_key="warm-up", base_url="http://warm-up.invalid/v1", http_client=http, max_retries=0
+            )
+            stream = await litellm.acompletion(
+                model="openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "warm up"}],
+                stream=True,
+                stream_options={"include_usage": True},
+                api_key="warm-up",
+                api_base="http://warm-up.invalid/v1",
+                client=client,
+                num_retries=0,
+            )
+            async for _ in stream:
+                pass
+
+    asyncio.run(run())
+
+
 # --- provider errors ----------------------------------------------------------------------------
 
 
@@ -125,6 +191,37 @@ _CONNECTION_ERRORS = frozenset(
 # Failures to connect that must not read as anything else: refused by the egress policy (or a
 # redirect), or no answer to the connect. Which one it was is in the server log only.
 _UNREACHABLE = frozenset({"EgressRefusedError", "ConnectTimeout"})
+
+
+# LiteLLM's wrapping of a provider's answer: "litellm.InternalServerError: InternalServerError:
+# OpenAIException - <the provider's message>". Only the provider's message is worth showing.
+_LITELLM_PREFIX = re.compile(r"^(?:\s*(?:litellm\.)?[A-Za-z]+(?:Error|Exception)\s*(?::|-)\s*)+")
+
+
+def clean_detail(text: str) -> str:
+    """The provider's own words from a LiteLLM error message (LiteLLM's class names cut off)."""
+    detail = _LITELLM_PREFIX.sub("", text).strip()
+    if detail.startswith("{") and '"message"' in detail:
+        import json
+
+        try:
+            body = json.loads(detail)
+            inner = body.get("error", body) if isinstance(body, dict) else None
+            message = inner.get("message") if isinstance(inner, dict) else None
+            if isinstance(message, str) and message.strip():
+                detail = message.strip()
+        except ValueError:
+            pass
+    if len(detail) > 300:
+        detail = detail[:300] + "…"
+    return detail
+
+
+def _status_words(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -171,14 +268,13 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
     status = status if isinstance(status, int) else None
     who = call.provider_label
     where = f" at {call.api_base}" if call.api_base else ""
-    detail = _scrub(str(getattr(exc, "message", None) or exc), call.api_key).strip()
-    if len(detail) > 300:
-        detail = detail[:300] + "…"
+    detail = clean_detail(_scrub(str(getattr(exc, "message", None) or exc), call.api_key))
+    said = f": {detail}" if detail else ""
     if any(type(seen).__name__ in _UNREACHABLE for seen in _chain(exc)):
         return _unreachable(call)
     if name in ("AuthenticationError", "CallerCredentialAuthenticationError") or status == 401:
         return ProviderCallError(
-            f"{who} rejected the API key (401). Check the key for '{call.provider}' in Settings.",
+            f"{who} refused the API key (401). Check the key for '{call.provider}' in Settings.",
             code="provider_auth_failed",
             upstream_status=401,
         )
@@ -221,12 +317,12 @@ def provider_error(exc: BaseException, call: ModelCall) -> ProviderCallError:
         return _unreachable(call)
     if status is not None and status >= 500:
         return ProviderCallError(
-            f"{who} had a server error ({status}). Try again in a moment. Detail: {detail}",
+            f"{who} answered {_status_words(status)}{said}. Try again in a moment, or pick another model.",
             code="provider_unavailable",
             upstream_status=status,
         )
     return ProviderCallError(
-        f"{who} returned an error{f' ({status})' if status else ''}: {detail}",
+        f"{who} answered {_status_words(status)}{said}" if status else f"{who} returned an error{said}",
         code="provider_error",
         upstream_status=status,
     )
@@ -349,10 +445,17 @@ class LiteLLMGateway:
         return self._sdk
 
     def warm(self) -> None:
-        """Import LiteLLM now (2+ s) rather than on the first chat turn. Thread-safe."""
+        """Import LiteLLM and make one warm-up call (:func:`warm_up_call`) now rather than on the
+        first chat turn. Thread-safe; a turn waits for it. Call it from a thread without an event loop."""
         with self._warm_lock:
             if self._litellm is None:
                 litellm = import_litellm()
+                started = time.perf_counter()
+                try:
+                    warm_up_call(litellm)
+                except Exception:  # only slower: the first turn then loads what is missing
+                    log.warning("LiteLLM warm-up call failed", exc_info=True)
+                log.info("LiteLLM warmed up in %.2f s", time.perf_counter() - started)
                 if self._acompletion is None:
                     self._acompletion = litellm.acompletion
                 self._litellm = litellm
@@ -403,7 +506,10 @@ class LiteLLMGateway:
                 "tags": ["chat", "demo"] if call.provider == DEMO_PROVIDER else ["chat"],
                 "metadata": {"chat_provider": call.provider},
                 "event_id": str(outcome.inference_event_id),
+                # the chat's provider, not LiteLLM's: an OpenAI-compatible server is not OpenAI
+                "provider": call.provider,
             }
+        outcome.started_at = time.perf_counter()
         try:
             response = await self._acompletion(**kwargs)
         except ProviderCallError:

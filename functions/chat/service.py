@@ -37,10 +37,17 @@ def title_from(content: str) -> str:
 
 def history_for_model(history: list[ChatMessage]) -> list[dict[str, str]]:
     """The stored conversation as the model sees it: failed and unfinished replies are left out;
-    a cancelled reply keeps the part the user saw."""
+    a cancelled reply keeps the part the user saw. Strict providers refuse two user messages in a
+    row, so the user messages a failed reply leaves side by side are sent as one (a message sent
+    again, as Retry does, once)."""
     out: list[dict[str, str]] = []
     for m in history:
         if m.role == "assistant" and (m.status in ("error", "streaming") or not m.content):
+            continue
+        last = out[-1] if out else None
+        if m.role == "user" and last is not None and last["role"] == "user":
+            if m.content != last["content"]:
+                last["content"] = f"{last['content']}\n\n{m.content}"
             continue
         out.append({"role": m.role, "content": m.content})
     return out

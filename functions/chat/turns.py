@@ -165,6 +165,8 @@ class Turn:
                 await asyncio.wait_for(stream.aclose(), timeout=5)
         ended = time.perf_counter()
         result = stream.outcome if stream is not None else None
+        if result is not None and result.started_at is not None:
+            started = result.started_at  # the request left after the gateway's warm-up: count from there
         outcome = MessageOutcome(
             status=status,  # type: ignore[arg-type]
             content="".join(parts),

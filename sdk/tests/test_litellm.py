@@ -442,3 +442,15 @@ def test_the_caller_can_choose_the_event_id(client, ingest, fake) -> None:
     prism_sdk.completion(**call_kw(fake), prism={"event_id": chosen})
     (ev,) = sent(client, ingest)
     assert ev["id"] == chosen
+
+
+def test_the_caller_can_name_the_real_provider(client, ingest, fake) -> None:
+    # GIVEN an OpenAI-compatible server, which LiteLLM calls through its "openai" provider
+    fake.behaviour = Behaviour(text="Hi")
+    # WHEN the caller names the provider it really is
+    prism_sdk.completion(**call_kw(fake, model="openai/llama3.2"), prism={"provider": "ollama"})
+    prism_sdk.completion(**call_kw(fake, model="openai/llama3.2"))
+    named, default = sent(client, ingest, 2)
+    # THEN the event carries that name (the model name without LiteLLM's prefix); by default LiteLLM's
+    assert (named["provider"], named["model"]) == ("ollama", "llama3.2")
+    assert (default["provider"], default["model"]) == ("openai", "llama3.2")

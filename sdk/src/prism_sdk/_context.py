@@ -26,10 +26,14 @@ class PrismOptions(TypedDict, total=False):
     #: The id the event will have (a UUID string), chosen by the caller, e.g. to store it next to
     #: its own record before the call ends. Per call only; default: a new UUIDv7.
     event_id: str
+    #: The provider to log, when LiteLLM's name for it is not the real one: an OpenAI-compatible
+    #: server (Ollama, vLLM) is called through LiteLLM's ``openai`` provider. Per call only;
+    #: default: LiteLLM's provider. (Pricing still uses LiteLLM's provider and model.)
+    provider: str
 
 
 _ID_KEYS = ("conversation_id", "message_id", "trace_id", "span_id", "user_id")
-_ALL_KEYS = frozenset((*_ID_KEYS, "tags", "metadata", "on_event", "event_id"))
+_ALL_KEYS = frozenset((*_ID_KEYS, "tags", "metadata", "on_event", "event_id", "provider"))
 _current: ContextVar[Mapping[str, Any] | None] = ContextVar("prism_context", default=None)
 
 

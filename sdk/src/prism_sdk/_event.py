@@ -337,7 +337,7 @@ class CallRecord:
             "ts_start": self._wall(self.t0),
             "ts_first_token": self._wall(first),
             "ts_end": self._wall(end),
-            "provider": provider[:256] or "unknown",
+            "provider": str((self.ctx.get("provider") if self.ctx else None) or provider)[:256] or "unknown",
             "model": self._model_name(provider)[:256] or "unknown",
             "status": status,
             "usage": usage,

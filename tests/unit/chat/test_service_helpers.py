@@ -27,7 +27,7 @@ def _msg(role: str, content: str, status: str = "complete") -> ChatMessage:
     return ChatMessage(uuid.uuid4(), uuid.uuid4(), role, content, status, datetime.now(UTC))  # type: ignore[arg-type]
 
 
-def test_history_keeps_cancelled_partials_and_drops_failed_replies() -> None:
+def test_history_keeps_cancelled_partials_drops_failed_replies_and_merges_the_user_messages() -> None:
     history = [
         _msg("user", "one"),
         _msg("assistant", "partial", "cancelled"),
@@ -38,9 +38,18 @@ def test_history_keeps_cancelled_partials_and_drops_failed_replies() -> None:
     assert history_for_model(history) == [
         {"role": "user", "content": "one"},
         {"role": "assistant", "content": "partial"},
-        {"role": "user", "content": "two"},
-        {"role": "user", "content": "three"},
+        {"role": "user", "content": "two\n\nthree"},
     ]
+
+
+def test_history_after_a_failed_turn_alternates_and_a_retry_is_sent_once() -> None:
+    history = [
+        _msg("user", "one"),
+        _msg("assistant", "", "error"),
+        _msg("user", "one"),  # Retry: the same message again
+        _msg("assistant", "", "streaming"),
+    ]
+    assert history_for_model(history) == [{"role": "user", "content": "one"}]
 
 
 def test_cursor_round_trip_and_garbage() -> None:
