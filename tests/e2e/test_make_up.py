@@ -3,11 +3,14 @@
 GIVEN only the ports (free ones), a private state directory, database and stream, and a ``.env``
 bootstrapped from ``.env.example`` (nothing derived is set), WHEN ``scripts.dev up`` runs THEN every
 surface answers on those ports: an event posted to the ingestion API lands in PostgreSQL (its raw
-payload in this stack's emulator), a chat turn with the demo model is found through this stack's
-query API, the web UI's config.json points at these ports. Then the runtime: a service killed with
+payload in this stack's emulator), a chat turn with the demo model (signed in through the web
+origin as the first admin of ``.env``) is found through this stack's query API, the web UI's
+config.json points at these ports. Then the runtime: a service killed with
 SIGKILL is revived by the supervisor by itself (restart recorded) and by ``make up`` (the others keep
 their pids), ``make restart writer`` replaces only the writer, ``make status`` shows services and
-pipeline figures, and ``down`` stops everything.
+pipeline figures, and ``down`` stops everything. Last, no secret of the run (the admin's password,
+the session ids set, the read token and the provider key made) is in ``.prism/logs/*`` or in a
+response the test read but the one handing it out (issue 11 §5).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +48,22 @@ class LocalStack:
     env: dict[str, str]
     api_key: str
     up_output: str
+    admin: tuple[str, str] = ("", "")  # the first admin of .env: e-mail, password
+    secrets: dict[str, str] = field(default_factory=dict)  # secret -> what it is
+    seen: list[httpx.Response] = field(default_factory=list)  # every response of signed_in()
+
+    def signed_in(self) -> httpx.Client:
+        """A client signed in as the first admin through the web origin (``POST /api/auth/login``):
+        the session cookie kept (sent to the chat's and the query API's ports too: a cookie is per
+        host), ``X-CSRF-Token`` on every request. Its session id is one of the run's secrets."""
+        client = httpx.Client(timeout=60, event_hooks={"response": [self.seen.append]})
+        login = client.post(
+            self.url("web") + "/api/auth/login", json={"email": self.admin[0], "password": self.admin[1]}
+        )
+        assert login.status_code == 200, login.text
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        self.secrets[client.cookies["prism_session"]] = "a session id"
+        return client
 
     def port(self, name: str) -> int:
         return int(self.env[f"PRISM_{name.upper()}_PORT"])
@@ -78,7 +97,7 @@ class LocalStack:
 
     def rows(self, query: str, *args: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.env["PRISM_DATABASE_URL"]) as conn:
-            return conn.execute(query, args).fetchall()  # type: ignore[arg-type]
+            return conn.execute(query, args).fetchall()
 
     def post_event(self, event: dict[str, Any]) -> None:
         response = httpx.post(
@@ -122,9 +141,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         PRISM_DATABASE_URL=db,
         PRISM_REDIS_URL=os.environ.get("PRISM_TEST_REDIS", "redis://127.0.0.1:6379/0"),
         PRISM_STREAM=f"prism-test:{uuid.uuid4().hex[:8]}:inference.logged",
-        **{f"PRISM_{name}_PORT": str(free_port()) for name in ("CHAT", "INGESTION", "QUERY", "WEB", "EMULATOR")},
+        **{
+            f"PRISM_{name}_PORT": str(free_port())
+            for name in ("CHAT", "INGESTION", "QUERY", "IDENTITY", "WEB", "EMULATOR")
+        },
     )
-    stack = LocalStack(env, parse((tmp / ".env").read_text())["PRISM_API_KEY"], "")
+    dotenv = parse((tmp / ".env").read_text())
+    stack = LocalStack(
+        env, dotenv["PRISM_API_KEY"], "", admin=(dotenv["PRISM_ADMIN_EMAIL"], dotenv["PRISM_ADMIN_PASSWORD"])
+    )
+    stack.secrets[stack.admin[1]] = "the admin's password"
     try:
         up = stack.dev("up")
         assert up.returncode == 0, up.stdout + up.stderr
@@ -167,40 +193,57 @@ def test_up_with_only_ports_set_serves_every_surface_on_them(stack: LocalStack) 
     assert any(big["id"] in o["Key"] for o in objects), objects
 
     # A chat turn: the chat's SDK sends its event to this stack's ingestion API (the only way it
-    # reaches this database), found through this stack's query API, redacted.
-    chat, query = stack.url("chat"), stack.url("query")
-    conversation = httpx.post(chat + "/api/conversations", json={}).json()["id"]
-    with httpx.stream(
+    # reaches this database), found through this stack's query API, redacted. The chat and the
+    # query API need a signed-in caller: the first admin of .env, signed in through the web origin.
+    chat, query, web = stack.url("chat"), stack.url("query"), stack.url("web")
+    me = stack.signed_in()
+    assert httpx.get(query + "/api/logs").status_code == 401  # nobody signed in
+    conversation = me.post(chat + "/api/conversations", json={}).json()["id"]
+    with me.stream(
         "POST",
         f"{chat}/api/conversations/{conversation}/messages",
         json={"content": "Hello from the e2e test, mail me at e2e@example.com", "model": "demo/prism-demo"},
-        timeout=60,
     ) as stream:
         events = [line[7:] for line in stream.iter_lines() if line.startswith("event: ")]
     assert events[0] == "start" and "delta" in events and events[-1] == "done", events
     logs = wait_for(
-        lambda: httpx.get(query + "/api/logs", params={"conversation_id": conversation}).json()["items"],
+        lambda: me.get(query + "/api/logs", params={"conversation_id": conversation}).json()["items"],
         "the chat turn in the query API's logs",
     )
     assert len(logs) == 1 and logs[0]["status"] == "ok" and logs[0]["model"].endswith("prism-demo")
-    detail = httpx.get(f"{query}/api/logs/{logs[0]['id']}").json()
+    detail = me.get(f"{query}/api/logs/{logs[0]['id']}").json()
     assert "e2e@example.com" not in json.dumps(detail) and "[EMAIL]" in json.dumps(detail["payload"])
-    big_detail = httpx.get(f"{query}/api/logs/{big['id']}").json()  # the payload read back from the emulator
+    big_detail = me.get(f"{query}/api/logs/{big['id']}").json()  # the payload read back from the emulator
     assert "x" * 1000 in json.dumps(big_detail["payload"])
-    summary = httpx.get(query + "/api/metrics/summary", params={"group_by": "model"}).json()
+    summary = me.get(query + "/api/metrics/summary", params={"group_by": "model"}).json()
     assert summary["total"]["requests"] >= 3 and summary["total"]["latency_ms"]["p95"] is not None
+
+    # A script's personal read token reads the logs (through the web origin); a provider key saved
+    # through the settings API. Both are secrets of the run (see the last test).
+    created = me.post(web + "/api/keys", json={"kind": "read", "name": "make up e2e"})
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    stack.secrets[token] = "the read token"
+    by_token = httpx.get(web + "/api/logs", params={"conversation_id": conversation},
+                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert by_token.status_code == 200 and by_token.json()["items"] == logs, by_token.text
+    provider_key = "sk-make-up-e2e-" + uuid.uuid4().hex
+    stack.secrets[provider_key] = "the provider key"
+    saved = me.put(web + "/api/settings/providers/openai", json={"api_key": provider_key})
+    assert saved.status_code == 200 and saved.json()["key_last4"] == provider_key[-4:], saved.text
+    assert me.delete(web + "/api/settings/providers/openai").status_code in (200, 204)
 
     # The web UI: one origin, whose config.json points at itself and which forwards /api/... to the
     # functions on these ports; the chat API still allows its origin for direct calls.
-    web = stack.url("web")
     assert "<html" in httpx.get(web + "/").text
     config = httpx.get(web + "/config.json").json()
     assert config["chatApiUrl"] == "" and config["queryApiUrl"] == ""
-    assert httpx.get(web + "/api/models").json() == httpx.get(chat + "/api/models").json()
-    assert httpx.get(web + "/api/logs", params={"conversation_id": conversation}).json()["items"] == logs
+    assert me.get(web + "/api/models").json() == me.get(chat + "/api/models").json()
+    assert me.get(web + "/api/logs", params={"conversation_id": conversation}).json()["items"] == logs
     origin = f"http://localhost:{stack.port('web')}"
-    models = httpx.get(chat + "/api/models", headers={"Origin": origin})
+    models = me.get(chat + "/api/models", headers={"Origin": origin})
     assert models.headers.get("access-control-allow-origin") == origin
+    me.close()
 
 
 def test_up_again_leaves_healthy_services_alone(stack: LocalStack) -> None:
@@ -310,3 +353,34 @@ def test_down_stops_every_service_and_the_supervisor(stack: LocalStack) -> None:
     rows = stack.services()
     assert {r["state"] for r in rows.values()} == {"stopped"}
     assert stack.status()["supervisor_pid"] is None
+
+
+def test_no_secret_of_the_run_is_logged_or_echoed(stack: LocalStack) -> None:
+    """Issue 11 §5, after the whole run (``down`` included): the admin's password, the session ids,
+    the read token and the provider key are in no log of ``.prism/logs`` and in no response the
+    test read, but the one that created the read token (it shows it once)."""
+    assert {"the admin's password", "a session id", "the read token", "the provider key"} <= set(
+        stack.secrets.values()
+    ), stack.secrets.values()
+    log_dir = Path(stack.env["PRISM_STATE_DIR"]) / "logs"
+    logs = sorted(p for p in log_dir.rglob("*") if p.is_file())
+    assert logs, f"no logs in {log_dir}"
+    leaked = [
+        f"{what} in {path.name}"
+        for path in logs
+        for secret, what in stack.secrets.items()
+        if secret in path.read_text(errors="replace")
+    ]
+    for response in stack.seen:
+        try:
+            body = response.text
+        except httpx.ResponseNotRead:
+            continue
+        request = response.request
+        shown_once = request.method == "POST" and request.url.path == "/api/keys"
+        leaked += [
+            f"{what} in the response to {request.method} {request.url.path}"
+            for secret, what in stack.secrets.items()
+            if secret in str(request.url) + body and not (shown_once and what == "the read token")
+        ]
+    assert not leaked, "secrets leaked:\n" + "\n".join(leaked)

@@ -1,8 +1,12 @@
-"""The web UI end to end, as a person uses it: GIVEN the static build of ``web/`` served next to the
-real chat API (real PostgreSQL, LiteLLM, the demo model), the query API over the same database
-(seeded with inference events through the writer path) and the fake OpenAI-compatible server,
-WHEN Playwright drives Chromium through the chat, settings, metrics and logs pages THEN every spec
-passes.
+"""The web UI end to end, as a person uses it: GIVEN the static build of ``web/`` served from one
+origin (``scripts/web.py``, which forwards ``/api/...``) in front of the real identity API (its
+bootstrap admin with a password generated for the run), the chat API (real PostgreSQL, LiteLLM, the
+demo model), the query API over the same database (seeded with inference events through the writer
+path) and the fake OpenAI-compatible server, WHEN Playwright drives Chromium, signed in through the
+form, through the chat, settings, metrics, logs, sign-in and API-key pages THEN every spec passes,
+AND no secret of the run (the admin's password, the session ids set, the ingestion keys and read
+tokens created, the provider keys saved) is in the functions' logs, in any response but the one
+that hands it out, or in the browser's storage (issue 11 §5).
 The web unit tests (vitest) run here too.
 
 Needs Node (npm) and Chromium (``/usr/bin/chromium`` or ``PRISM_CHROMIUM``): without them these
@@ -11,13 +15,17 @@ tests FAIL, unless ``PRISM_SKIP_WEB=1``. ``npm ci`` runs when ``web/node_modules
 
 Run the same stack by hand, to develop the UI against it::
 
-    .venv/bin/python -m tests.e2e.test_web          # prints the URLs; Ctrl-C stops it
+    .venv/bin/python -m tests.e2e.test_web          # prints the URLs and the admin; Ctrl-C stops it
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +37,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scripts.web import OUT, WEB, BuildError, StaticServer, ensure_built, ensure_installed, node_env
 
@@ -81,11 +91,99 @@ def run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> su
 
 
 @dataclass
+class Exchange:
+    """One ``/api/...`` request through the web origin, as the browser (or a spec's ``api``) saw it."""
+
+    method: str
+    target: str  # path and query string
+    status: int = 0
+    request_body: bytes = b""
+    response_body: bytes = b""
+    set_cookies: tuple[str, ...] = ()
+
+
+class Recorder:
+    """ASGI middleware on the web origin: keeps every ``/api/...`` exchange (bodies whole, streams too)."""
+
+    def __init__(self, app: ASGIApp, exchanges: list[Exchange]) -> None:
+        self.app = app
+        self.exchanges = exchanges
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        seen = Exchange(scope["method"], scope["path"] + (f"?{query}" if query else ""))
+        self.exchanges.append(seen)
+
+        async def recv() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen.request_body += message.get("body", b"")
+            return message
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen.status = message["status"]
+                seen.set_cookies = tuple(
+                    v.decode("latin-1") for k, v in message["headers"] if k.lower() == b"set-cookie"
+                )
+            elif message["type"] == "http.response.body":
+                seen.response_body += message.get("body", b"")
+            await send(message)
+
+        await self.app(scope, recv, sent)
+
+
+@dataclass
 class Stack:
     web_url: str
     chat_url: str
     fake_url: str  # the fake provider's base URL, with /v1
     query_url: str
+    identity_url: str
+    admin_email: str
+    admin_password: str
+    run_dir: Path  # logs/ (the functions' log lines), storage/ (the browser's, from the specs), signed-in.json
+    exchanges: list[Exchange]
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.run_dir / "storage"
+
+
+@contextlib.contextmanager
+def captured_logs(log_dir: Path) -> Iterator[Path]:
+    """Every log record of the in-process functions (root logger at INFO, as ``PRISM_LOG_LEVEL``
+    defaults, and uvicorn's access and error logs) into ``log_dir/functions.log``, formatted as
+    ``prism.logs`` formats them in production (JSON, extra keys included)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "functions.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    formatter = LambdaPowertoolsFormatter(
+        service="prism-web-e2e", log_record_order=["timestamp", "level", "name", "message"]
+    )
+    formatter.append_keys(name="%(name)s")
+    handler.setFormatter(formatter)
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+        handler.close()
 
 
 # --- seeded inference events (the Playwright specs 04-metrics and 05-logs rely on these) -----------
@@ -163,13 +261,15 @@ def seed_events(db: str, raw_dir: Path) -> int:
 
 
 @contextlib.contextmanager
-def web_stack() -> Iterator[Stack]:
-    """PostgreSQL database, fake provider, chat API and the static site, all on loopback."""
+def web_stack(run_dir: Path) -> Iterator[Stack]:
+    """PostgreSQL database, fake provider, identity, chat and query APIs and the web origin in front
+    of them, all on loopback; the functions log into ``run_dir/logs``."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
     from chat.app import create_app
     from chat.config import ChatSettings
     from cryptography.fernet import Fernet
+    from identity.app import create_app as create_identity_app
     from prism.adapters.files import FileRawPayloadStore
     from prism.adapters.postgres import drop_database, migrate
     from prism.adapters.postgres_query import PostgresQueryStore
@@ -188,15 +288,25 @@ def web_stack() -> Iterator[Stack]:
         error_status=401,
         error_body={"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
     )
+    admin_email, admin_password = "admin@e2e.example.com", secrets.token_urlsafe(18)
+    exchanges: list[Exchange] = []
     app = None
     query_store = None
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(captured_logs(run_dir / "logs"))
             raw_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prism-web-raw-")))
             seed_events(db, raw_dir)
             stack.enter_context(fake)
             # The web server's port is needed for the APIs' allowed origins before they start.
             static = StaticServer(OUT)
+            static.app.add_middleware(Recorder, exchanges=exchanges)
+            # The identity API first: it creates the bootstrap admin at start (same database).
+            identity_app = create_identity_app(
+                Settings(env="test", database_url=db, cors_origins=static.url, admin_email=admin_email,
+                         admin_password=admin_password)
+            )  # fmt: skip
+            identity = stack.enter_context(ThreadServer(identity_app))
             settings = ChatSettings(
                 env="test",
                 database_url=db,
@@ -218,11 +328,16 @@ def web_stack() -> Iterator[Stack]:
             )
             query = stack.enter_context(ThreadServer(query_app))
             # One origin, as `make up` serves it: the browser calls the web server, which forwards
-            # /api/... to the chat and query APIs (scripts/web.py), streaming included.
+            # /api/... to the identity, chat and query APIs (scripts/web.py), streaming included;
+            # the session cookie is first-party.
             static.set_config({"chatApiUrl": "", "chatStreamUrl": None, "queryApiUrl": ""})
-            static.set_upstreams({"chat": chat.url, "query": query.url})
+            static.set_upstreams({"chat": chat.url, "query": query.url, "identity": identity.url})
             stack.enter_context(static)
-            yield Stack(web_url=static.url, chat_url=chat.url, fake_url=fake.base_url, query_url=query.url)
+            yield Stack(
+                web_url=static.url, chat_url=chat.url, fake_url=fake.base_url, query_url=query.url,
+                identity_url=identity.url, admin_email=admin_email, admin_password=admin_password,
+                run_dir=run_dir, exchanges=exchanges,
+            )  # fmt: skip
     finally:
         if query_store is not None:
             query_store.close()
@@ -254,24 +369,124 @@ def test_web_unit_tests(npm: str) -> None:
     assert res.returncode == 0, f"vitest failed:\n{res.stdout[-8000:]}\n{res.stderr[-4000:]}"
 
 
+# --- the secrets of a run (issue 11 §5) -------------------------------------------------------------
+
+SESSION_SET = re.compile(r"\s*prism_session=([^;]+)")
+
+
+def run_secrets(s: Stack) -> dict[str, str]:
+    """Every secret the run handed out or was given (secret -> what it is): the admin's password,
+    each session id a ``Set-Cookie`` set, each key and read token created, each provider key saved."""
+    found = {s.admin_password: "the admin's password"}
+    for ex in s.exchanges:
+        for cookie in ex.set_cookies:
+            if m := SESSION_SET.match(cookie):
+                found[m.group(1).strip('"')] = f"a session id (set by {ex.method} {ex.target})"
+        if ex.method == "POST" and ex.target == "/api/keys" and ex.status == 201:
+            body = json.loads(ex.response_body)
+            found[body["token"]] = f"the {body['kind']} key {body['prefix']}"
+        saved = ex.method == "PUT" and ex.target.startswith("/api/settings/providers/") and ex.request_body
+        if saved and (key := json.loads(ex.request_body).get("api_key")):
+            found[key] = f"the provider key saved by PUT {ex.target}"
+    return found
+
+
+def leaks(found: dict[str, str], where: str, text: str) -> list[str]:
+    return [f"{what} in {where}" for secret, what in found.items() if secret in text]
+
+
+def secrets_leaked(s: Stack, found: dict[str, str]) -> list[str]:
+    """Where a secret shows: a log file of the run, a response body (but the one creating a key, which
+    shows it once) or a URL the web origin saw, the browser storage a spec left."""
+    out: list[str] = []
+    for path in sorted(s.log_dir.rglob("*")):
+        if path.is_file():
+            out += leaks(found, f"the log {path.name}", path.read_text(errors="replace"))
+    for ex in s.exchanges:
+        shown_once = (
+            {json.loads(ex.response_body)["token"]}
+            if ex.method == "POST" and ex.target == "/api/keys" and ex.status == 201
+            else set()
+        )
+        others = {k: v for k, v in found.items() if k not in shown_once}
+        where = f"the response to {ex.method} {ex.target} ({ex.status})"
+        out += leaks(others, where, ex.target + "\n" + ex.response_body.decode("utf-8", errors="replace"))
+    for path in sorted(s.storage_dir.glob("*.json")):
+        out += leaks(found, f"the browser storage after {path.stem}", path.read_text())
+    return out
+
+
+def use_a_read_token(s: Stack) -> None:
+    """What a script does with a read token (through the web origin): an admin signs in, creates
+    one, the script reads the logs with it, may not change anything, and the token stops working
+    once revoked."""
+    with httpx.Client(base_url=s.web_url, timeout=30) as admin, httpx.Client(base_url=s.web_url, timeout=30) as script:
+        login = admin.post("/api/auth/login", json={"email": s.admin_email, "password": s.admin_password})
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        created = admin.post("/api/keys", json={"kind": "read", "name": "e2e script"}, headers=csrf)
+        assert created.status_code == 201, created.text
+        bearer = {"Authorization": f"Bearer {created.json()['token']}"}
+        logs = script.get("/api/logs", headers=bearer)
+        assert logs.status_code == 200 and logs.json()["items"], logs.text
+        assert script.post("/api/dashboards", json={}, headers=bearer).status_code == 403
+        assert admin.delete(f"/api/keys/{created.json()['id']}", headers=csrf).status_code == 204
+        assert script.get("/api/logs", headers=bearer).status_code == 401
+        assert admin.post("/api/auth/logout", headers=csrf).status_code == 204
+
+
+def test_the_secrets_check_finds_a_logged_secret(tmp_path: Path) -> None:
+    """The check itself: a secret logged by a function (in an extra key too), or left in a response,
+    is found; the response that shows a new key once is not counted."""
+    s = Stack("http://web", "", "", "", "", "admin@e2e.example.com", "pw-" + secrets.token_urlsafe(8), tmp_path, [])
+    token = "prism_rt_" + secrets.token_urlsafe(16)
+    s.exchanges += [
+        Exchange("POST", "/api/keys", 201, b"{}", json.dumps({"token": token, "kind": "read", "prefix": "p"}).encode()),
+        Exchange("POST", "/api/auth/login", 200, set_cookies=("prism_session=sess-123456789; HttpOnly; Path=/",)),
+    ]
+    found = run_secrets(s)
+    assert set(found) == {s.admin_password, token, "sess-123456789"}
+    with captured_logs(s.log_dir):
+        logging.getLogger("prism.somewhere").info("nothing secret here")
+    assert secrets_leaked(s, found) == []
+    with captured_logs(s.log_dir):
+        logging.getLogger("prism.somewhere").warning("signed in", extra={"cookie": "sess-123456789"})
+    s.exchanges.append(Exchange("GET", "/api/keys", 200, response_body=token.encode()))
+    assert secrets_leaked(s, found) == [
+        "a session id (set by POST /api/auth/login) in the log functions.log",
+        "the read key p in the response to GET /api/keys (200)",
+    ]
+
+
 @pytest.mark.timeout(900)  # a first run builds web/out
-def test_web_end_to_end(npm: str) -> None:
-    """Playwright (web/e2e): streaming, stop, resume, settings, errors, conversation list, metrics, logs."""
+def test_web_end_to_end(npm: str, tmp_path: Path) -> None:
+    """Playwright (web/e2e), signed in as the bootstrap admin: streaming, stop, resume, settings,
+    errors, conversation list, metrics, logs, sign-in and sign-out, API keys; then a script with a
+    read token; then no secret of the run in the logs, the responses or the browser's storage."""
     chromium = require_chromium()
     try:
         ensure_built(npm)
     except BuildError as exc:
         pytest.fail(str(exc))
-    with web_stack() as s:
+    with web_stack(tmp_path) as s:
         env = node_env(
             PRISM_WEB_URL=s.web_url,
-            PRISM_CHAT_URL=s.chat_url,
             PRISM_FAKE_URL=s.fake_url,
-            PRISM_QUERY_URL=s.query_url,
             PRISM_CHROMIUM=chromium,
+            PRISM_ADMIN_EMAIL=s.admin_email,
+            PRISM_ADMIN_PASSWORD=s.admin_password,
+            PRISM_E2E_STATE_DIR=str(s.run_dir),
         )
         res = run(["npx", "--no-install", "playwright", "test"], timeout=420, env=env)
-    assert res.returncode == 0, f"playwright failed:\n{res.stdout[-12000:]}\n{res.stderr[-4000:]}"
+        assert res.returncode == 0, f"playwright failed:\n{res.stdout[-12000:]}\n{res.stderr[-4000:]}"
+        use_a_read_token(s)
+    found = run_secrets(s)
+    kinds = " | ".join(found.values())
+    for kind in ("password", "session id", "ingest key", "read key", "provider key"):
+        assert kind in kinds, f"the run handed out no {kind}: {sorted(found.values())}"
+    assert len(list(s.storage_dir.glob("*.json"))) >= 15, "the specs left no browser storage to check"
+    leaked = secrets_leaked(s, found)
+    assert not leaked, "secrets leaked:\n" + "\n".join(leaked)
 
 
 if __name__ == "__main__":
@@ -279,9 +494,11 @@ if __name__ == "__main__":
     import sys
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` too drops the database
-    with web_stack() as s:
-        print(f"web:  {s.web_url}\nchat: {s.chat_url}\nquery: {s.query_url}\n"
-              f"fake: {s.fake_url}  (models: fake-model, fake-long, fake-error)")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="prism-web-") as run_dir, web_stack(Path(run_dir)) as s:
+        print(f"web:  {s.web_url}\nchat: {s.chat_url}\nquery: {s.query_url}\nidentity: {s.identity_url}\n"
+              f"fake: {s.fake_url}  (models: fake-model, fake-long, fake-error)\n"
+              f"export PRISM_WEB_URL={s.web_url} PRISM_FAKE_URL={s.fake_url} PRISM_E2E_STATE_DIR={s.run_dir} "
+              f"PRISM_ADMIN_EMAIL={s.admin_email} PRISM_ADMIN_PASSWORD={s.admin_password}")  # fmt: skip
         print("web/out is served as built: run `npm run build` in web/ to see changes. Ctrl-C stops.")
         with contextlib.suppress(KeyboardInterrupt):
             while True:

@@ -1,18 +1,18 @@
-import { expect, test } from "@playwright/test";
-import { CHAT, FAKE, FAKE_MODEL } from "./support";
+import { expect } from "@playwright/test";
+import { FAKE, FAKE_MODEL, test } from "./support";
 
 const SECRET = "sk-e2e-secret-key-7h1s-5h0uld-n0t-l3ak-4321";
 
-test.beforeAll(async ({ request }) => {
+test.beforeAll(async ({ api }) => {
   // Start from an unconfigured provider, whatever ran before.
-  await request.delete(`${CHAT}/api/settings/providers/openai_compatible`);
-  await request.delete(`${CHAT}/api/settings/providers/openai`);
+  await api.delete(`/api/settings/providers/openai_compatible`);
+  await api.delete(`/api/settings/providers/openai`);
 });
 
 test("configure the fake server as openai_compatible; its model appears; the key is never kept", async ({
   page,
   context,
-  request,
+  api,
 }) => {
   await page.goto("/settings/");
   await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
@@ -31,7 +31,7 @@ test("configure the fake server as openai_compatible; its model appears; the key
   await expect(card.getByTestId("key-last4")).toHaveText("••••4321");
 
   // The API stored it: the key as its last four characters only.
-  const providers = await (await request.get(`${CHAT}/api/settings/providers`)).json();
+  const providers = await (await api.get("/api/settings/providers")).json();
   const stored = providers.providers.find((p: { id: string }) => p.id === "openai_compatible");
   expect(stored).toMatchObject({ configured: true, has_key: true, key_last4: "4321", base_url: FAKE });
 

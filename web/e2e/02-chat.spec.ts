@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   configureFake,
   conversationId,
@@ -8,13 +8,14 @@ import {
   LONG_MODEL,
   send,
   storedMessages,
+  test,
 } from "./support";
 
-test.beforeAll(async ({ request }) => {
-  await configureFake(request);
+test.beforeAll(async ({ api }) => {
+  await configureFake(api);
 });
 
-test("a reply streams in token by token, then shows its stats", async ({ page, request }) => {
+test("a reply streams in token by token, then shows its stats", async ({ page, api }) => {
   await page.goto("/");
   const reply = await send(page, "Hello there, fake model", FAKE_MODEL);
   const text = reply.getByTestId("reply-text");
@@ -43,14 +44,14 @@ test("a reply streams in token by token, then shows its stats", async ({ page, r
   await expect(page.locator("#conversation-title")).toHaveText("Hello there, fake model");
   await expect(page.getByRole("link", { name: "Hello there, fake model" })).toBeVisible();
 
-  const stored = await storedMessages(request, conversationId(page));
+  const stored = await storedMessages(api, conversationId(page));
   expect(stored.map((m) => [m.role, m.status])).toEqual([
     ["user", "complete"],
     ["assistant", "complete"],
   ]);
 });
 
-test("Stop mid-stream keeps the partial reply, stored as cancelled", async ({ page, request }) => {
+test("Stop mid-stream keeps the partial reply, stored as cancelled", async ({ page, api }) => {
   await page.goto("/");
   const reply = await send(page, "Tell me a very long story", LONG_MODEL);
   const text = reply.getByTestId("reply-text");
@@ -66,21 +67,21 @@ test("Stop mid-stream keeps the partial reply, stored as cancelled", async ({ pa
 
   const id = conversationId(page);
   await expect
-    .poll(async () => (await storedMessages(request, id)).at(-1)?.status, { timeout: 10_000 })
+    .poll(async () => (await storedMessages(api, id)).at(-1)?.status, { timeout: 10_000 })
     .toBe("cancelled");
-  const last = (await storedMessages(request, id)).at(-1)!;
+  const last = (await storedMessages(api, id)).at(-1)!;
   expect(last.content.startsWith("word0 word1 word2")).toBe(true);
   expect(last.content).not.toContain("word199");
 });
 
-test("an error from the provider is shown with its message", async ({ page, request }) => {
+test("an error from the provider is shown with its message", async ({ page, api }) => {
   await page.goto("/");
   const reply = await send(page, "This one will fail", ERROR_MODEL);
   await expect(reply).toHaveAttribute("data-status", "error", { timeout: 20_000 });
   const alert = reply.getByTestId("reply-error");
   await expect(alert).toBeVisible();
 
-  const stored = (await storedMessages(request, conversationId(page))).at(-1)!;
+  const stored = (await storedMessages(api, conversationId(page))).at(-1)!;
   expect(stored.status).toBe("error");
   expect(stored.error?.message).toBeTruthy();
   await expect(alert.locator(".error-message")).toHaveText(stored.error!.message!);
@@ -90,7 +91,7 @@ test("an error from the provider is shown with its message", async ({ page, requ
 
 test("resume: reload, open the conversation from the list, continue with another model", async ({
   page,
-  request,
+  api,
 }) => {
   await page.goto("/");
   const first = await send(page, "Remember this conversation", FAKE_MODEL);
@@ -112,7 +113,7 @@ test("resume: reload, open the conversation from the list, continue with another
   await expect(second).toHaveAttribute("data-status", "complete", { timeout: 20_000 });
   await expect(second).toContainText("2 messages from you");
 
-  const stored = await storedMessages(request, id);
+  const stored = await storedMessages(api, id);
   expect(stored.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
   expect(stored[3].model).toBe(DEMO_MODEL);
 });

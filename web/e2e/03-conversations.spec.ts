@@ -1,10 +1,10 @@
-import { expect, test } from "@playwright/test";
-import { CHAT } from "./support";
+import { expect } from "@playwright/test";
+import { test } from "./support";
 
-test("the list pages with Load more; rename and delete", async ({ page, request }) => {
+test("the list pages with Load more; rename and delete", async ({ page, api }) => {
   const ids: string[] = [];
   for (let i = 1; i <= 25; i++) {
-    const resp = await request.post(`${CHAT}/api/conversations`, { data: { title: `Bulk ${String(i).padStart(2, "0")}` } });
+    const resp = await api.post(`/api/conversations`, { data: { title: `Bulk ${String(i).padStart(2, "0")}` } });
     expect(resp.status()).toBe(201);
     ids.push((await resp.json()).id);
   }
@@ -22,7 +22,7 @@ test("the list pages with Load more; rename and delete", async ({ page, request 
   await input.fill("Renamed conversation");
   await input.press("Enter");
   await expect(list.getByRole("link", { name: "Renamed conversation" })).toBeVisible();
-  const renamed = await (await request.get(`${CHAT}/api/conversations/${ids[24]}`)).json();
+  const renamed = await (await api.get(`/api/conversations/${ids[24]}`)).json();
   expect(renamed.title).toBe("Renamed conversation");
 
   // Delete the open conversation: back to a new one.
@@ -33,5 +33,5 @@ test("the list pages with Load more; rename and delete", async ({ page, request 
   await expect(list.getByRole("link", { name: "Renamed conversation" })).toHaveCount(0);
   await expect(page).not.toHaveURL(/id=/);
   await expect(page.locator("#conversation-title")).toHaveText("New conversation");
-  expect((await request.get(`${CHAT}/api/conversations/${ids[24]}`)).status()).toBe(404);
+  expect((await api.get(`/api/conversations/${ids[24]}`)).status()).toBe(404);
 });

@@ -1,4 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, type Page } from "@playwright/test";
+import { test } from "./support";
 
 // tests/e2e/test_web.py seeds the database through the writer: in the last hour 36 events over
 // three models (12 each; every 6th one an error, all of them mistral-small), and 11 older ones

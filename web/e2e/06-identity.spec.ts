@@ -1,12 +1,12 @@
-import { expect, test, type Page } from "@playwright/test";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_MODEL, IDENTITY_MISSING, send, signIn } from "./support";
+import { expect, type Page } from "@playwright/test";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, browserStorage, DEMO_MODEL, SIGNED_OUT, send, signIn, test } from "./support";
 
-// Runs once the stack has the identity API (see IDENTITY_MISSING); without it the UI has no sign-in.
-test.skip(!ADMIN_EMAIL || !ADMIN_PASSWORD, IDENTITY_MISSING);
+// These start signed out (not from the global setup's session) and sign in through the form.
+test.use({ storageState: SIGNED_OUT });
 
 /** Nothing secret in the browser's storage, and the session cookie out of the page's reach. */
 async function expectNoSecretsInStorage(page: Page) {
-  const storage = await page.evaluate(() => JSON.stringify({ l: { ...localStorage }, s: { ...sessionStorage } }));
+  const storage = JSON.stringify(await browserStorage(page));
   expect(storage).not.toContain(ADMIN_PASSWORD);
   expect(storage).not.toMatch(/csrf|prism_session|prism_(ik|rt)_/i);
   expect(await page.evaluate(() => document.cookie)).not.toContain("prism_session");
