@@ -22,9 +22,9 @@ test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate nam
   await expect(page.getByTestId("chart-requests")).toBeVisible();
 
   // Edit: a 7-day window, errors only, without the cost chart; saved.
-  await page.getByLabel("Window").selectOption("7d");
+  await page.getByLabel("Window", { exact: true }).selectOption("7d");
   await expect(page).toHaveURL(/window=7d/);
-  await page.getByLabel("Status").selectOption("error");
+  await page.getByLabel("Status", { exact: true }).selectOption("error");
   await expect(page).toHaveURL(/status=error/);
   await page.getByRole("checkbox", { name: "Cost (USD)" }).uncheck();
   await expect(page.getByTestId("chart-cost")).toHaveCount(0);
@@ -38,7 +38,7 @@ test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate nam
   // Opened again without a view in the URL: the saved one.
   await page.goto(`/dashboards/view/?id=${id}`);
   await expect(page).toHaveURL(/window=7d/);
-  await expect(page.getByLabel("Status")).toHaveValue("error");
+  await expect(page.getByLabel("Status", { exact: true })).toHaveValue("error");
   await expect(page.getByTestId("chart-cost")).toHaveCount(0);
 
   // The list: rename, then a duplicate name refused (whatever its case), duplicate, delete.
@@ -52,7 +52,7 @@ test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate nam
 
   await page.getByLabel("New dashboard name").fill("e2e errors");
   await page.getByRole("button", { name: "New dashboard" }).click();
-  await expect(page.getByRole("alert")).toContainText("already exists");
+  await expect(page.locator(".field-error")).toContainText("already exists");
   await expect(page).toHaveURL(/\/dashboards\/$/);
   const taken = await api.post("/api/dashboards", { data: { name: "E2E ERRORS" } });
   expect(taken.status()).toBe(409);
@@ -69,18 +69,18 @@ test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate nam
 
 test("metrics: the window and filters are kept in the URL, so a link shares the view", async ({ page }) => {
   await page.goto("/metrics/?window=1h&model=gpt-4o&breakdown=1");
-  await expect(page.getByLabel("Window")).toHaveValue("1h");
-  await expect(page.getByLabel("Model")).toHaveValue("gpt-4o");
+  await expect(page.getByLabel("Window", { exact: true })).toHaveValue("1h");
+  await expect(page.getByLabel("Model", { exact: true })).toHaveValue("gpt-4o");
   await expect(page.getByRole("checkbox", { name: /Break down by/ })).toBeChecked();
   await expect(page.getByTestId("tile-requests").locator("dd")).toHaveText("12");
-  await page.getByLabel("Model").selectOption("");
+  await page.getByLabel("Model", { exact: true }).selectOption("");
   await expect(page).not.toHaveURL(/model=/);
   await expect(page).toHaveURL(/window=1h/);
   await page.reload();
-  await expect(page.getByLabel("Window")).toHaveValue("1h");
+  await expect(page.getByLabel("Window", { exact: true })).toHaveValue("1h");
 });
 
 test("a dashboard that does not exist says so", async ({ page }) => {
   await page.goto("/dashboards/view/?id=00000000-0000-4000-8000-000000000000");
-  await expect(page.getByRole("alert")).toContainText("does not exist");
+  await expect(page.locator(".page-status[role=alert]")).toContainText("does not exist");
 });
