@@ -55,7 +55,8 @@ class Totals:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float  # of the priced calls only
+    unpriced: int = 0  # calls whose cost is unknown (cost_usd null): not in cost_usd
     key: tuple[GroupKeyValue, ...] = ()
     t: datetime | None = None
 

@@ -117,7 +117,10 @@ class Figures(BaseModel):
     latency_ms: LatencyFigures
     ttft_ms: Percentiles
     tokens: Tokens
-    cost_usd: float
+    cost_usd: float = Field(description="The cost of the priced calls; calls of unknown cost are counted in unpriced")
+    unpriced: int = Field(
+        default=0, description="Calls of unknown cost (no price known: cost_usd null on the event), not in cost_usd"
+    )
 
 
 GroupKeyValues = dict[GroupKey, str | None]

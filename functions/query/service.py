@@ -113,7 +113,7 @@ def pick_step(w: Window, step_s: int | None, shortest: int = STEPS[0]) -> timede
 
 Histograms = dict[str, Counter[int]]  # metric -> count per bucket
 Key = tuple[str | None, ...]  # a group's values of the group_by keys
-NO_TOTALS = Totals(0, 0, 0.0, None, 0.0, 0, 0, 0, 0, 0.0)
+NO_TOTALS = Totals(0, 0, 0.0, None, 0.0, 0, 0, 0, 0, 0.0, 0)
 
 
 def _counts(row: HistogramCounts) -> Counter[int]:
@@ -147,6 +147,7 @@ def _figures(totals: Totals | None, hists: Histograms, minutes: float) -> dict[s
             "total": int(t.total_tokens or 0),
         },
         "cost_usd": float(t.cost_usd or 0.0),
+        "unpriced": int(t.unpriced or 0),
     }
 
 
@@ -291,7 +292,7 @@ def _sum_totals(rows: list[Totals]) -> Totals | None:
 
 _WHERE_PAYLOAD_IS = ("raw_payload_uri", "raw_payload_jsonb")  # shown as payload_location and payload
 _SUMMED = ("requests", "errors", "latency_ms_sum", "ttft_ms_sum", "ttft_count", "prompt_tokens", "completion_tokens",
-           "total_tokens", "cost_usd")  # fmt: skip
+           "total_tokens", "cost_usd", "unpriced")  # fmt: skip
 
 
 class DashboardService:

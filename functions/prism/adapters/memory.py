@@ -160,7 +160,7 @@ class MemoryQueryStore:
             key, t = self._key(r, group_by), align_down(r["created_at"], step) if step else None
             sums = out.setdefault(
                 (t, key),
-                {"key": key, "t": t, "requests": 0, "errors": 0, "latency_ms_max": None, "ttft_count": 0}
+                {"key": key, "t": t, "requests": 0, "errors": 0, "latency_ms_max": None, "ttft_count": 0, "unpriced": 0}
                 | dict.fromkeys(_SUMS, 0),
             )
             sums["requests"] += 1
@@ -175,6 +175,7 @@ class MemoryQueryStore:
                 sums["ttft_count"] += 1
             for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cost_usd"):
                 sums[name] += r.get(name) or 0
+            sums["unpriced"] += r.get("cost_usd") is None
         return [Totals(**sums) for sums in out.values()]
 
     def histograms(

@@ -312,11 +312,12 @@ _ROLLUP = sql.SQL(
     """
 , rolled AS (
     INSERT INTO metrics_minute AS m (bucket, project, model, provider, status, requests, errors, latency_ms_sum,
-        latency_ms_max, ttft_ms_sum, ttft_count, prompt_tokens, completion_tokens, total_tokens, cost_usd)
+        latency_ms_max, ttft_ms_sum, ttft_count, prompt_tokens, completion_tokens, total_tokens, cost_usd, unpriced)
     SELECT date_trunc('minute', created_at), project, model, provider, status, count(*),
            count(*) FILTER (WHERE status = 'error'), sum(latency_ms), max(latency_ms),
            coalesce(sum(ttft_ms), 0), count(ttft_ms), coalesce(sum(prompt_tokens), 0),
-           coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0)
+           coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0),
+           count(*) - count(cost_usd)
     FROM rows GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (bucket, project, model, provider, status) DO UPDATE SET
         requests = m.requests + EXCLUDED.requests,
@@ -328,7 +329,8 @@ _ROLLUP = sql.SQL(
         prompt_tokens = m.prompt_tokens + EXCLUDED.prompt_tokens,
         completion_tokens = m.completion_tokens + EXCLUDED.completion_tokens,
         total_tokens = m.total_tokens + EXCLUDED.total_tokens,
-        cost_usd = m.cost_usd + EXCLUDED.cost_usd
+        cost_usd = m.cost_usd + EXCLUDED.cost_usd,
+        unpriced = m.unpriced + EXCLUDED.unpriced
     RETURNING 1
 )
 """

@@ -129,13 +129,13 @@ def _series(group_by: Sequence[str], step: timedelta | None, *more: str) -> tupl
 
 
 _TOTAL_NAMES = ("requests", "errors", "latency_ms_sum", "latency_ms_max", "ttft_ms_sum", "ttft_count",
-                "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd")  # fmt: skip
+                "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "unpriced")  # fmt: skip
 _TOTALS = """
     sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
     sum(latency_ms_sum) AS latency_ms_sum, max(latency_ms_max) AS latency_ms_max,
     sum(ttft_ms_sum) AS ttft_ms_sum, sum(ttft_count)::bigint AS ttft_count,
     sum(prompt_tokens)::bigint AS prompt_tokens, sum(completion_tokens)::bigint AS completion_tokens,
-    sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd
+    sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd, sum(unpriced)::bigint AS unpriced
 """
 
 

@@ -116,7 +116,10 @@ export interface paths {
          */
         get: operations["list_dashboards_api_dashboards_get"];
         put?: never;
-        /** Create Dashboard */
+        /**
+         * Create Dashboard
+         * @description A new dashboard, owned by the caller: a name they already use (whatever its case) is a 409 name_taken.
+         */
         post: operations["create_dashboard_api_dashboards_post"];
         delete?: never;
         options?: never;
@@ -204,8 +207,17 @@ export interface components {
             latency_ms: components["schemas"]["LatencyFigures"];
             ttft_ms: components["schemas"]["Percentiles"];
             tokens: components["schemas"]["Tokens"];
-            /** Cost Usd */
+            /**
+             * Cost Usd
+             * @description The cost of the priced calls; calls of unknown cost are counted in unpriced
+             */
             cost_usd: number;
+            /**
+             * Unpriced
+             * @description Calls of unknown cost (no price known: cost_usd null on the event), not in cost_usd
+             * @default 0
+             */
+            unpriced: number;
         };
         /** GroupFigures */
         GroupFigures: {
@@ -223,8 +235,17 @@ export interface components {
             latency_ms: components["schemas"]["LatencyFigures"];
             ttft_ms: components["schemas"]["Percentiles"];
             tokens: components["schemas"]["Tokens"];
-            /** Cost Usd */
+            /**
+             * Cost Usd
+             * @description The cost of the priced calls; calls of unknown cost are counted in unpriced
+             */
             cost_usd: number;
+            /**
+             * Unpriced
+             * @description Calls of unknown cost (no price known: cost_usd null on the event), not in cost_usd
+             * @default 0
+             */
+            unpriced: number;
             /**
              * Key
              * @description The group's value of each group_by key
@@ -514,8 +535,17 @@ export interface components {
             latency_ms: components["schemas"]["LatencyFigures"];
             ttft_ms: components["schemas"]["Percentiles"];
             tokens: components["schemas"]["Tokens"];
-            /** Cost Usd */
+            /**
+             * Cost Usd
+             * @description The cost of the priced calls; calls of unknown cost are counted in unpriced
+             */
             cost_usd: number;
+            /**
+             * Unpriced
+             * @description Calls of unknown cost (no price known: cost_usd null on the event), not in cost_usd
+             * @default 0
+             */
+            unpriced: number;
             /**
              * T
              * Format: date-time
