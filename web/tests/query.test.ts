@@ -26,6 +26,7 @@ function stats(over: Partial<Stats> = {}): Stats {
     ttft_ms: { avg: 80, p50: 70, p90: 120, p95: 130, p99: 150 },
     tokens: { prompt: 1000, completion: 234, total: 1234 },
     cost_usd: 0.0123,
+    unpriced: 0,
     ...over,
   };
 }
@@ -133,6 +134,13 @@ describe("formatting", () => {
       "Cost=$0.0123",
     ]);
     expect(headlineTiles(EMPTY).map((t) => t.value)).toEqual(["0", "–", "–", "–", "–", "0", "$0"]);
+  });
+
+  it("shows an unknown cost as unknown, with the count of unpriced calls, never as $0", () => {
+    const cost = (s: Stats) => headlineTiles(s).find((t) => t.label === "Cost")?.value;
+    expect(cost(stats({ cost_usd: 0, unpriced: 3 }))).toBe("unknown (3 unpriced)");
+    expect(cost(stats({ cost_usd: 0.0123, unpriced: 1200 }))).toBe("$0.0123 + unknown (1,200 unpriced)");
+    expect(cost(stats({ cost_usd: 0, unpriced: 0 }))).toBe("$0");
   });
 
   it("labels the axis by the span", () => {

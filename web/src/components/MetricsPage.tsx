@@ -2,7 +2,15 @@
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState, type ReactNode } from "react";
-import { formatCount, formatDuration, formatPercentileError, formatRate, formatTime, formatUsd } from "@/lib/format";
+import {
+  formatCostOf,
+  formatCount,
+  formatDuration,
+  formatPercentileError,
+  formatRate,
+  formatTime,
+  formatUsd,
+} from "@/lib/format";
 import { chartData } from "@/lib/query/chart";
 import { headlineTiles, metricsViewQuery, parseMetricsView, type MetricsView } from "@/lib/query/dashboards";
 import {
@@ -301,7 +309,7 @@ export function MetricsPage({
                       <td className="num">{formatDuration(g.latency_ms.p99)}</td>
                       <td className="num">{formatDuration(g.ttft_ms.p95)}</td>
                       <td className="num">{formatCount(g.tokens.total)}</td>
-                      <td className="num">{formatUsd(g.cost_usd)}</td>
+                      <td className="num">{formatCostOf(g.cost_usd, g.unpriced)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -36,6 +36,16 @@ export function formatCost(usd: number | null | undefined): string | null {
   return `$${usd.toFixed(2)}`;
 }
 
+/**
+ * The cost of a window or a group that may hold calls of unknown cost (no price known): those are
+ * not zero. "$0.0475"; "unknown (3 unpriced)" when no call was priced; "$0.0475 + unknown (3 unpriced)".
+ */
+export function formatCostOf(usd: number | null | undefined, unpriced: number | null | undefined): string {
+  if (!unpriced) return formatUsd(usd);
+  const unknown = `unknown (${formatCount(unpriced)} unpriced)`;
+  return usd ? `${formatUsd(usd)} + ${unknown}` : unknown;
+}
+
 export function formatCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "–";
   const abs = Math.abs(n);

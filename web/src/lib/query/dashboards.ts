@@ -1,6 +1,6 @@
 /** The metrics page's view, its headline tiles, and the saved dashboard a view is stored as. */
 
-import { formatCount, formatDuration, formatRate, formatUsd } from "../format";
+import { formatCostOf, formatCount, formatDuration, formatRate } from "../format";
 import type { DashboardSpec, EventStatus, Figure, Panel, Stats } from "./types";
 import { isWindow, type WindowName } from "./windows";
 
@@ -74,7 +74,7 @@ export function headlineTiles(s: Stats): Tile[] {
     { label: "Latency p95", value: formatDuration(s.latency_ms.p95), testId: "tile-latency-p95" },
     { label: "TTFT p95", value: formatDuration(s.ttft_ms.p95), testId: "tile-ttft-p95" },
     { label: "Tokens", value: formatCount(s.tokens.total), testId: "tile-tokens" },
-    { label: "Cost", value: formatUsd(s.cost_usd), testId: "tile-cost" },
+    { label: "Cost", value: formatCostOf(s.cost_usd, s.unpriced), testId: "tile-cost" },
   ];
 }
 
