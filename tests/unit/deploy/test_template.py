@@ -37,6 +37,10 @@ ZIP_FUNCTIONS = {  # logical id -> functions/requirements/<name>.txt (functions/
 }
 URL_FUNCTIONS = ("ChatApiFunction", "ChatStreamFunction", "QueryFunction", "IdentityFunction")
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # the managed cache policy's id
+STREAM_ROUTES = {  # CloudFront path pattern -> the method of the chat's SSE route there
+    "/api/conversations/*/messages": "POST",
+    "/api/conversations/*/messages/*/stream": "GET",
+}
 # The only actions for which AWS offers no resource-level permissions we could scope to.
 WILDCARD_OK_ACTIONS = {
     "ec2:CreateNetworkInterface",
@@ -577,22 +581,34 @@ def test_the_api_paths_are_the_local_route_table(resources: dict[str, Any]) -> N
              "IdentityFunction": "identity"}
     routed: dict[str, set[str]] = {}
     for behaviour in api_behaviours(resources):
-        if behaviour["PathPattern"] != "/api/conversations/*/messages":
+        if behaviour["PathPattern"] not in STREAM_ROUTES:
             service = owner[origin_of[behaviour["TargetOriginId"]]]
             routed.setdefault(service, set()).add(behaviour["PathPattern"])
     assert routed == {service: {p + "*" for p in prefixes} for service, prefixes in ROUTES.items()}
 
 
-def test_the_sse_route_streams_and_comes_first(resources: dict[str, Any]) -> None:
+def test_the_sse_routes_stream_and_come_first(resources: dict[str, Any]) -> None:
     behaviours = distribution(resources)["CacheBehaviors"]
     patterns = [b["PathPattern"] for b in behaviours]
-    stream = behaviours[patterns.index("/api/conversations/*/messages")]
-    assert patterns.index("/api/conversations/*/messages") < patterns.index("/api/conversations*")  # first match wins
-    origin = origins_by_id(resources)[stream["TargetOriginId"]]
-    props = functions(resources)[url_function_of(origin)]
-    assert props["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM"
-    assert env_of(props)["AWS_LWA_INVOKE_MODE"] == "response_stream"
-    assert "POST" in stream["AllowedMethods"] and stream["CachePolicyId"] == CACHING_DISABLED
+    for pattern, method in STREAM_ROUTES.items():
+        stream = behaviours[patterns.index(pattern)]
+        assert patterns.index(pattern) < patterns.index("/api/conversations*")  # the first match wins
+        origin = origins_by_id(resources)[stream["TargetOriginId"]]
+        props = functions(resources)[url_function_of(origin)]
+        assert props["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM", pattern
+        assert env_of(props)["AWS_LWA_INVOKE_MODE"] == "response_stream", pattern
+        assert method in stream["AllowedMethods"] and stream["CachePolicyId"] == CACHING_DISABLED, pattern
+
+
+def test_the_streaming_patterns_name_routes_of_the_chat_api() -> None:
+    from chat.app import app
+
+    routes = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "*", path))
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    assert {(method, pattern) for pattern, method in STREAM_ROUTES.items()} <= routes
 
 
 def test_api_behaviours_never_cache_and_forward_what_the_apis_read_but_host(resources: dict[str, Any]) -> None:
