@@ -1,6 +1,6 @@
 "use client";
 
-import type { FormEvent, KeyboardEvent } from "react";
+import { useEffect, type FormEvent, type KeyboardEvent } from "react";
 
 interface Props {
   value: string;
@@ -11,8 +11,17 @@ interface Props {
   canSend: boolean;
 }
 
-/** The message box: Enter sends, Shift+Enter adds a line; Stop while a reply streams. */
+/** The message box: Enter sends, Shift+Enter adds a line; Stop (or Esc) while a reply streams. */
 export function Composer({ value, onChange, onSend, onStop, streaming, canSend }: Props) {
+  // Esc stops a streaming reply, wherever the focus is.
+  useEffect(() => {
+    if (!streaming) return;
+    function onEsc(e: globalThis.KeyboardEvent) {
+      if (e.key === "Escape" && !e.defaultPrevented) onStop();
+    }
+    document.addEventListener("keydown", onEsc);
+    return () => document.removeEventListener("keydown", onEsc);
+  }, [streaming, onStop]);
   function submit(e: FormEvent) {
     e.preventDefault();
     if (!streaming && canSend && value.trim()) onSend();
@@ -41,7 +50,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, canSend }
         Enter sends the message; Shift+Enter starts a new line.
       </span>
       {streaming ? (
-        <button type="button" className="btn danger" onClick={onStop}>
+        <button type="button" className="btn danger" onClick={onStop} title="Stop (Esc)">
           Stop
         </button>
       ) : (

@@ -1,14 +1,16 @@
 "use client";
 
-import { formatAxisTime } from "@/lib/format";
-import { linePath, maxValue, niceMax, type ChartData } from "@/lib/query/chart";
+import { useState, type PointerEvent } from "react";
+import { formatAxisTime, formatTime } from "@/lib/format";
+import { hasValues, linePath, markedPoints, maxValue, nearestIndex, niceMax, type ChartData } from "@/lib/query/chart";
 
 const COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#0c8599", "#a61e4d", "#5c940d"];
 const W = 600;
 const H = 170;
 const BOX = { x0: 56, x1: W - 8, y0: 8, y1: H - 24 };
 
-/** A small SVG line chart: no dependency, renders in the static export, gaps where data is null. */
+/** A small SVG line chart: no dependency, renders in the static export, gaps where data is null;
+ * dots on sparse series, the values and time at the pointer, "No calls in this window" when empty. */
 export function LineChart({
   title,
   data,
@@ -22,7 +24,18 @@ export function LineChart({
 }) {
   const yMax = niceMax(maxValue(data.lines));
   const span = data.times.length > 1 ? data.times[data.times.length - 1] - data.times[0] : 0;
-  const hasData = data.lines.some((l) => l.values.some((v) => v !== null && v > 0));
+  const hasData = hasValues(data.lines);
+  const [at, setAt] = useState<number | null>(null);
+  const tMin = data.times[0] ?? 0;
+  const tMax = data.times[data.times.length - 1] ?? 0;
+  const xOf = (t: number) => (tMax === tMin ? (BOX.x0 + BOX.x1) / 2 : BOX.x0 + ((t - tMin) / (tMax - tMin)) * (BOX.x1 - BOX.x0));
+  const yOf = (v: number) => BOX.y1 - (v / yMax) * (BOX.y1 - BOX.y0);
+  function onMove(e: PointerEvent<SVGSVGElement>) {
+    const r = e.currentTarget.getBoundingClientRect();
+    const x = ((e.clientX - r.left) / r.width) * W; // in viewBox units
+    setAt(nearestIndex(data.times, (x - BOX.x0) / (BOX.x1 - BOX.x0)));
+  }
+  const tip = hasData && at !== null && at >= 0 ? at : null;
   const summary = data.lines
     .map((l) => {
       const vals = l.values.filter((v): v is number => v !== null);
@@ -33,7 +46,13 @@ export function LineChart({
   return (
     <figure className="chart card" data-testid={testId}>
       <figcaption className="chart-title">{title}</figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${hasData ? summary : "No data"}`}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={`${title}. ${hasData ? summary : "No calls in this window"}`}
+        onPointerMove={hasData ? onMove : undefined}
+        onPointerLeave={() => setAt(null)}
+      >
         {ticks.map((v) => {
           const y = BOX.y1 - (v / yMax) * (BOX.y1 - BOX.y0);
           return (
@@ -55,7 +74,7 @@ export function LineChart({
             </text>
           </>
         )}
-        {data.lines.map((l, i) => (
+        {hasData && data.lines.map((l, i) => (
           <path
             key={l.label}
             d={linePath(data.times, l.values, BOX, yMax)}
@@ -67,12 +86,42 @@ export function LineChart({
             vectorEffect="non-scaling-stroke"
           />
         ))}
+        {hasData &&
+          data.lines.map((l, i) =>
+            markedPoints(l.values).map((j) => (
+              <circle
+                key={`${l.label}-${j}`}
+                cx={xOf(data.times[j])}
+                cy={yOf(l.values[j] as number)}
+                r={2.6}
+                fill={COLORS[i % COLORS.length]}
+                className="point"
+              />
+            )),
+          )}
+        {tip !== null && <line x1={xOf(data.times[tip])} x2={xOf(data.times[tip])} y1={BOX.y0} y2={BOX.y1} className="cursor" />}
         {!hasData && (
-          <text x={(BOX.x0 + BOX.x1) / 2} y={(BOX.y0 + BOX.y1) / 2} textAnchor="middle" className="axis">
-            No data
+          <text x={(BOX.x0 + BOX.x1) / 2} y={(BOX.y0 + BOX.y1) / 2} textAnchor="middle" className="chart-empty" data-testid="chart-empty">
+            No calls in this window
           </text>
         )}
       </svg>
+      {tip !== null && (
+        <div
+          className="chart-tip"
+          role="tooltip"
+          data-testid="chart-tip"
+          style={xOf(data.times[tip]) > W / 2 ? { right: `${100 - (xOf(data.times[tip]) / W) * 100}%` } : { left: `${(xOf(data.times[tip]) / W) * 100}%` }}
+        >
+          <div className="muted">{formatTime(new Date(data.times[tip]).toISOString())}</div>
+          {data.lines.map((l, i) => (
+            <div key={l.label}>
+              <span className="swatch" style={{ background: COLORS[i % COLORS.length] }} aria-hidden="true" /> {l.label}:{" "}
+              {l.values[tip] === null || l.values[tip] === undefined ? "–" : format(l.values[tip] as number)}
+            </div>
+          ))}
+        </div>
+      )}
       <ul className="legend">
         {data.lines.map((l, i) => (
           <li key={l.label}>

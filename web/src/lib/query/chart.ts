@@ -109,3 +109,28 @@ export function niceMax(v: number): number {
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
+
+/** The index of the point nearest to `x` (a fraction 0..1 of the plot's width); -1 with no points. */
+export function nearestIndex(times: number[], x: number): number {
+  if (times.length === 0) return -1;
+  const tMin = times[0];
+  const tMax = times[times.length - 1];
+  if (tMax === tMin) return 0;
+  const t = tMin + Math.min(1, Math.max(0, x)) * (tMax - tMin);
+  let best = 0;
+  for (let i = 1; i < times.length; i++) if (Math.abs(times[i] - t) < Math.abs(times[best] - t)) best = i;
+  return best;
+}
+
+/** Points to mark with a dot: every value when a line has few (a sparse series is otherwise a
+ * dot-sized segment or a flat line hard to see), and a value alone between gaps. */
+export function markedPoints(values: (number | null)[], few = 24): number[] {
+  const present = values.flatMap((v, i) => (v === null || v === undefined ? [] : [i]));
+  if (present.length <= few) return present;
+  return present.filter((i) => (values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null);
+}
+
+/** Whether a chart has anything to show: some value other than a zero count. */
+export function hasValues(lines: Line[]): boolean {
+  return lines.some((l) => l.values.some((v) => v !== null && v > 0));
+}
