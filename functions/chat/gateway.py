@@ -112,6 +112,11 @@ class ModelGateway(Protocol):
         """Start slow imports now, off the request path (run at startup); nothing to do: return."""
         ...
 
+    async def ready(self) -> None:
+        """Wait until a call can start at once (the warm-up done). A turn awaits it before its
+        timeout starts: a cold process's imports are not the provider's time. Nothing to do: return."""
+        ...
+
 
 def import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -472,9 +477,12 @@ class LiteLLMGateway:
         if self._litellm is None:
             threading.Thread(target=self.warm, name="prism-chat-warm", daemon=True).start()
 
-    async def stream(self, call: ModelCall) -> ModelStream:
+    async def ready(self) -> None:
         if self._litellm is None:
             await run_in_threadpool(self.warm)
+
+    async def stream(self, call: ModelCall) -> ModelStream:
+        await self.ready()
         assert self._acompletion is not None
         kwargs: dict[str, Any] = {
             "model": call.litellm_model,

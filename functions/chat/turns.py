@@ -129,6 +129,7 @@ class Turn:
         try:
             if self.cancel_reason is not None:
                 raise asyncio.CancelledError
+            await self._gateway.ready()  # a cold process's warm-up is not the provider's time
             async with asyncio.timeout(self._total_timeout_s):
                 stream = await self._gateway.stream(self.call)
                 async for text in stream:

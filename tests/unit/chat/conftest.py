@@ -74,6 +74,9 @@ class FakeGateway:
     def warm_in_background(self) -> None:
         return None
 
+    async def ready(self) -> None:
+        return None
+
     async def stream(self, call: ModelCall) -> ModelStream:
         self.calls.append(call)
         script = self.scripts.pop(0) if self.scripts else self.default
