@@ -52,3 +52,19 @@ test("Esc stops a streaming reply", async ({ page, api }) => {
   await expect(reply).toHaveAttribute("data-status", "cancelled");
   await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
 });
+
+test("dark mode follows the system setting; the toggle overrides it and is kept", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto("/metrics/");
+  const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await expect.poll(bg).toBe("rgb(21, 23, 28)");
+  const toggle = page.getByTestId("theme-toggle");
+  await expect(toggle).toHaveAttribute("aria-pressed", "true");
+  await toggle.click();
+  await expect.poll(bg).toBe("rgb(247, 247, 248)");
+  await page.reload();
+  await expect.poll(bg).toBe("rgb(247, 247, 248)"); // the choice is kept
+  await page.getByTestId("theme-toggle").click();
+  await expect.poll(bg).toBe("rgb(21, 23, 28)");
+  await page.evaluate(() => localStorage.removeItem("prism-theme"));
+});

@@ -6,6 +6,7 @@ import { useProject, withProject } from "@/hooks/useProject";
 import { useSession } from "@/hooks/useSession";
 import { ACCOUNT_PATH, type Role } from "@/lib/identity";
 import { ProjectSwitcher } from "./ProjectProvider";
+import { ThemeToggle } from "./ThemeToggle";
 
 interface NavLink {
   href: string;
@@ -60,6 +61,7 @@ export function Nav() {
         </nav>
       )}
       {state.status === "signed-in" && <ProjectSwitcher />}
+      <ThemeToggle />
       {user && <UserMenu />}
     </header>
   );

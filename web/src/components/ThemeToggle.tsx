@@ -1,0 +1,57 @@
+"use client";
+
+import { useEffect, useState } from "react";
+
+/** The reader's choice of theme, kept in localStorage (not a secret); none: the system's setting. */
+export const THEME_KEY = "prism-theme";
+type Theme = "light" | "dark";
+
+function systemTheme(): Theme {
+  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+function stored(): Theme | null {
+  try {
+    const v = localStorage.getItem(THEME_KEY);
+    return v === "light" || v === "dark" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Dark mode follows the system (prefers-color-scheme, in CSS); this button overrides it. */
+export function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme | null>(null);
+
+  useEffect(() => {
+    const chosen = stored();
+    if (chosen) document.documentElement.dataset.theme = chosen;
+    setTheme(chosen ?? systemTheme());
+  }, []);
+
+  function toggle() {
+    const next: Theme = theme === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem(THEME_KEY, next);
+    } catch {
+      // storage refused: the choice lasts for this page
+    }
+    setTheme(next);
+  }
+
+  if (theme === null) return null;
+  return (
+    <button
+      type="button"
+      className="icon-btn theme-toggle"
+      onClick={toggle}
+      aria-pressed={theme === "dark"}
+      aria-label="Dark mode"
+      title={theme === "dark" ? "Switch to light mode" : "Switch to dark mode"}
+      data-testid="theme-toggle"
+    >
+      {theme === "dark" ? "☀" : "☾"}
+    </button>
+  );
+}
