@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from prism.clock import Clock, utc_now
 from prism.config import Settings
 from prism.ingest import Ingestor
-from prism.ports import Bus, RawPayloadStore
+from prism.ports import Bus, DeadLetterStore, RawPayloadStore
 from prism.redact import make_redactor
 from prism.write import RecordWriter
 
@@ -88,6 +88,18 @@ def build_log_store(settings: Settings) -> PostgresLogStore:
 
 def build_record_writer(settings: Settings) -> RecordWriter:
     return RecordWriter(build_log_store(settings), build_raw_store(settings))
+
+
+def build_dead_letter_store(settings: Settings) -> DeadLetterStore:
+    """Where the Kinesis handler keeps the records it can never write (with their data and why),
+    next to the raw payloads: ``dead-letters/`` in the raw payload bucket, or under the raw folder."""
+    if settings.raw_store == "file":
+        from prism.adapters.files import FileDeadLetters
+
+        return FileDeadLetters(os.path.join(settings.raw_dir, "dead-letters"))
+    from prism.adapters.s3 import S3DeadLetters, s3_client
+
+    return S3DeadLetters(settings.raw_bucket, client=s3_client(aws_endpoint()))
 
 
 def build_stream_reader(settings: Settings) -> RedisStreamsReader:

@@ -4,6 +4,8 @@ technology in :mod:`prism.adapters`. The read side's are in :mod:`prism.read`, t
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +57,55 @@ class RawPayloadStore(Protocol):
     def get(self, uri: str) -> bytes: ...
 
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the writer can never write, kept with why: ``data`` is the record's bytes base64
+    encoded as the bus gave them (Kinesis ``data``; the text as received when it is not base64,
+    None when there was none), so it outlives the stream's retention and can be replayed."""
+
+    id: str  # the record's sequence number (Kinesis) or message id
+    data: str | None
+    reason: str
+    at: datetime
+    source: str = "kinesis"
+
+    @property
+    def key(self) -> str:
+        """``<date>/<id>.json``: one letter per record (a record dead-lettered twice is one letter)."""
+        return f"{self.at:%Y-%m-%d}/{re.sub(r'[^A-Za-z0-9._-]', '_', self.id)}.json"
+
+    def to_json(self) -> bytes:
+        body = {"id": self.id, "source": self.source, "reason": self.reason, "data": self.data}
+        return json.dumps({**body, "deadLetteredAt": self.at.isoformat()}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> DeadLetter:
+        body = json.loads(raw)
+        data = body.get("data")
+        return cls(
+            id=str(body["id"]),
+            data=data if isinstance(data, str) else None,
+            reason=str(body.get("reason", "")),
+            at=datetime.fromisoformat(body["deadLetteredAt"]),
+            source=str(body.get("source", "kinesis")),
+        )
+
+
+class DeadLetterStore(Protocol):
+    """Where the writer keeps the records it can never write (the raw payload bucket's
+    ``dead-letters/`` prefix in AWS), until ``writer.replay`` feeds them back."""
+
+    def put(self, letter: DeadLetter) -> str:
+        """Store one letter (replacing one of the same key); returns its key."""
+        ...
+
+    def letters(self, limit: int = 1000) -> list[tuple[str, DeadLetter]]:
+        """Up to ``limit`` letters, oldest day first, with their keys."""
+        ...
+
+    def remove(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prism.errors import RawPayloadNotFoundError, StoreError
+from prism.ports import DeadLetter
 
 
 class FileRawPayloadStore:
@@ -49,3 +50,28 @@ class FileRawPayloadStore:
             raise StoreError(f"raw payload folder {self.root}: {exc}") from exc
         if not os.access(self.root, os.W_OK):
             raise StoreError(f"raw payload folder {self.root} is not writable")
+
+
+class FileDeadLetters:
+    """The DeadLetterStore on disk (``PRISM_RAW_STORE=file``): ``<root>/<date>/<id>.json``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def put(self, letter: DeadLetter) -> str:
+        path = self.root / letter.key
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(letter.to_json())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc}") from exc
+        return letter.key
+
+    def letters(self, limit: int = 1000) -> list[tuple[str, DeadLetter]]:
+        paths = sorted(self.root.glob("*/*.json"))[:limit] if self.root.is_dir() else []
+        return [(str(p.relative_to(self.root)), DeadLetter.from_json(p.read_bytes())) for p in paths]
+
+    def remove(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)

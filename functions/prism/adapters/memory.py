@@ -25,7 +25,7 @@ from prism import histogram
 from prism.errors import BadRecordError, BusError, RawPayloadNotFoundError, StoreError
 from prism.histogram import align_down
 from prism.keys import IngestKey, digest, lookup_prefix
-from prism.ports import PublishResult
+from prism.ports import DeadLetter, PublishResult
 from prism.read import Dashboard, Filters, HistogramCounts, LogEntry, LogEntryDetail, LogQuery, Totals, name_taken
 from prism.records import LogRow
 
@@ -672,3 +672,27 @@ class MemoryIngestKeys:
 
     def ping(self) -> None:
         self._check()
+
+
+class MemoryDeadLetters:
+    """The DeadLetterStore in a dict; ``down`` makes every call fail like S3 out of reach."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, DeadLetter] = {}
+        self.down = False
+
+    def put(self, letter: DeadLetter) -> str:
+        if self.down:
+            raise StoreError("memory dead letters are down")
+        self.stored[letter.key] = letter
+        return letter.key
+
+    def letters(self, limit: int = 1000) -> list[tuple[str, DeadLetter]]:
+        if self.down:
+            raise StoreError("memory dead letters are down")
+        return sorted(self.stored.items())[:limit]
+
+    def remove(self, key: str) -> None:
+        if self.down:
+            raise StoreError("memory dead letters are down")
+        self.stored.pop(key, None)

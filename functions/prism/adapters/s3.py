@@ -11,6 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from prism.errors import RawPayloadNotFoundError, StoreError
+from prism.ports import DeadLetter
 
 
 def s3_client(endpoint_url: str | None = None) -> Any:
@@ -71,3 +72,40 @@ class S3RawPayloadStore:
             self._client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"S3 bucket {self.bucket}: {exc}") from exc
+
+
+class S3DeadLetters:
+    """The DeadLetterStore in S3: ``<prefix><date>/<id>.json`` (the raw payload bucket's
+    ``dead-letters/``; the writer's role may put objects there and nowhere else)."""
+
+    def __init__(self, bucket: str, *, client: Any = None, prefix: str = "dead-letters/") -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self._client = client or s3_client()
+
+    def put(self, letter: DeadLetter) -> str:
+        key = self.prefix + letter.key
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=letter.to_json(), ContentType="application/json")
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"S3 put {self.bucket}/{key}: {exc}") from exc
+        return key
+
+    def letters(self, limit: int = 1000) -> list[tuple[str, DeadLetter]]:
+        found: list[tuple[str, DeadLetter]] = []
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for obj in page.get("Contents", []):
+                    body = self._client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                    found.append((obj["Key"], DeadLetter.from_json(body)))
+                    if len(found) >= limit:
+                        return found
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"S3 list {self.bucket}/{self.prefix}: {exc}") from exc
+        return found
+
+    def remove(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"S3 delete {self.bucket}/{key}: {exc}") from exc

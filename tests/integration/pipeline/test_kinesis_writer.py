@@ -4,7 +4,9 @@ real records as a Lambda event. GIVEN one poisoned record THEN only it is report
 from __future__ import annotations
 
 import base64
+import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -12,12 +14,15 @@ import psycopg
 from prism.adapters.kinesis import KinesisBus
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.s3 import S3DeadLetters
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
 from prism.write import RecordWriter
 from writer.handler import handle
+from writer.replay import replay
 
 from tests.integration.pipeline.conftest import make_event
+from tests.support.lambda_context import LambdaContext
 
 
 def lambda_event(client: Any, stream: str, extra: list[bytes]) -> dict[str, Any]:
@@ -129,3 +134,58 @@ def test_records_that_are_not_base64_or_have_no_data_are_reported_and_the_rest_s
     assert failures == {not_base64["kinesis"]["sequenceNumber"], no_data["kinesis"]["sequenceNumber"]}
     with psycopg.connect(clean_database) as conn:
         assert conn.execute("SELECT count(*) FROM inference_logs").fetchone() == (6,)
+
+
+def test_the_handler_dead_letters_to_s3_and_replay_writes_the_fixed_record_once(
+    clean_database: str, aws_endpoint: str, s3_bucket: str
+) -> None:
+    """GIVEN a Kinesis batch with one undecodable record and one whose raw payload is missing
+    WHEN the handler runs THEN the good rows are written, both records' data and reasons are in
+    s3://<raw bucket>/dead-letters/<date>/<seq>.json and no item is reported failed; AFTER the raw
+    payload is back, replay writes that record and removes its letter; a second replay adds nothing."""
+    client = boto3.client("kinesis", endpoint_url=aws_endpoint)
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint)
+    stream = f"prism-test-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=stream, ShardCount=1)
+    client.get_waiter("stream_exists").wait(StreamName=stream)
+    ingest_raw = MemoryRawPayloadStore()
+    ingestor = Ingestor(KinesisBus(stream, client=client), RegexRedactor(), ingest_raw, max_payload_bytes=2048)
+    big = make_event(metadata={"blob": "x" * 5000})  # travels by reference to ingest_raw
+    assert ingestor.ingest([make_event() for _ in range(4)] + [big]).accepted == 5
+    event = lambda_event(client, stream, [b"\x00poison"])
+    poison_seq = event["Records"][-1]["kinesis"]["sequenceNumber"]
+    big_seq = event["Records"][-2]["kinesis"]["sequenceNumber"]
+
+    store = PostgresLogStore(clean_database)
+    writer_raw = MemoryRawPayloadStore()  # does not hold the big event's payload (yet)
+    writer = RecordWriter(store, writer_raw)
+    letters = S3DeadLetters(s3_bucket, client=s3)
+    now = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    assert handle(event, writer, LambdaContext(), letters, lambda: now) == {"batchItemFailures": []}
+
+    def letter(seq: str) -> dict[str, Any]:
+        key = f"dead-letters/2026-11-27/{seq}.json"
+        return dict(json.loads(s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()))
+
+    assert base64.b64decode(letter(poison_seq)["data"]) == b"\x00poison"
+    assert letter(poison_seq)["reason"]
+    assert "raw payload" in letter(big_seq)["reason"]
+
+    def count() -> int:
+        with psycopg.connect(clean_database) as conn:
+            row = conn.execute("SELECT count(*) FROM inference_logs").fetchone()
+        return int(row[0]) if row else -1
+
+    assert count() == 4
+
+    writer_raw.objects.update(ingest_raw.objects)  # the cause is fixed
+    first = replay(letters, writer)
+    assert (first.replayed, first.written, first.unreadable) == (1, 1, 0)
+    assert first.still_failing == 1  # the poison record stays a letter
+    assert count() == 5
+    second = replay(letters, writer)
+    assert (second.replayed, second.written) == (0, 0)
+    assert count() == 5
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="dead-letters/").get("Contents", [])]
+    assert keys == [f"dead-letters/2026-11-27/{poison_seq}.json"]
+    store.close()
