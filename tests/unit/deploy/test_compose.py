@@ -7,9 +7,14 @@ validated against the Compose Specification JSON schema and its wiring is assert
 from __future__ import annotations
 
 import copy
+import http.server
+import json
 import os
 import re
 import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +31,15 @@ SCHEMA_CANDIDATES = (
     ROOT.parent / "shared" / "schemas" / "compose-spec.json",
 )
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-SERVICES = {"timescaledb", "redis", "localstack", "migrate", "ingestion", "writer", "query", "chat", "web"}
-PYTHON_SERVICES = {"migrate", "ingestion", "writer", "chat"}
+SERVICES = {
+    "timescaledb", "redis", "localstack", "migrate", "ingestion", "writer", "kinesis-poller", "query", "identity",
+    "chat", "web",
+}  # fmt: skip
+#: The services of the one functions image (same build target and image name, each its own command).
+FUNCTIONS_IMAGE_SERVICES = {"migrate", "ingestion", "writer", "kinesis-poller", "query", "identity"}
+PYTHON_SERVICES = FUNCTIONS_IMAGE_SERVICES | {"chat"}
 # Long-running services that others wait on: each needs a real healthcheck.
-HEALTHCHECKED = {"timescaledb", "redis", "localstack", "ingestion", "writer", "chat"}
+HEALTHCHECKED = {"timescaledb", "redis", "localstack", "ingestion", "writer", "query", "identity", "chat", "web"}
 
 
 def load_compose() -> dict[str, Any]:
@@ -145,15 +155,120 @@ def test_the_pipeline_starts_in_order(services: dict[str, Any]) -> None:
     assert services["chat"]["depends_on"]["ingestion"]["condition"] == "service_healthy"
 
 
-def test_python_services_read_env_file_and_use_the_compose_network(services: dict[str, Any]) -> None:
+def test_python_services_use_the_compose_network(services: dict[str, Any]) -> None:
     for name in PYTHON_SERVICES:
-        svc = services[name]
-        assert svc["env_file"] in (".env", [".env"]), name
-        env = svc["environment"]
+        env = services[name]["environment"]
         assert "@timescaledb:5432/" in env["PRISM_DATABASE_URL"], name
-        assert "@redis:6379" in env["PRISM_REDIS_URL"] and "REDIS_PASSWORD" in env["PRISM_REDIS_URL"], name
         assert env["AWS_ENDPOINT_URL"] == "http://localstack:4566", name
+    for name in ("ingestion", "writer"):
+        url = services[name]["environment"]["PRISM_REDIS_URL"]
+        assert "@redis:6379" in url and "REDIS_PASSWORD" in url, name
     assert services["chat"]["environment"]["PRISM_INGEST_URL"] == "http://ingestion:8101"
+
+
+# ---------------------------------------------------------------- secrets: each service only its own
+
+#: The secrets of .env (a variable holding one, or a URL with a password in it) and who may have them.
+SECRETS = {
+    "POSTGRES_PASSWORD", "REDIS_PASSWORD", "PRISM_API_KEY", "PRISM_CHAT_API_KEY", "PRISM_CREDS_KEY",
+    "PRISM_ADMIN_PASSWORD", "PRISM_OIDC_CLIENT_SECRET",
+}  # fmt: skip
+ALLOWED_SECRETS = {
+    "timescaledb": {"POSTGRES_PASSWORD"},
+    "redis": {"REDIS_PASSWORD"},
+    "localstack": set(),
+    "migrate": {"POSTGRES_PASSWORD"},
+    "ingestion": {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "PRISM_API_KEY"},
+    "writer": {"POSTGRES_PASSWORD", "REDIS_PASSWORD"},
+    "kinesis-poller": {"POSTGRES_PASSWORD"},
+    "query": {"POSTGRES_PASSWORD"},
+    "identity": {"POSTGRES_PASSWORD", "PRISM_ADMIN_PASSWORD", "PRISM_OIDC_CLIENT_SECRET"},
+    "chat": {"POSTGRES_PASSWORD", "PRISM_CREDS_KEY", "PRISM_CHAT_API_KEY"},
+    "web": set(),
+}
+#: The ones a service cannot start without: compose refuses to start with them empty (``${VAR:?}``).
+REQUIRED_SECRETS = {
+    "timescaledb": {"POSTGRES_PASSWORD"},
+    "redis": {"REDIS_PASSWORD"},
+    "ingestion": {"PRISM_API_KEY", "REDIS_PASSWORD", "POSTGRES_PASSWORD"},
+    "identity": {"PRISM_ADMIN_PASSWORD"},
+    "chat": {"PRISM_CREDS_KEY", "PRISM_CHAT_API_KEY"},
+}
+
+
+def secrets_in(value: Any) -> set[str]:
+    """The secrets a service's definition interpolates (environment, command, healthcheck...)."""
+    text = yaml.safe_dump(value)
+    return {name for name in re.findall(r"\$\{([A-Z0-9_]+)", text) if name in SECRETS}
+
+
+def test_no_service_reads_the_whole_env_file(services: dict[str, Any]) -> None:
+    assert not [name for name, svc in services.items() if "env_file" in svc]
+
+
+def test_every_service_gets_only_the_secrets_it_needs(services: dict[str, Any]) -> None:
+    assert set(ALLOWED_SECRETS) == set(services), "add the new service to ALLOWED_SECRETS"
+    for name, svc in services.items():
+        extra = secrets_in(svc) - ALLOWED_SECRETS[name]
+        assert not extra, f"{name} gets secrets it does not use: {sorted(extra)}"
+    # the narrowest ones, spelt out
+    assert [n for n, svc in services.items() if "PRISM_CREDS_KEY" in secrets_in(svc)] == ["chat"]
+    assert [n for n, svc in services.items() if "PRISM_ADMIN_PASSWORD" in secrets_in(svc)] == ["identity"]
+
+
+def test_the_secrets_table_is_live_a_leaked_key_is_caught(services: dict[str, Any]) -> None:
+    leaky = copy.deepcopy(services["query"])
+    leaky["environment"]["PRISM_CREDS_KEY"] = "${PRISM_CREDS_KEY:?}"
+    assert "PRISM_CREDS_KEY" in secrets_in(leaky) - ALLOWED_SECRETS["query"]
+
+
+def test_required_secrets_have_no_default_and_stop_compose_when_empty(services: dict[str, Any]) -> None:
+    for name, required in REQUIRED_SECRETS.items():
+        text = yaml.safe_dump(services[name])
+        for secret in required:
+            uses = re.findall(r"\$\{" + secret + r"(:?[-?]?)", text)
+            assert uses and all(u == ":?" for u in uses), f"{name}: ${{{secret}:?...}} (no default), found {uses}"
+
+
+def test_no_default_database_password(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text()
+    assert "${POSTGRES_PASSWORD:?" in text
+    assert not re.search(r"\$\{POSTGRES_PASSWORD:?-", text), "POSTGRES_PASSWORD must not have a default"
+    assert compose["services"]["timescaledb"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+# ---------------------------------------------------------------- one image for the Python services
+
+
+def test_one_image_for_the_python_services(services: dict[str, Any]) -> None:
+    images = {services[n]["image"] for n in FUNCTIONS_IMAGE_SERVICES}
+    builds = [services[n]["build"] for n in FUNCTIONS_IMAGE_SERVICES]
+    assert len(images) == 1, images
+    assert all(b == builds[0] for b in builds) and builds[0]["target"] == "functions"
+    commands = {tuple(services[n]["command"]) for n in FUNCTIONS_IMAGE_SERVICES}
+    assert len(commands) == len(FUNCTIONS_IMAGE_SERVICES), "each service runs its own command"
+    assert services["chat"]["image"] not in images and services["chat"]["build"]["target"] == "chat"
+
+
+# ---------------------------------------------------------------- nginx in front: who the client is
+
+FORWARDING_APIS = ("chat", "query", "identity")
+
+
+def test_the_apis_trust_forwarded_headers_from_nginx_only(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    import ipaddress
+
+    web_address = services["web"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    default = re.fullmatch(r"\$\{PRISM_WEB_ADDRESS:-([\d.]+)\}", web_address)
+    subnet_default = re.fullmatch(r"\$\{PRISM_COMPOSE_SUBNET:-([\d./]+)\}", subnet)
+    assert default and subnet_default, (web_address, subnet)
+    assert ipaddress.ip_address(default.group(1)) in ipaddress.ip_network(subnet_default.group(1))
+    for name in FORWARDING_APIS:
+        command = services[name]["command"]
+        assert command[0] == "uvicorn", name
+        trusted = command[command.index("--forwarded-allow-ips") + 1]
+        assert trusted == web_address, f"{name} trusts {trusted}, not nginx's address"
 
 
 def test_commands_match_the_functions_entry_points(services: dict[str, Any]) -> None:
@@ -335,8 +450,10 @@ def test_env_example_prism_variables_are_real_settings() -> None:
 
 
 def test_variables_compose_interpolates_have_a_default_or_are_in_env_example() -> None:
+    from scripts.bootstrap_env import GENERATED  # `make up` adds these to .env even if the example lacks them
+
     text = COMPOSE.read_text()
-    env = env_example()
+    env = {**env_example(), **dict.fromkeys(GENERATED, "")}
     for match in re.finditer(r"(?<!\$)\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}", text):
         name, modifier = match.group(1), match.group(2) or ""
         defaulted = modifier.lstrip(":").startswith("-")
@@ -353,3 +470,176 @@ def test_env_example_defaults_work_without_docker() -> None:
     derived = context({"PRISM_ENV_FILE": str(ROOT / ".env.example")}).env  # make up, nothing else set
     assert derived["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert derived["PRISM_INGEST_URL"] == "http://127.0.0.1:8101"
+
+
+# ---------------------------------------------------------------- LocalStack: healthy only when Prism's hook ran
+
+PRISM_HOOK = "10-prism-resources.sh"
+
+
+def localstack_health_command(services: dict[str, Any], url: str) -> list[str]:
+    test = services["localstack"]["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1] == "python3", test
+    command = [sys.executable, *test[2:]]
+    assert any("http://127.0.0.1:4566/_localstack/init/ready" in part for part in command)
+    return [part.replace("http://127.0.0.1:4566/_localstack/init/ready", url) for part in command]
+
+
+def test_localstack_healthcheck_names_prisms_hook_and_requires_successful(services: dict[str, Any]) -> None:
+    assert (ROOT / "localstack" / "init" / "ready.d" / PRISM_HOOK).exists()
+    text = " ".join(services["localstack"]["healthcheck"]["test"])
+    assert PRISM_HOOK in text and "SUCCESSFUL" in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "healthy"),
+    [
+        ({"completed": True, "scripts": [{"stage": "READY", "name": PRISM_HOOK, "state": "SUCCESSFUL"}]}, True),
+        # the hooks not mounted: the stage completes with nothing run
+        ({"completed": True, "scripts": []}, False),
+        ({"completed": True, "scripts": [{"stage": "READY", "name": PRISM_HOOK, "state": "ERROR"}]}, False),
+        ({"completed": False, "scripts": [{"stage": "READY", "name": PRISM_HOOK, "state": "RUNNING"}]}, False),
+        ({"completed": False, "scripts": [{"stage": "READY", "name": PRISM_HOOK, "state": "UNKNOWN"}]}, False),
+        # another hook failed
+        (
+            {
+                "completed": True,
+                "scripts": [
+                    {"stage": "READY", "name": PRISM_HOOK, "state": "SUCCESSFUL"},
+                    {"stage": "READY", "name": "20-other.sh", "state": "ERROR"},
+                ],
+            },
+            False,
+        ),
+        # some other script succeeded, not Prism's
+        ({"completed": True, "scripts": [{"stage": "READY", "name": "other.sh", "state": "SUCCESSFUL"}]}, False),
+    ],
+)
+def test_localstack_healthcheck_runs_against_the_init_endpoints_answers(
+    services: dict[str, Any], answer: dict[str, Any], healthy: bool
+) -> None:
+    body = json.dumps(answer).encode()
+
+    class Init(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/_localstack/init/ready" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Init)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/_localstack/init/ready"
+        result = subprocess.run(localstack_health_command(services, url), capture_output=True, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) is healthy, result.stderr.decode()
+
+
+def test_localstack_is_unhealthy_when_it_does_not_answer(services: dict[str, Any]) -> None:
+    from tests.support.net import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/_localstack/init/ready"
+    result = subprocess.run(localstack_health_command(services, url), capture_output=True, timeout=30)
+    assert result.returncode != 0
+
+
+def test_localstack_state_is_on_a_named_volume_and_query_waits_for_it(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    mounts = services["localstack"]["volumes"]
+    volume = next(m for m in mounts if m.endswith(":/var/lib/localstack"))
+    assert volume.split(":")[0] in compose["volumes"]
+    # query reads the raw payloads the rows point at (s3://...)
+    assert services["query"]["depends_on"]["localstack"]["condition"] == "service_healthy"
+
+
+# ---------------------------------------------------------------- images: non-root, current, pinned
+
+DOCKERFILES = sorted(
+    p for p in [*ROOT.glob("functions/Dockerfile*"), ROOT / "web" / "Dockerfile"] if not p.name.endswith("ignore")
+)
+
+
+def final_stages(path: Path) -> dict[str, str]:
+    """Each stage's name (or index) -> its text."""
+    parts = re.split(r"^(?=FROM\s)", path.read_text(), flags=re.MULTILINE)
+    return {str(i): part for i, part in enumerate(parts) if part.startswith("FROM")}
+
+
+def test_every_dockerfile_runs_as_a_numeric_non_root_user() -> None:
+    assert len(DOCKERFILES) >= 3, DOCKERFILES
+    for path in DOCKERFILES:
+        users = re.findall(r"^USER\s+(\S+)", path.read_text(), flags=re.MULTILINE)
+        assert users, f"{path.name}: no USER"
+        last = users[-1]
+        assert re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", last), f"{path.name}: USER {last} (numeric, not root)"
+
+
+def test_the_web_build_uses_a_supported_node_lts() -> None:
+    text = (ROOT / "web" / "Dockerfile").read_text()
+    match = re.search(r"^FROM node:(\d+)\.\d+\.\d+-\S+ AS build", text, flags=re.MULTILINE)
+    assert match, "pin node by exact version"
+    major = int(match.group(1))
+    assert major >= 22 and major % 2 == 0, f"Node {major}: an even (LTS) release, 22 or later"
+
+
+def test_the_web_image_is_an_unprivileged_nginx_with_prisms_locations() -> None:
+    text = (ROOT / "web" / "Dockerfile").read_text()
+    runtime = final_stages(ROOT / "web" / "Dockerfile")
+    last = list(runtime.values())[-1]
+    assert last.startswith("FROM nginxinc/nginx-unprivileged:"), last.splitlines()[0]
+    assert re.search(r"^USER 101$", last, flags=re.MULTILINE)
+    assert "COPY docker/nginx.conf /etc/nginx/conf.d/default.conf" in text
+    listen = re.findall(r"listen (\d+);", NGINX.read_text())
+    assert listen and all(int(port) > 1024 for port in listen), listen  # no root needed to bind it
+
+
+#: Every image the stack and its images are built from, exactly (a tag that names one release).
+#: A new one fails here until it is added, pinned; a release pins each by digest (docs/deploy.md).
+IMAGES = {
+    "timescale/timescaledb:2.28.2-pg17",
+    "redis:7.4.6-alpine",
+    "localstack/localstack:4.14.0",
+    "ghcr.io/astral-sh/uv:0.13.8",
+    "python:3.13.9-slim-bookworm",
+    "node:22.21.1-bookworm-slim",
+    "nginxinc/nginx-unprivileged:1.28.0-alpine",
+    "public.ecr.aws/awsguru/aws-lambda-adapter:0.9.1",
+    # The Lambda base: AWS republishes 3.12 with its patches; the release pins its digest.
+    "public.ecr.aws/lambda/python:3.12",
+}
+
+
+def image_references(services: dict[str, Any]) -> set[str]:
+    refs = {svc["image"] for svc in services.values() if "image" in svc and "build" not in svc}
+    for path in DOCKERFILES:
+        text = path.read_text()
+        args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, flags=re.MULTILINE))
+        stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.MULTILINE | re.IGNORECASE))
+        for ref in re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE):
+            for arg, value in args.items():
+                ref = ref.replace("${" + arg + "}", value)
+            if ref not in stages:
+                refs.add(ref)
+    return refs
+
+
+def test_every_image_reference_is_listed_and_pinned_exactly(services: dict[str, Any]) -> None:
+    refs = image_references(services)
+    assert refs == IMAGES, f"new: {sorted(refs - IMAGES)}; gone: {sorted(IMAGES - refs)}"
+    for ref in refs - {"public.ecr.aws/lambda/python:3.12"}:
+        tag = ref.rsplit(":", 1)[1].split("@")[0]
+        assert re.match(r"\d+\.\d+\.\d+", tag), f"{ref}: an exact release, not a moving tag"
+
+
+def test_built_images_are_named_so_one_build_serves_many_services(services: dict[str, Any]) -> None:
+    for name, svc in services.items():
+        if "build" in svc:
+            assert re.fullmatch(r"prism-[a-z]+:\$\{PRISM_IMAGE_TAG:-local\}", svc.get("image", "")), name
