@@ -11,18 +11,28 @@ decrypted for a call only at the provider and base URL it was sealed with. OpenA
 Gemini take no ``base_url`` unless ``PRISM_ALLOW_CUSTOM_BASE_URLS`` is on. Every base URL is checked
 against the :class:`chat.egress.EgressPolicy` when it is stored (literal addresses and names) and
 again, resolved, whenever a connection is opened.
+
+Each provider has a state (:class:`ProviderState`): ``working`` when listing its models with the
+stored key succeeded, ``failing`` with the reason in plain words (the key refused, the endpoint not
+reachable) or ``not_configured``. A provider is checked when it is saved and, in a process that has
+not checked it yet, when its state is first asked for; the last check is kept in memory for as long
+as the stored credential is unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import httpx
+from prism.clock import Clock, utc_now
 from prism.credentials import BoundKey, CredentialCipher, CredentialsKeyMissingError, endpoint_mismatch, last4
 from prism.errors import PrismError, ValidationFailedError
 from starlette.concurrency import run_in_threadpool
@@ -60,6 +70,61 @@ class ResolvedModel:
     api_base: str | None = None
 
 
+StateName = Literal["working", "failing", "not_configured"]
+
+# Where each provider lists its models (OpenAI-compatible: the stored base_url).
+_LISTING_BASE = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
+}
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    """The last connection check of a provider: never holds the key."""
+
+    state: StateName
+    reason: str | None = None
+    checked_at: datetime | None = None
+
+
+NOT_CONFIGURED = ProviderState("not_configured", "No key or endpoint is saved for this provider.")
+
+
+def listing_request(provider: str, base_url: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
+    """The URL and headers that list ``provider``'s models with ``api_key``."""
+    base = (base_url or _LISTING_BASE.get(provider, "")).rstrip("/")
+    if provider == "anthropic":
+        if base_url and not base.endswith("/v1"):
+            base += "/v1"
+        return base + "/models", {"x-api-key": api_key or "", "anthropic-version": "2023-06-01"}
+    if provider == "gemini":
+        return base + "/models", {"x-goog-api-key": api_key or ""}
+    return base + "/models", ({"Authorization": f"Bearer {api_key}"} if api_key else {})
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _connect_words(exc: BaseException) -> str:
+    """What a failed connect was, in a few words (never the exception's own text or class)."""
+    seen: BaseException | None = exc
+    text = ""
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        text += " " + str(seen).lower()
+        seen = seen.__cause__ or seen.__context__
+    if "refused" in text:
+        return "connection refused"
+    if "resolve" in text or "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+        return "the name does not resolve"
+    return "the connection failed"
+
+
 @dataclass
 class ProviderView:
     id: str
@@ -72,6 +137,7 @@ class ProviderView:
     base_url: str | None = None
     models: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    state: ProviderState = NOT_CONFIGURED
 
 
 @dataclass
@@ -80,6 +146,7 @@ class ModelGroup:
     label: str
     models: list[dict[str, Any]]
     error: str | None = None
+    state: ProviderState = field(default_factory=lambda: ProviderState("working"))
 
 
 class Providers:
@@ -95,8 +162,10 @@ class Providers:
         discovery_timeout_s: float = 3.0,
         egress: EgressPolicy | None = None,
         allow_custom_base_urls: bool = False,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._clock = clock
         self.egress = egress if egress is not None else EgressPolicy()
         self.allow_custom_base_urls = allow_custom_base_urls
         self._cipher = cipher
@@ -109,6 +178,8 @@ class Providers:
         self._creds_at = 0.0
         self._plain: dict[str, BoundKey] = {}  # ciphertext -> plaintext, in memory only
         self._discovered: dict[tuple[str, str | None], tuple[float, list[str] | None, str | None]] = {}
+        # provider -> (what the check was made with: updated_at and key token, its result)
+        self._states: dict[str, tuple[tuple[datetime | None, str | None, str | None], ProviderState]] = {}
 
     @property
     def creds_key_configured(self) -> bool:
@@ -175,6 +246,7 @@ class Providers:
         return None
 
     async def views(self) -> list[ProviderView]:
+        states = await self.states()
         creds = await self._credentials()
         out: list[ProviderView] = []
         for pid in PROVIDERS:
@@ -187,8 +259,80 @@ class Providers:
                 view.base_url = cred.base_url
                 view.models = list(cred.models)
                 view.updated_at = cred.updated_at
+            view.state = states[pid]
             out.append(view)
         return out
+
+    # --- connection checks ------------------------------------------------------------------
+
+    @staticmethod
+    def _checked_with(cred: StoredCredential) -> tuple[datetime | None, str | None, str | None]:
+        return (cred.updated_at, cred.api_key_ciphertext, cred.base_url)
+
+    async def states(self) -> dict[str, ProviderState]:
+        """Every provider's state: the last check of its stored credential, made now if none."""
+        creds = await self._credentials()
+        out: dict[str, ProviderState] = {}
+        pending: list[StoredCredential] = []
+        for pid in PROVIDERS:
+            cred = creds.get(pid)
+            hit = self._states.get(pid)
+            if cred is None:
+                out[pid] = NOT_CONFIGURED
+            elif hit is not None and hit[0] == self._checked_with(cred):
+                out[pid] = hit[1]
+            else:
+                pending.append(cred)
+        for cred, state in zip(pending, await asyncio.gather(*(self._check(c) for c in pending)), strict=True):
+            out[cred.provider] = state
+        return out
+
+    async def _check(self, cred: StoredCredential) -> ProviderState:
+        """List ``cred``'s models with its key; the result is kept until the credential changes."""
+        reason = self._custom_base_url_refused(cred.provider, cred.base_url)
+        if reason is None:
+            try:
+                key = self._decrypt(cred)
+            except PrismError as exc:
+                reason = exc.message
+            else:
+                if cred.provider == "openai_compatible" and not cred.base_url:
+                    reason = "No base URL is saved for this endpoint."
+                else:
+                    reason = await self._probe(*listing_request(cred.provider, cred.base_url, key), has_key=bool(key))
+        state = ProviderState("failing" if reason else "working", reason, self._clock())
+        if len(self._states) > 32:
+            self._states.clear()
+        self._states[cred.provider] = (self._checked_with(cred), state)
+        log.info("provider %s checked: %s%s", cred.provider, state.state, f" ({reason})" if reason else "")
+        return state
+
+    async def _probe(self, url: str, headers: dict[str, str], *, has_key: bool) -> str | None:
+        """Why listing the models at ``url`` failed, in plain words; None when it worked."""
+        origin = _origin(url)
+        try:
+            async with self.egress.http_client(timeout=self._discovery_timeout_s) as client:
+                resp = await client.get(url, headers=headers)
+        except EgressRefusedError as exc:
+            return f"Could not reach {origin}: {exc.reason}"
+        except httpx.TimeoutException:
+            return f"Could not reach {origin}: no answer within {self._discovery_timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            return f"Could not reach {origin}: {_connect_words(exc)}"
+        status = resp.status_code
+        if status in (401, 403):
+            if not has_key:
+                return f"The provider asks for a key (HTTP {status})"
+            return f"The provider refused the key (HTTP {status})"
+        if status != 200:
+            return f"Listing the models at {url} answered HTTP {status}"
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return f"{url} did not answer with a model list"
+        return None
 
     async def _discover(self, base_url: str, api_key: str | None) -> tuple[list[str] | None, str | None]:
         """The model list an OpenAI-compatible endpoint reports at ``GET {base_url}/models``."""
@@ -250,8 +394,11 @@ class Providers:
         )
 
     async def model_groups(self) -> list[ModelGroup]:
+        states = await self.states()
         creds = await self._credentials()
         groups = [await self._group(creds[p]) for p in PROVIDERS if p in creds]
+        for group in groups:
+            group.state = states[group.provider]
         if self.demo_enabled:
             groups.append(self._demo_group())
         return groups
@@ -371,6 +518,7 @@ class Providers:
         view.base_url = stored.base_url
         view.models = list(stored.models)
         view.updated_at = stored.updated_at
+        view.state = await self._check(stored)
         return view
 
     async def delete(self, provider: str) -> None:
@@ -379,6 +527,7 @@ class Providers:
                 f"unknown provider '{provider}'; providers: {', '.join(PROVIDERS)}", code="unknown_provider"
             )
         deleted = await run_in_threadpool(self._store.delete_credential, provider)
+        self._states.pop(provider, None)
         self.invalidate()
         self._discovered.clear()
         if not deleted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -176,6 +176,9 @@ class CancelResult(BaseModel):
     message_ids: list[UUID]
 
 
+ProviderStateName = Literal["working", "failing", "not_configured"]
+
+
 class ModelOut(BaseModel):
     id: str = Field(description="Pass as 'model' when sending a message")
     name: str
@@ -188,6 +191,8 @@ class ModelGroupOut(BaseModel):
     label: str
     models: list[ModelOut]
     error: str | None = Field(default=None, description="Why the list may be incomplete")
+    state: ProviderStateName = Field(default="working", description="The provider's last connection check")
+    reason: str | None = Field(default=None, description="Why the provider is failing, in plain words")
 
 
 class ModelsOut(BaseModel):
@@ -206,6 +211,11 @@ class ProviderOut(BaseModel):
     base_url: str | None
     models: list[str]
     updated_at: datetime | None
+    state: ProviderStateName = Field(
+        description="working: its models were listed with the saved key; failing: see reason; not_configured"
+    )
+    reason: str | None = Field(default=None, description="Why it is failing (or not configured), in plain words")
+    checked_at: datetime | None = Field(default=None, description="When the connection was last checked")
 
 
 class ProvidersOut(BaseModel):

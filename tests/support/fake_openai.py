@@ -148,6 +148,8 @@ class FakeOpenAI:
         self.behaviour: Behaviour = self._default
         self.by_model: dict[str, Behaviour] = {}
         self.models: list[str] = ["fake-model"]
+        # When set, ``GET /v1/models`` answers 401 unless ``Authorization: Bearer <models_key>``.
+        self.models_key: str | None = None
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -197,6 +199,7 @@ class FakeOpenAI:
             self._queue.clear()
             self.by_model.clear()
             self.behaviour = self._default
+            self.models_key = None
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Block until at least ``n`` requests arrived; return them (raises TimeoutError)."""
@@ -348,6 +351,10 @@ class FakeOpenAI:
     ) -> bool:
         """Answer one request; return False when the connection must be closed."""
         if req.method == "GET" and req.path.rstrip("/").endswith("/models"):
+            if self.models_key is not None and req.headers.get("authorization") != f"Bearer {self.models_key}":
+                error = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+                await self._send_json(req, writer, 401, error)
+                return True
             names = list(dict.fromkeys([*self.models, *(b.model for b in [self.behaviour] if b.model)]))
             data = {
                 "object": "list",

@@ -13,7 +13,14 @@ async def list_models(providers: ProvidersDep) -> ModelsOut:
     """The models usable now, grouped by provider (the offline demo model last, when enabled)."""
     groups = await providers.model_groups()
     out = [
-        ModelGroupOut(provider=g.provider, label=g.label, models=[ModelOut(**m) for m in g.models], error=g.error)
+        ModelGroupOut(
+            provider=g.provider,
+            label=g.label,
+            models=[ModelOut(**m) for m in g.models],
+            error=g.error,
+            state=g.state.state,
+            reason=g.state.reason,
+        )
         for g in groups
     ]
     default = next((m.id for g in out for m in g.models), None)

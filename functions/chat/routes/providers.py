@@ -27,6 +27,9 @@ def _out(v: ProviderView) -> ProviderOut:
         base_url=v.base_url,
         models=v.models,
         updated_at=v.updated_at,
+        state=v.state.state,
+        reason=v.state.reason,
+        checked_at=v.state.checked_at,
     )
 
 
