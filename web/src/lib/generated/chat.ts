@@ -61,10 +61,32 @@ export interface paths {
          * @description Send a message and stream the reply as server-sent events.
          *
          *     The user message is stored first; the reply is stored when it ends, with its status
-         *     (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream cancels
-         *     the model call.
+         *     (``complete``, ``cancelled`` with its partial text, or ``error``). Closing the stream does not
+         *     stop the reply (``POST .../cancel`` does): follow it again with ``GET .../messages/{id}/stream``.
          */
         post: operations["send_message_api_conversations__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{message_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow Reply
+         * @description Follow a reply as server-sent events: its text so far, then the rest as it is written, to its
+         *     ``done`` or ``error`` (at once for a reply that has ended). Resume from ``offset`` or from the
+         *     ``Last-Event-ID`` of the last event received.
+         */
+        get: operations["follow_reply_api_conversations__conversation_id__messages__message_id__stream_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -356,6 +378,18 @@ export interface components {
              * @description Why the list may be incomplete
              */
             error?: string | null;
+            /**
+             * State
+             * @description The provider's last connection check
+             * @default working
+             * @enum {string}
+             */
+            state: "working" | "failing" | "not_configured";
+            /**
+             * Reason
+             * @description Why the provider is failing, in plain words
+             */
+            reason?: string | null;
         };
         /** ModelOut */
         ModelOut: {
@@ -406,6 +440,22 @@ export interface components {
             models: string[];
             /** Updated At */
             updated_at: string | null;
+            /**
+             * State
+             * @description working: its models were listed with the saved key; failing: see reason; not_configured
+             * @enum {string}
+             */
+            state: "working" | "failing" | "not_configured";
+            /**
+             * Reason
+             * @description Why it is failing (or not configured), in plain words
+             */
+            reason?: string | null;
+            /**
+             * Checked At
+             * @description When the connection was last checked
+             */
+            checked_at?: string | null;
         };
         /** ProvidersOut */
         ProvidersOut: {
@@ -878,7 +928,8 @@ export interface operations {
              *         `provider_timeout`, `provider_unreachable`, `model_not_found`, `context_too_long`,
              *         `provider_unavailable`, `provider_error`), `status` `error`.
              *
-             *     Closing the stream cancels the model call; the reply is stored as `cancelled` with its partial text.
+             *     Closing the stream does not stop the reply: it goes on and is stored when it ends. Follow it again
+             *     with `GET /api/conversations/{id}/messages/{message_id}/stream`; stop it with `POST .../cancel`.
              */
             200: {
                 headers: {
@@ -953,6 +1004,78 @@ export interface operations {
             };
             /** @description Too many chat turns from this caller (PRISM_RATE_LIMIT_CHAT_TURNS); retry after Retry-After seconds */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A dependency (the app database, PRISM_CREDS_KEY) is unavailable; retry or fix the configuration */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    follow_reply_api_conversations__conversation_id__messages__message_id__stream_get: {
+        parameters: {
+            query?: {
+                /** @description Characters of the reply already received */
+                offset?: number | null;
+            };
+            header?: {
+                "last-event-id"?: string | null;
+            };
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Server-sent events, in this order:
+             *
+             *     - `start`: `{conversation_id, message_id, model, provider}`
+             *     - `delta`: `{content}`: first the text stored so far (after `offset`), then what is written next;
+             *       each has an `id`, the reply's length in characters once applied (resume with `Last-Event-ID` or
+             *       `?offset=`)
+             *     - then `done` or `error`, as for `POST .../messages` (from the stored reply; `finish_reason` null).
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The Host header names no host this service answers to (invalid_host) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown conversation or reply */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid parameters or body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
