@@ -19,6 +19,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "PRISM_CREDS_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
     "PRISM_API_KEY": lambda: "prism_" + secrets.token_urlsafe(24),
     "REDIS_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "POSTGRES_PASSWORD": lambda: secrets.token_urlsafe(24),  # compose's database (URL-safe: it goes in a URL)
     "PRISM_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),  # the first admin's
     # The chat's own ingestion key (prism.identity.tokens' format: prism_ik_<id12>_<secret43>)
     "PRISM_CHAT_API_KEY": lambda: (

@@ -91,7 +91,7 @@ def test_an_env_file_from_the_old_example_stops_overriding_the_ports_once_bootst
 
     # WHEN `make up`'s bootstrap runs THEN the old default pins are commented out, nothing else changes
     unpinned: list[str] = []
-    generated = ["PRISM_CREDS_KEY", "PRISM_ADMIN_PASSWORD", "REDIS_PASSWORD", "PRISM_CHAT_API_KEY"]
+    generated = ["PRISM_CREDS_KEY", "PRISM_ADMIN_PASSWORD", "REDIS_PASSWORD", "POSTGRES_PASSWORD", "PRISM_CHAT_API_KEY"]
     assert bootstrap(tmp_path, unpinned=unpinned) == generated
     assert sorted(unpinned) == ["AWS_ENDPOINT_URL", "PRISM_CORS_ORIGINS", "PRISM_INGEST_URL"]
     values = parse((tmp_path / ".env").read_text())

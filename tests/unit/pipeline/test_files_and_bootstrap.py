@@ -31,7 +31,7 @@ def test_bootstrap_generates_secrets_once_and_never_overwrites(tmp_path: Path) -
     made = bootstrap(tmp_path)
     # The ones in the example, then the ones it lacks (an older .env.example or .env gains them).
     assert made[:3] == ["PRISM_API_KEY", "PRISM_CREDS_KEY", "REDIS_PASSWORD"]
-    assert sorted(made[3:]) == ["PRISM_ADMIN_PASSWORD", "PRISM_CHAT_API_KEY"]
+    assert sorted(made[3:]) == ["POSTGRES_PASSWORD", "PRISM_ADMIN_PASSWORD", "PRISM_CHAT_API_KEY"]
     first = parse((tmp_path / ".env").read_text())
     assert all(first[k] for k in made) and first["PRISM_REDACTOR"] == "regex"
     assert len(__import__("base64").urlsafe_b64decode(first["PRISM_CREDS_KEY"])) == 32
