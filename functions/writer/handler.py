@@ -153,7 +153,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def maintenance(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled (hourly) and after each deploy: apply pending migrations (idempotent, under an
-    advisory lock), create partitions ahead, drop expired ones, prune old idempotency ids."""
+    advisory lock), create partitions ahead, drop expired ones, prune old idempotency ids.
+
+    Invoked with ``{"replay": {"limit": N}}`` (docs/deploy.md) it replays the dead letters instead
+    (``writer.replay``) and returns its counts."""
     settings = get_settings()
+    if isinstance(event, dict) and isinstance(event.get("replay"), dict):
+        from dataclasses import asdict
+
+        from writer.replay import replay
+
+        limit = int(event["replay"].get("limit", 100_000))
+        letters = bootstrap.build_dead_letter_store(settings)
+        return {"replay": asdict(replay(letters, bootstrap.build_record_writer(settings), limit=limit))}
     profile = bootstrap.migrate_database(settings)
     return {"profile": profile, **bootstrap.build_log_store(settings).maintain()}

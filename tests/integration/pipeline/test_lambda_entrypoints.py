@@ -99,6 +99,76 @@ def test_maintenance_handler_migrates_and_maintains(monkeypatch: object) -> None
         drop_database(url)
 
 
+def test_the_lambda_writer_dead_letters_and_the_maintenance_function_replays(
+    clean_database: str, tmp_path: Path, monkeypatch: object
+) -> None:
+    """The writer's Lambda entry point as configured by settings (PRISM_RAW_STORE=file here; s3
+    in AWS): a record whose raw payload is missing and an undecodable one are dead-lettered with
+    their data, the good record is written, nothing is reported failed; once the payload is back,
+    ``maintenance({"replay": {}})`` writes it once and keeps the undecodable letter."""
+    import psycopg
+    from prism.adapters.files import FileRawPayloadStore
+    from prism.adapters.memory import MemoryBus
+    from prism.config import get_settings
+    from prism.ingest import Ingestor
+    from prism.redact import RegexRedactor
+    from writer import handler as writer_handler
+
+    raw_dir = tmp_path / "raw"
+    env = {"PRISM_DATABASE_URL": clean_database, "PRISM_RAW_STORE": "file", "PRISM_RAW_DIR": str(raw_dir)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)  # type: ignore[attr-defined]
+    monkeypatch.setattr(writer_handler, "_writer", None)  # type: ignore[attr-defined]
+    monkeypatch.setattr(writer_handler, "_dead_letters", None)  # type: ignore[attr-defined]
+    get_settings.cache_clear()
+    try:
+        bus = MemoryBus()
+        ingestor = Ingestor(bus, RegexRedactor(), FileRawPayloadStore(raw_dir), max_payload_bytes=2048)
+        assert ingestor.ingest([make_event(), make_event(metadata={"blob": "x" * 5000})]).accepted == 2
+        payloads = [p for p in raw_dir.rglob("*") if p.is_file()]
+        assert len(payloads) == 1
+        hidden = tmp_path / "hidden"
+        payloads[0].rename(hidden)  # the big event's raw payload is missing for now
+        datas = [base64.b64encode(d).decode() for _, d in bus.messages] + ["%%% not base64"]
+        seqs = [f"4960{i:052d}" for i in range(len(datas))]
+        event = {
+            "Records": [
+                {
+                    "eventSource": "aws:kinesis",
+                    "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/prism",
+                    "eventID": f"shardId-000000000000:{seq}",
+                    "eventName": "aws:kinesis:record",
+                    "eventVersion": "1.0",
+                    "awsRegion": "eu-west-1",
+                    "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "sequenceNumber": seq,
+                                "data": data, "approximateArrivalTimestamp": 1764572400.0},
+                }
+                for seq, data in zip(seqs, datas, strict=True)
+            ]
+        }
+        assert writer_handler.handler(event, LambdaContext()) == {"batchItemFailures": []}
+        letters = {p.stem: json.loads(p.read_text()) for p in (raw_dir / "dead-letters").glob("*/*.json")}
+        assert sorted(letters) == sorted(seqs[1:])
+        assert letters[seqs[1]]["data"] == datas[1] and "raw payload" in letters[seqs[1]]["reason"]
+        assert letters[seqs[2]]["data"] == datas[2]
+
+        def count() -> int:
+            with psycopg.connect(clean_database) as conn:
+                return int(conn.execute("SELECT count(*) FROM inference_logs").fetchone()[0])  # type: ignore[index]
+
+        assert count() == 1
+        hidden.rename(payloads[0])  # fixed
+        first = writer_handler.maintenance({"replay": {}}, LambdaContext())["replay"]
+        assert (first["replayed"], first["written"], first["unreadable"]) == (1, 1, 1)
+        assert count() == 2
+        second = writer_handler.maintenance({"replay": {}}, LambdaContext())["replay"]
+        assert (second["replayed"], second["written"], second["unreadable"]) == (0, 0, 1)
+        assert count() == 2
+        assert [p.stem for p in (raw_dir / "dead-letters").glob("*/*.json")] == [seqs[2]]
+    finally:
+        get_settings.cache_clear()
+
+
 # ---------------------------------------------------------------- behind CloudFront (issue 12)
 # The chat, query and identity handlers get Function URL events (payload 2.0) that CloudFront signed
 # with origin access control: tests/support/function_url.py shapes them (SigV4 headers, the IAM

@@ -269,12 +269,68 @@ def test_writer_reports_partial_batch_failures_and_bisects(resources: dict[str, 
     assert event["StartingPosition"] == "TRIM_HORIZON"
 
 
-def test_writer_retries_are_bounded(template: dict[str, Any], resources: dict[str, Any]) -> None:
+def test_writer_retries_a_failing_batch_until_close_to_the_stream_retention(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """Only transient failures fail a batch (poison records are dead-lettered by the handler), so
+    the mapping retries without a count limit, up to a record age a margin under the retention:
+    an outage of hours loses nothing, and the SQS pointers still find their records."""
     event = writer_kinesis_event(resources)
-    assert 0 <= param_bound(template, event["MaximumRetryAttempts"]) <= 10_000
-    assert 60 <= param_bound(template, event["MaximumRecordAgeInSeconds"]) <= 604_800
-    default = template["Parameters"][ref_name(event["MaximumRetryAttempts"])]["Default"]
-    assert 0 < int(default) <= 10, "retry a failing batch a few times, not -1 (forever)"
+    params = template["Parameters"]
+    retries = params[ref_name(event["MaximumRetryAttempts"])]
+    age = params[ref_name(event["MaximumRecordAgeInSeconds"])]
+    assert int(retries["Default"]) == -1 and int(retries["MinValue"]) == -1
+    retention_s = int(params["StreamRetentionHours"]["Default"]) * 3600
+    assert retention_s - 4 * 3600 <= int(age["Default"]) < retention_s
+    assert int(age["MaxValue"]) <= 604_800
+
+
+def test_writer_may_put_dead_letters_in_the_raw_bucket_and_nothing_else(resources: dict[str, Any]) -> None:
+    puts = [
+        statement
+        for owner, statement in policy_statements(resources)
+        if owner == "WriterRole" and "s3:PutObject" in as_list(statement["Action"])
+    ]
+    assert len(puts) == 1 and as_list(puts[0]["Action"]) == ["s3:PutObject"]
+    assert as_list(puts[0]["Resource"]) == [{"Fn::Sub": "${RawPayloadBucket.Arn}/dead-letters/*"}]
+    env = env_of(functions(resources)["WriterFunction"])
+    assert ref_name(env["PRISM_RAW_BUCKET"]) == "RawPayloadBucket"
+
+
+def alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_alarms_cover_dead_letters_lag_errors_throttles_and_5xx(resources: dict[str, Any]) -> None:
+    found = {(p["Namespace"], p["MetricName"] if isinstance(p["MetricName"], str) else "custom",
+              next((ref_name(d["Value"]) for d in p.get("Dimensions", []) if d["Name"] != "Region"), None))
+             for p in alarms(resources).values()}
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "WriterDeadLetterQueue") in found
+    assert ("Prism", "custom", None) in found  # the S3 dead letters, from the writer's log line
+    assert ("AWS/Lambda", "IteratorAge", "WriterFunction") in found
+    assert ("AWS/Lambda", "DestinationDeliveryFailures", "WriterFunction") in found
+    for fn in functions(resources):
+        assert ("AWS/Lambda", "Errors", fn) in found, fn
+        assert ("AWS/Lambda", "Throttles", fn) in found, fn
+    assert ("AWS/ApiGateway", "5xx", "IngestionApi") in found
+    assert ("AWS/CloudFront", "5xxErrorRate", "Distribution") in found
+    cloudfront = next(n for n, p in alarms(resources).items() if p["Namespace"] == "AWS/CloudFront")
+    assert resources[cloudfront]["Condition"] == "InUsEast1"  # CloudFront's metrics are in us-east-1 only
+
+
+def test_every_alarm_notifies_the_given_topic_or_the_one_the_stack_creates(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    assert template["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    for name, props in alarms(resources).items():
+        assert props["AlarmActions"] == [
+            {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AlarmTopic"}]}
+        ], name
+    metric = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter")
+    assert ref_name(metric["LogGroupName"]) == "WriterLogGroup"
+    assert "dead_letter" in metric["FilterPattern"]
 
 
 def test_writer_dead_letters_go_to_an_sqs_queue(resources: dict[str, Any]) -> None:
@@ -716,7 +772,11 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("MaintenanceRole", {**{a: {"MaintenanceLogGroup"} for a in LOGS}, **ENI}),
+        ("MaintenanceRole", {  # + writer.replay: the dead letters and the raw payloads they point to
+            **{a: {"MaintenanceLogGroup"} for a in LOGS}, **ENI,
+            "s3:GetObject": {"RawPayloadBucket"}, "s3:DeleteObject": {"RawPayloadBucket"},
+            "s3:ListBucket": {"RawPayloadBucket"},
+        }),
         ("IdentityRole", {**{a: {"IdentityLogGroup"} for a in LOGS}, **ENI}),
         ("ChatRole", {**{a: {"ChatLogGroup"} for a in LOGS}, **ENI}),
         ("QueryRole", {**{a: {"QueryLogGroup"} for a in LOGS}, "s3:GetObject": {"RawPayloadBucket"}, **ENI}),
@@ -725,6 +785,7 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
             **{a: {"InferenceStream"} for a in READ_STREAM},
             "sqs:SendMessage": {"WriterDeadLetterQueue"},
             "s3:GetObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
+            "s3:PutObject": {"RawPayloadBucket"},
         }),
         ("IngestionRole", {
             **{a: {"IngestionLogGroup"} for a in LOGS},
@@ -742,7 +803,11 @@ def test_maintenance_and_migrations_share_a_role_without_stream_or_queue_rights(
     for name in ("WriterMaintenanceFunction", "MigrationsFunction"):
         assert ref_name(functions(resources)[name]["Role"]) == "MaintenanceRole", name
     assert ref_name(functions(resources)["WriterFunction"]["Role"]) == "WriterRole"
-    assert not any(a.startswith(("kinesis:", "sqs:", "s3:")) for a in role_grants(resources, "MaintenanceRole"))
+    grants = role_grants(resources, "MaintenanceRole")
+    assert not any(a.startswith(("kinesis:", "sqs:")) for a in grants)
+    deletes = [st for owner, st in policy_statements(resources)
+               if owner == "MaintenanceRole" and "s3:DeleteObject" in as_list(st["Action"])]
+    assert [as_list(s["Resource"]) for s in deletes] == [[{"Fn::Sub": "${RawPayloadBucket.Arn}/dead-letters/*"}]]
 
 
 # ---------------------------------------------------------------- identity and the first admin
