@@ -25,8 +25,8 @@ test("configure the fake server as openai_compatible; its model appears; the key
   await keyInput.fill(SECRET);
   await card.getByRole("button", { name: "Save" }).click();
 
-  await expect(card.getByRole("status")).toHaveText("Saved.");
-  await expect(card.getByTestId("provider-state")).toHaveText("Configured");
+  await expect(card.getByRole("status")).toHaveText("Saved. The connection works.");
+  await expect(card.getByTestId("provider-state")).toHaveText("Working");
   await expect(keyInput).toHaveValue("");
   await expect(card.getByTestId("key-last4")).toHaveText("••••4321");
 

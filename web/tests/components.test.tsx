@@ -78,9 +78,9 @@ describe("ModelPicker", () => {
         models={{
           default_model: "openai/gpt-4o-mini",
           providers: [
-            { provider: "openai", label: "OpenAI", error: null, models: [{ id: "openai/gpt-4o-mini", name: "gpt-4o-mini", label: "gpt-4o-mini", demo: false }] },
-            { provider: "openai_compatible", label: "Local", error: "could not list models", models: [] },
-            { provider: "demo", label: "Demo", error: null, models: [{ id: "demo/prism-demo", name: "prism-demo", label: "Offline demo", demo: true }] },
+            { provider: "openai", label: "OpenAI", error: null, state: "working", models: [{ id: "openai/gpt-4o-mini", name: "gpt-4o-mini", label: "gpt-4o-mini", demo: false }] },
+            { provider: "openai_compatible", label: "Local", error: "could not list models", state: "working", models: [] },
+            { provider: "demo", label: "Demo", error: null, state: "working", models: [{ id: "demo/prism-demo", name: "prism-demo", label: "Offline demo", demo: true }] },
           ],
         }}
       />,

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import type { Conversation } from "@/lib/api";
+import type { Conversation, Message } from "@/lib/api";
 import { ApiError } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
 import { useChatTurn } from "@/hooks/useChatTurn";
@@ -52,6 +52,18 @@ export function ChatApp() {
     opened: (id) => router.replace(`/?id=${encodeURIComponent(id)}`),
     stick: scroll.stick,
   });
+
+  /** Retry for the last reply when it failed: sends its user message again (the API merges it). */
+  function retryOf(all: Message[], i: number): (() => void) | undefined {
+    const m = all[i];
+    if (!mayChat || reply.streaming || i !== all.length - 1 || m.role !== "assistant" || m.status !== "error") return;
+    const asked = all
+      .slice(0, i)
+      .reverse()
+      .find((x) => x.role === "user");
+    if (!asked) return;
+    return () => void turn.send(asked.content);
+  }
 
   function newConversation() {
     turn.setInput("");
@@ -122,7 +134,9 @@ export function ChatApp() {
               )}
             </div>
           )}
-          {detail?.messages.map((m) => <MessageItem key={m.id} m={m} />)}
+          {detail?.messages.map((m, i, all) => (
+            <MessageItem key={m.id} m={m} onRetry={retryOf(all, i)} />
+          ))}
         </div>
         <div className="sr-only" aria-live="polite">
           {turn.announce}

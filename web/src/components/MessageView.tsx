@@ -46,7 +46,7 @@ function ReplyFooter({ m }: { m: Message }) {
   );
 }
 
-function ReplyError({ m }: { m: Message }) {
+function ReplyError({ m, onRetry }: { m: Message; onRetry?: () => void }) {
   const code = m.error?.code ?? null;
   const message = m.error?.message || "Unknown error";
   // The API's own message may already say what to do.
@@ -61,11 +61,17 @@ function ReplyError({ m }: { m: Message }) {
           {hint} {needsSettings && <Link href="/settings/">Open Settings</Link>}
         </p>
       )}
+      {onRetry && (
+        <button type="button" className="btn" onClick={onRetry} data-testid="retry">
+          Retry
+        </button>
+      )}
     </div>
   );
 }
 
-export function MessageItem({ m }: { m: Message }) {
+/** One message; a failed reply offers Retry when `onRetry` is given (re-sends its user message). */
+export function MessageItem({ m, onRetry }: { m: Message; onRetry?: () => void }) {
   if (m.role === "user") {
     return (
       <article className="msg user" data-role="user" aria-label="You">
@@ -93,7 +99,7 @@ export function MessageItem({ m }: { m: Message }) {
       <div className="msg-body" data-testid="reply-text">
         {m.content ? <Markdown text={m.content} /> : m.status === "streaming" ? <span className="typing">…</span> : null}
       </div>
-      {m.status === "error" && <ReplyError m={m} />}
+      {m.status === "error" && <ReplyError m={m} onRetry={onRetry} />}
       <ReplyFooter m={m} />
     </article>
   );

@@ -1,6 +1,7 @@
 "use client";
 
-import type { ModelsResponse } from "@/lib/api";
+import Link from "next/link";
+import type { ModelGroup, ModelsResponse } from "@/lib/api";
 
 interface Props {
   models: ModelsResponse | null;
@@ -10,11 +11,18 @@ interface Props {
   error?: string | null;
 }
 
-/** The model for the next message, grouped by provider; the offline demo model says so. */
+function groupLabel(g: ModelGroup): string {
+  if (g.models.some((m) => m.demo)) return `${g.label} (demo)`;
+  return g.state === "failing" ? `${g.label} (failing: ${g.reason ?? "connection check failed"})` : g.label;
+}
+
+/** The model for the next message, grouped by provider; the offline demo model says so, and a
+ * failing provider says why, next to its group and under the picker. */
 export function ModelPicker({ models, value, onChange, disabled, error }: Props) {
   const groups = models?.providers ?? [];
   const empty = groups.every((g) => g.models.length === 0);
-  const problems = groups.filter((g) => g.error);
+  const failing = groups.filter((g) => g.state === "failing");
+  const problems = groups.filter((g) => g.error && g.state !== "failing");
   return (
     <div className="model-picker">
       <label htmlFor="model-picker">Model</label>
@@ -29,7 +37,7 @@ export function ModelPicker({ models, value, onChange, disabled, error }: Props)
         {groups
           .filter((g) => g.models.length > 0)
           .map((g) => (
-            <optgroup key={g.provider} label={g.models.some((m) => m.demo) ? `${g.label} (demo)` : g.label}>
+            <optgroup key={g.provider} label={groupLabel(g)}>
               {g.models.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.demo ? `Demo: ${m.label}` : m.label}
@@ -43,6 +51,12 @@ export function ModelPicker({ models, value, onChange, disabled, error }: Props)
           {error}
         </p>
       )}
+      {failing.map((g) => (
+        <div key={g.provider} className="alert" role="alert" data-testid="provider-failing" data-provider={g.provider}>
+          <strong>{g.label} is not working:</strong> {g.reason ?? "the connection check failed"}.{" "}
+          <Link href="/settings/">Open Settings</Link>
+        </div>
+      ))}
       {problems.map((g) => (
         <p key={g.provider} className="field-note">
           {g.label}: {g.error}

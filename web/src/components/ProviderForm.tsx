@@ -62,9 +62,13 @@ export function ProviderForm({
     }
     setBusy(true);
     try {
-      await client.putProvider(p.id, body);
+      const saved = await client.putProvider(p.id, body);
       setApiKey("");
-      setStatus({ kind: "ok", text: "Saved." });
+      setStatus(
+        saved.state === "failing"
+          ? { kind: "error", text: `Saved, but the connection check failed: ${saved.reason ?? "unknown reason"}` }
+          : { kind: "ok", text: "Saved. The connection works." },
+      );
       await onSaved();
     } catch (err) {
       setStatus({ kind: "error", text: (err as Error).message });

@@ -304,9 +304,10 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
     }
   }
 
-  /** Send the draft, unless it is empty, no model is picked, or a turn is already under way. */
-  async function send() {
-    const text = input;
+  /** Send the draft (or `again`, a failed turn's message re-sent), unless it is empty, no model is
+   * picked, or a turn is already under way. */
+  async function send(again?: string) {
+    const text = again ?? input;
     if (!text.trim() || reply.active.current || sending.current || !model) return;
     sending.current = true;
     try {
