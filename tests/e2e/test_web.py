@@ -380,8 +380,9 @@ def run_secrets(s: Stack) -> dict[str, str]:
     found = {s.admin_password: "the admin's password"}
     for ex in s.exchanges:
         for cookie in ex.set_cookies:
-            if m := SESSION_SET.match(cookie):
-                found[m.group(1).strip('"')] = f"a session id (set by {ex.method} {ex.target})"
+            m = SESSION_SET.match(cookie)
+            if m and (value := m.group(1).strip().strip('"')):  # a sign-out clears it: prism_session=""
+                found[value] = f"a session id (set by {ex.method} {ex.target})"
         if ex.method == "POST" and ex.target == "/api/keys" and ex.status == 201:
             body = json.loads(ex.response_body)
             found[body["token"]] = f"the {body['kind']} key {body['prefix']}"
@@ -420,7 +421,10 @@ def use_a_read_token(s: Stack) -> None:
     """What a script does with a read token (through the web origin): an admin signs in, creates
     one, the script reads the logs with it, may not change anything, and the token stops working
     once revoked."""
-    with httpx.Client(base_url=s.web_url, timeout=30) as admin, httpx.Client(base_url=s.web_url, timeout=30) as script:
+    with (
+        httpx.Client(base_url=s.web_url, timeout=30) as admin,
+        httpx.Client(base_url=s.web_url, timeout=30) as script,
+    ):
         login = admin.post("/api/auth/login", json={"email": s.admin_email, "password": s.admin_password})
         assert login.status_code == 200, login.text
         csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
@@ -432,7 +436,7 @@ def use_a_read_token(s: Stack) -> None:
         assert script.post("/api/dashboards", json={}, headers=bearer).status_code == 403
         assert admin.delete(f"/api/keys/{created.json()['id']}", headers=csrf).status_code == 204
         assert script.get("/api/logs", headers=bearer).status_code == 401
-        assert admin.post("/api/auth/logout", headers=csrf).status_code == 204
+        assert admin.post("/api/auth/logout", json={}, headers=csrf).status_code == 204  # a POST is JSON
 
 
 def test_the_secrets_check_finds_a_logged_secret(tmp_path: Path) -> None:
@@ -443,6 +447,7 @@ def test_the_secrets_check_finds_a_logged_secret(tmp_path: Path) -> None:
     s.exchanges += [
         Exchange("POST", "/api/keys", 201, b"{}", json.dumps({"token": token, "kind": "read", "prefix": "p"}).encode()),
         Exchange("POST", "/api/auth/login", 200, set_cookies=("prism_session=sess-123456789; HttpOnly; Path=/",)),
+        Exchange("POST", "/api/auth/logout", 204, set_cookies=('prism_session=""; Max-Age=0; Path=/',)),
     ]
     found = run_secrets(s)
     assert set(found) == {s.admin_password, token, "sess-123456789"}
@@ -478,15 +483,22 @@ def test_web_end_to_end(npm: str, tmp_path: Path) -> None:
             PRISM_E2E_STATE_DIR=str(s.run_dir),
         )
         res = run(["npx", "--no-install", "playwright", "test"], timeout=420, env=env)
-        assert res.returncode == 0, f"playwright failed:\n{res.stdout[-12000:]}\n{res.stderr[-4000:]}"
-        use_a_read_token(s)
+        if res.returncode == 0:
+            use_a_read_token(s)
+    # The secrets are checked whatever Playwright said: a leak is reported next to a failing spec.
+    problems = [] if res.returncode == 0 else [f"playwright failed:\n{res.stdout[-12000:]}\n{res.stderr[-4000:]}"]
     found = run_secrets(s)
     kinds = " | ".join(found.values())
-    for kind in ("password", "session id", "ingest key", "read key", "provider key"):
-        assert kind in kinds, f"the run handed out no {kind}: {sorted(found.values())}"
-    assert len(list(s.storage_dir.glob("*.json"))) >= 15, "the specs left no browser storage to check"
+    if res.returncode == 0:
+        for kind in ("password", "session id", "ingest key", "read key", "provider key"):
+            if kind not in kinds:
+                problems.append(f"the run handed out no {kind}: {sorted(found.values())}")
+        if len(list(s.storage_dir.glob("*.json"))) < 15:
+            problems.append("the specs left no browser storage to check")
     leaked = secrets_leaked(s, found)
-    assert not leaked, "secrets leaked:\n" + "\n".join(leaked)
+    if leaked:
+        problems.append("secrets leaked:\n" + "\n".join(leaked))
+    assert not problems, "\n\n".join(problems)
 
 
 if __name__ == "__main__":
