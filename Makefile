@@ -5,7 +5,7 @@ UV := ./scripts/uv
 RUN := $(UV) run --frozen
 HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help setup up down restart logs status psql migrate test check lint typecheck bench schema build deploy
+.PHONY: help setup up down restart logs status psql migrate replay test check lint typecheck bench schema build deploy
 
 # `make restart writer`, `make logs writer chat`: the words after restart/logs name services (the
 # no-op rules keep make from treating them as targets). `SERVICE=writer` works too.
@@ -65,6 +65,9 @@ psql: ## Open psql on the Prism database
 
 migrate: setup ## Apply database migrations
 	@$(RUN) python -m prism.migrate
+
+replay: setup ## Feed the writer's dead letters back through it, idempotently (python -m writer.replay)
+	@$(RUN) python -m writer.replay
 
 test: setup ## Install what is needed and run the tests
 	@./scripts/web_deps.sh

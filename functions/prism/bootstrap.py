@@ -102,6 +102,17 @@ def build_dead_letter_store(settings: Settings) -> DeadLetterStore:
     return S3DeadLetters(settings.raw_bucket, client=s3_client(aws_endpoint()))
 
 
+def build_replay_sources(settings: Settings) -> list[DeadLetterStore]:
+    """What ``writer.replay`` reads: the Kinesis handler's letters, and on the Redis bus the
+    consumer's dead-letter stream (``<stream>:dead``) too."""
+    sources = [build_dead_letter_store(settings)]
+    if settings.bus == "redis":
+        from prism.adapters.redis_streams import RedisDeadLetters
+
+        sources.append(RedisDeadLetters(settings.redis_dsn, settings.stream))
+    return sources
+
+
 def build_stream_reader(settings: Settings) -> RedisStreamsReader:
     """The Redis Streams writer's reader: its consumer group, and this process's name in it."""
     from prism.adapters.redis_streams import RedisStreamsReader

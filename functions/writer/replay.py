@@ -1,5 +1,7 @@
 """Feed the dead letters back through the writer: ``python -m writer.replay`` (``make replay``;
-in AWS, the maintenance function with ``{"replay": {}}``, docs/deploy.md).
+in AWS, the maintenance function with ``{"replay": {}}``, docs/deploy.md). It reads the Kinesis
+handler's letters (``dead-letters/`` in the raw payload bucket, or under ``PRISM_RAW_DIR``) and, on
+the Redis bus, the consumer's dead-letter stream ``<stream>:dead``.
 
 Every letter whose data decodes is written through ``RecordWriter`` (idempotent on event ids: a
 record already written, or replayed twice, counts once) and its letter is removed only after the
@@ -77,17 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging("prism-writer")
     settings = get_settings()
-    try:
-        result = replay(
-            bootstrap.build_dead_letter_store(settings),
-            bootstrap.build_record_writer(settings),
-            batch=args.batch,
-            limit=args.limit,
-        )
-    except PrismError as exc:
-        log.error("replay stopped: %s", exc.message)
-        return 1
-    print(json.dumps(asdict(result)))
+    writer = bootstrap.build_record_writer(settings)
+    results: dict[str, dict[str, int]] = {}
+    for source in bootstrap.build_replay_sources(settings):
+        name = type(source).__name__
+        try:
+            results[name] = asdict(replay(source, writer, batch=args.batch, limit=args.limit))
+        except PrismError as exc:
+            log.error("replay of %s stopped: %s", name, exc.message)
+            print(json.dumps(results))
+            return 1
+    print(json.dumps(results))
     return 0
 
 

@@ -8,14 +8,16 @@ entries and ``max_bytes`` bytes (the oldest entries go first and are counted as 
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from prism.errors import BusError
-from prism.ports import BusMessage, PublishResult
+from prism.ports import BusMessage, DeadLetter, PublishResult
 
 log = logging.getLogger(__name__)
 
@@ -357,3 +359,49 @@ def _unpack(entry: str, fields: dict[bytes, bytes], deliveries: int) -> list[Bus
 
 def _id(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisDeadLetters:
+    """The Redis Streams writer's dead letters (``<stream>:dead``, written by
+    ``RedisStreamsReader.dead_letter``) as a DeadLetterStore, for ``writer.replay``: the key is the
+    entry id, removing a letter deletes its entry."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        self._redis = client(url)
+        self.stream = f"{stream}:dead"
+
+    def put(self, letter: DeadLetter) -> str:
+        fields = {DATA: base64.b64decode(letter.data or ""), b"id": letter.id, b"reason": letter.reason[:2000]}
+        try:
+            return _id(self._redis.xadd(self.stream, fields))  # type: ignore[arg-type]
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+
+    def letters(self, limit: int = 1000) -> list[tuple[str, DeadLetter]]:
+        try:
+            entries = self._redis.xrange(self.stream, count=limit)
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
+        found: list[tuple[str, DeadLetter]] = []
+        for entry_id, entry in entries or []:
+            fields: dict[Any, Any] = dict(entry or {})
+            key = _id(entry_id)
+            at = datetime.fromtimestamp(int(key.split("-", 1)[0]) / 1000, UTC)
+            data = fields.get(DATA)
+            if isinstance(data, str):
+                data = data.encode()
+            letter = DeadLetter(
+                id=_id(fields.get(b"id", entry_id)),
+                data=base64.b64encode(data).decode() if data is not None else None,
+                reason=_id(fields.get(b"reason", b"")),
+                at=at,
+                source="redis",
+            )
+            found.append((key, letter))
+        return found
+
+    def remove(self, key: str) -> None:
+        try:
+            self._redis.xdel(self.stream, key)
+        except redis.RedisError as exc:
+            raise BusError(f"Redis: {exc}") from exc
