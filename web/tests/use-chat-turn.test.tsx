@@ -200,4 +200,36 @@ describe("useChatTurn", () => {
     expect(created).toEqual([]);
     expect(result.current.turn.phase).toBe("idle");
   });
+
+  it("Retry re-sends the failed turn's message and leaves the draft being typed alone", async () => {
+    const sent: string[] = [];
+    let fail = true;
+    const base = fakeClient([]).client;
+    const client = {
+      ...base,
+      createConversation: base.createConversation,
+      getConversation: base.getConversation,
+      async *sendMessage(_cid: string, content: string): AsyncGenerator<StreamEvent, void, undefined> {
+        sent.push(content);
+        yield { type: "start", conversation_id: "c1", user_message_id: `u${sent.length}`, message_id: `r${sent.length}`, model: "m", provider: "p", title: "" };
+        if (fail) {
+          fail = false;
+          yield { type: "error", code: "provider_unavailable", message: "The provider answered 500" };
+          return;
+        }
+        yield { type: "delta", content: "Fine now" };
+        yield { type: "done", status: "complete" };
+      },
+    } as unknown as ChatClient;
+    const { result } = renderHook(() => useTurn(client, [], []));
+    act(() => result.current.turn.setInput("Hello?"));
+    await act(() => result.current.turn.send());
+    await waitFor(() => expect(result.current.turn.phase).toBe("failed"));
+    act(() => result.current.turn.setInput("half a new thought"));
+    await act(() => result.current.turn.send("Hello?"));
+    await waitFor(() => expect(result.current.turn.phase).toBe("done"));
+    expect(sent).toEqual(["Hello?", "Hello?"]);
+    expect(result.current.turn.input).toBe("half a new thought");
+    expect(result.current.conversation.detail?.messages.at(-1)).toMatchObject({ status: "complete", content: "Fine now" });
+  });
 });

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import type { Conversation, Message } from "@/lib/api";
+import type { Conversation, Message, ModelsResponse } from "@/lib/api";
 import { ApiError } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
 import { useChatTurn } from "@/hooks/useChatTurn";
@@ -52,6 +52,13 @@ export function ChatApp() {
     opened: (id) => router.replace(`/?id=${encodeURIComponent(id)}`),
     stick: scroll.stick,
   });
+
+  /** Why only the demo model is offered when a configured provider fails its connection check. */
+  function failingNote(m: ModelsResponse): string | null {
+    const failing = m.providers.find((g) => g.state === "failing");
+    if (!failing) return null;
+    return `Only the offline demo model is available: ${failing.label} is not working (${failing.reason ?? "its connection check failed"}). Fix it in`;
+  }
 
   /** Retry for the last reply when it failed: sends its user message again (the API merges it). */
   function retryOf(all: Message[], i: number): (() => void) | undefined {
@@ -127,8 +134,8 @@ export function ChatApp() {
             <div className="empty-state">
               <p>Pick a model below and send a message. Replies stream in as they are written.</p>
               {models && allModelIds(models).size === 1 && models.providers.some((g) => g.models.some((m) => m.demo)) && (
-                <p className="muted">
-                  Only the offline demo model is available. Add a provider key in{" "}
+                <p className="muted" data-testid="demo-only">
+                  {failingNote(models) ?? "Only the offline demo model is available. Add a provider key in"}{" "}
                   <Link href="/settings/">Settings</Link> to talk to a real model.
                 </p>
               )}

@@ -211,7 +211,7 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
     // Only when a read from the API arrives (not at every delta).
   }, [loads]);
 
-  async function turn(text: string) {
+  async function turn(text: string, fromDraft: boolean) {
     dispatch({ type: "send" });
     let conversationId = currentId;
     if (!conversationId || detail?.id !== conversationId) {
@@ -248,7 +248,7 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
           }
         : d,
     );
-    setInput("");
+    if (fromDraft) setInput(""); // a retry leaves what is being typed alone
     stick();
     const active = reply.begin(cid, replyId);
     let started = false;
@@ -311,7 +311,7 @@ export function useChatTurn({ client, currentId, conversation, reply, model, tou
     if (!text.trim() || reply.active.current || sending.current || !model) return;
     sending.current = true;
     try {
-      await turn(text);
+      await turn(text, again === undefined);
     } finally {
       sending.current = false;
     }
