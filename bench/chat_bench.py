@@ -31,6 +31,7 @@ import httpx
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from tests.support.auth import Caller, Callers, test_identity
 from tests.support.fake_openai import Behaviour, FakeOpenAI
 
 MODEL = "fake-model"
@@ -98,8 +99,9 @@ class SSEClient:
     """A minimal keep-alive HTTP/1.1 client for ``POST`` + SSE (chunked), so the client's own cost
     (httpx adds about a millisecond per request) does not count as the chat API's."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
         self.host, self.port = host, port
+        self._headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -111,7 +113,7 @@ class SSEClient:
         payload = json.dumps(body).encode()
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Accept: text/event-stream\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            f"Accept: text/event-stream\r\n{self._headers}Content-Length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
         head = await reader.readuntil(b"\r\n\r\n")
@@ -186,13 +188,26 @@ def start_chat(db_url: str, sink_url: str, port: int) -> subprocess.Popen[bytes]
     raise RuntimeError("chat API did not start")
 
 
-async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str) -> tuple[Samples, Samples]:
+def sign_in(db_url: str) -> Caller:
+    """An admin signed in to the chat's database (the chat needs a session; an admin may also set the
+    provider up): the session cookie and the CSRF header, sent on every request."""
+    from prism.adapters.postgres_identity import PostgresIdentityStore
+
+    store = PostgresIdentityStore(db_url)
+    try:
+        return Callers(test_identity(store)).session("admin")
+    finally:
+        store.close()
+
+
+async def run(args: argparse.Namespace, fake: FakeOpenAI, chat_url: str, admin: Caller) -> tuple[Samples, Samples]:
     import litellm
 
     litellm.suppress_debug_info = True
     direct, chat = Samples(), Samples()
-    sse = SSEClient("127.0.0.1", int(chat_url.rsplit(":", 1)[1]))
-    async with httpx.AsyncClient(base_url=chat_url, timeout=30) as client:
+    cookie = "; ".join(f"{k}={v}" for k, v in admin.cookies.items())
+    sse = SSEClient("127.0.0.1", int(chat_url.rsplit(":", 1)[1]), {"Cookie": cookie, **admin.headers})
+    async with httpx.AsyncClient(base_url=chat_url, timeout=30, cookies=admin.cookies, headers=admin.headers) as client:
         resp = await client.put(
             "/api/settings/providers/openai_compatible", json={"base_url": fake.base_url, "models": [MODEL]}
         )
@@ -252,7 +267,7 @@ def main() -> None:
             fake.models = [MODEL]
             port = free_port()
             proc = start_chat(db_url, sink_url, port)
-            direct, chat = asyncio.run(run(args, fake, f"http://127.0.0.1:{port}"))
+            direct, chat = asyncio.run(run(args, fake, f"http://127.0.0.1:{port}", sign_in(db_url)))
     finally:
         if proc is not None:
             proc.terminate()

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from prism import bootstrap
 from prism.credentials import CredentialCipher
 from prism.http import install_docs, install_edge
+from prism.identity.service import IdentityService
 from prism.logs import setup_logging
 from prism.ratelimit import RateLimiter
 
@@ -45,11 +46,13 @@ def create_app(
     demo: DemoServer | None = None,
     shared_store: bool | None = None,
     configure_sdk: bool | None = None,
+    identity: IdentityService | None = None,
 ) -> FastAPI:
     """Build the app. Defaults are the real adapters from settings; tests pass others.
 
     ``shared_store``: whether other instances see the same store, so a cancel requested through one
     must be polled for by the one streaming (default: True for the PostgreSQL store built here).
+    ``identity``: who may call (``prism.auth``; default: ``prism.bootstrap.build_identity_service``).
     ``configure_sdk``: set prism-sdk's default client up for the chat (its spool: ``chat.sdk``); by
     default only for the app built from the environment (``settings`` None), as tests set theirs.
     """
@@ -115,6 +118,8 @@ def create_app(
     app.state.chat = service
     app.state.providers = providers
     app.state.settings = settings
+    # Every route but /healthz and /readyz needs a signed-in user (chat.deps); provider changes are audited.
+    app.state.identity = identity or bootstrap.build_identity_service(settings)
     app.state.demo = demo_server
     app.state.events = events
     app.state.limiter = RateLimiter(settings.rate_limit_storage, {"chat_turns": settings.rate_limit_chat_turns})

@@ -14,19 +14,25 @@ from chat.model import ChatMessage, Conversation, MessageOutcome, StoredCredenti
 
 
 class ConversationStore(Protocol):
-    def create_conversation(self, conversation_id: UUID, title: str) -> Conversation: ...
+    """Conversations belong to their user (``owner``: the user's id): what takes an owner finds only
+    that user's conversations (another user's is not found). Messages are read and changed through a
+    conversation already found for its owner."""
 
-    def list_conversations(self, limit: int, before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
-        """Newest activity first; ``before`` is the (updated_at, id) of the last item of a page."""
+    def create_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation: ...
+
+    def list_conversations(
+        self, limit: int, before: tuple[datetime, UUID] | None = None, *, owner: UUID
+    ) -> list[Conversation]:
+        """The owner's, newest activity first; ``before`` is the (updated_at, id) of the last item of a page."""
         ...
 
-    def get_conversation(self, conversation_id: UUID) -> Conversation | None: ...
+    def get_conversation(self, conversation_id: UUID, *, owner: UUID) -> Conversation | None: ...
 
     def get_messages(self, conversation_id: UUID) -> list[ChatMessage]: ...
 
-    def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None: ...
+    def rename_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation | None: ...
 
-    def delete_conversation(self, conversation_id: UUID) -> bool: ...
+    def delete_conversation(self, conversation_id: UUID, *, owner: UUID) -> bool: ...
 
     def begin_turn(
         self,
@@ -37,9 +43,12 @@ class ConversationStore(Protocol):
         model: str,
         provider: str,
         title_if_untitled: str,
+        *,
+        owner: UUID,
     ) -> TurnStart:
         """In one transaction: store the user message and an assistant message in ``streaming``,
-        bump the conversation, title it if untitled. Raises ConversationNotFoundError for an unknown id."""
+        bump the conversation, title it if untitled. Raises ConversationNotFoundError for an unknown id
+        (or another user's conversation)."""
         ...
 
     def finish_message(self, message_id: UUID, outcome: MessageOutcome) -> None: ...

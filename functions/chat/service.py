@@ -80,22 +80,26 @@ class ChatService:
 
     # --- conversations --------------------------------------------------------------------------
 
-    async def list_conversations(self, limit: int, cursor: str | None) -> tuple[list[Conversation], str | None]:
+    # Every conversation is its user's (``owner``: the caller's user id): another user's is not found (404).
+
+    async def list_conversations(
+        self, limit: int, cursor: str | None, *, owner: UUID
+    ) -> tuple[list[Conversation], str | None]:
         before = decode_cursor(cursor) if cursor else None
-        items = await run_in_threadpool(self.store.list_conversations, limit + 1, before)
+        items = await run_in_threadpool(self.store.list_conversations, limit + 1, before, owner=owner)
         more = len(items) > limit
         items = items[:limit]
         return items, encode_cursor(items[-1].updated_at, items[-1].id) if more and items else None
 
-    async def create_conversation(self, title: str | None) -> Conversation:
-        return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip())
+    async def create_conversation(self, title: str | None, *, owner: UUID) -> Conversation:
+        return await run_in_threadpool(self.store.create_conversation, uuid.uuid4(), (title or "").strip(), owner=owner)
 
-    async def get_conversation(self, conversation_id: UUID) -> tuple[Conversation, list[ChatMessage]]:
+    async def get_conversation(self, conversation_id: UUID, *, owner: UUID) -> tuple[Conversation, list[ChatMessage]]:
         # A reply that has ended (its `done` written, or stopped) is being stored: read it as stored.
         for turn in list(self._active.get(conversation_id, ())):
             if turn.replied or turn.cancel_reason is not None:
                 await turn.wait()
-        conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
+        conv = await run_in_threadpool(self.store.get_conversation, conversation_id, owner=owner)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         messages = await run_in_threadpool(self.store.get_messages, conversation_id)
@@ -121,21 +125,21 @@ class ChatService:
         message.status, message.reply = outcome.status, outcome.reply
         return message
 
-    async def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation:
-        conv = await run_in_threadpool(self.store.rename_conversation, conversation_id, title.strip())
+    async def rename_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation:
+        conv = await run_in_threadpool(self.store.rename_conversation, conversation_id, title.strip(), owner=owner)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         return conv
 
-    async def delete_conversation(self, conversation_id: UUID) -> None:
+    async def delete_conversation(self, conversation_id: UUID, *, owner: UUID) -> None:
+        if not await run_in_threadpool(self.store.delete_conversation, conversation_id, owner=owner):
+            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         for turn in list(self._active.get(conversation_id, ())):
             turn.cancel("conversation_deleted")
-        if not await run_in_threadpool(self.store.delete_conversation, conversation_id):
-            raise ConversationNotFoundError(f"conversation {conversation_id} not found")
 
     # --- turns ----------------------------------------------------------------------------------
 
-    async def start_turn(self, conversation_id: UUID, content: str, model_id: str) -> Turn:
+    async def start_turn(self, conversation_id: UUID, content: str, model_id: str, *, owner: UUID) -> Turn:
         """Check the model (422) and the conversation (404), store the user message and an
         assistant message in ``streaming``, and start the model call."""
         resolved = await self.providers.resolve(model_id)
@@ -148,6 +152,7 @@ class ChatService:
             resolved.model_id,
             resolved.provider,
             title_from(content),
+            owner=owner,
         )
         call = ModelCall(
             provider=resolved.provider,
@@ -174,11 +179,13 @@ class ChatService:
         turn.begin()
         return turn
 
-    async def follow_reply(self, conversation_id: UUID, message_id: UUID, offset: int) -> AsyncIterator[bytes]:
+    async def follow_reply(
+        self, conversation_id: UUID, message_id: UUID, offset: int, *, owner: UUID
+    ) -> AsyncIterator[bytes]:
         """The events of an assistant reply from character ``offset`` on: what is stored so far,
         then the rest as the turn (in this instance or another) stores it, to its end (404 for an
-        unknown conversation or message)."""
-        if await run_in_threadpool(self.store.get_conversation, conversation_id) is None:
+        unknown conversation or message, or another user's conversation)."""
+        if await run_in_threadpool(self.store.get_conversation, conversation_id, owner=owner) is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         message = await run_in_threadpool(self.store.get_message, conversation_id, message_id)
         if message is None or message.role != "assistant":
@@ -193,9 +200,9 @@ class ChatService:
             if not turns:
                 del self._active[turn.conversation_id]
 
-    async def cancel(self, conversation_id: UUID) -> list[UUID]:
+    async def cancel(self, conversation_id: UUID, *, owner: UUID) -> list[UUID]:
         """Stop the conversation's streaming replies, here and (through the database) elsewhere."""
-        conv = await run_in_threadpool(self.store.get_conversation, conversation_id)
+        conv = await run_in_threadpool(self.store.get_conversation, conversation_id, owner=owner)
         if conv is None:
             raise ConversationNotFoundError(f"conversation {conversation_id} not found")
         stopped = [t.message_id for t in list(self._active.get(conversation_id, ())) if t.cancel("cancel_requested")]

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import anyio
-import orjson
 import pytest
 import schemathesis
 from chat.app import create_app as create_chat_app
@@ -39,7 +39,9 @@ from hypothesis import strategies as st
 from ingestion.app import create_app as create_ingestion_app
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres_chat import PostgresChatStore
+from prism.adapters.postgres_identity import PostgresIdentityStore
 from prism.adapters.redis_streams import RedisStreamsBus
+from prism.auth import SESSION_COOKIE
 from prism.config import Settings
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
@@ -55,6 +57,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import REDIS_URL
 from tests.integration.pipeline.conftest import make_event
+from tests.support.auth import Callers, test_identity
 from tests.unit.chat.conftest import CREDS_KEY, FakeDemo, FakeGateway, make_settings
 
 MAX_EXAMPLES = 40
@@ -134,6 +137,8 @@ STREAM_CHECKS = [c for c in CHECKS if c is not response_schema_conformance]
 
 def _validate(case: Case, **kwargs: Any) -> None:
     stream = case.operation.method.upper() == "POST" and case.operation.path.endswith("/messages")
+    if case.operation.path.startswith("/api/"):  # the chat's routes need a session: the fuzz's admin's
+        kwargs.setdefault("headers", CHAT_AUTH)
     case.call_and_validate(checks=STREAM_CHECKS if stream else CHECKS, **kwargs)
 
 
@@ -225,13 +230,19 @@ class _StoreSlot:
 # The real PostgreSQL store: it refuses what the in-memory fakes accept (NUL characters, values
 # out of range), which is exactly what a fuzzer finds.
 CHAT_STORE = _StoreSlot()
+IDENTITY_STORE = _StoreSlot()
+IDENTITY = test_identity(IDENTITY_STORE)  # type: ignore[arg-type]
 CHAT_APP = create_chat_app(
     make_settings(),
     store=CHAT_STORE,  # type: ignore[arg-type]
     credential_store=CHAT_STORE,  # type: ignore[arg-type]
     gateway=FakeGateway(),
     demo=FakeDemo(),  # type: ignore[arg-type]
+    identity=IDENTITY,
 )
+# Who the chat operations are sent as (an admin, who may call every route): set by _chat_store.
+CHAT_AUTH: dict[str, str] = {}
+CHAT_OWNER: list[uuid.UUID] = []
 chat = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config=_config())
 
 
@@ -247,6 +258,12 @@ def _chat_store(database_url: str) -> Iterator[None]:
     _empty_chat_tables(database_url)
     store = PostgresChatStore(database_url, max_size=4)
     CHAT_STORE.target = store
+    identity_store = PostgresIdentityStore(database_url)
+    IDENTITY_STORE.target = identity_store
+    admin = Callers(IDENTITY).session("admin")
+    assert admin.user is not None
+    CHAT_OWNER[:] = [admin.user.id]
+    CHAT_AUTH.update({"Cookie": f"{SESSION_COOKIE}={admin.cookies[SESSION_COOKIE]}", **admin.headers})
     providers: Providers = CHAT_APP.state.providers
     with pytest.MonkeyPatch.context() as mp:
         # Fuzzed base URLs must not be fetched: the test stays offline and fast.
@@ -261,6 +278,9 @@ def _chat_store(database_url: str) -> Iterator[None]:
         turn.cancel("shutdown")
     store.close()
     CHAT_STORE.target = None
+    identity_store.close()
+    IDENTITY_STORE.target = None
+    CHAT_AUTH.clear()
     _empty_chat_tables(database_url)
 
 
@@ -273,7 +293,7 @@ def test_chat(case: Case) -> None:
 def _existing_conversation(case: Case) -> None:
     if "{conversation_id}" not in case.operation.path:
         return
-    conversation = CHAT_STORE.create_conversation(uuid.uuid4(), "")
+    conversation = CHAT_STORE.create_conversation(uuid.uuid4(), "", owner=CHAT_OWNER[0])
     case.path_parameters = {**(case.path_parameters or {}), "conversation_id": str(conversation.id)}
 
 
@@ -294,7 +314,8 @@ chat_positive = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config
 
 
 def _b64(value: object) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+    # json, not orjson: a generated integer may be wider than 64 bits (a tampered cursor may hold one)
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)), None])

@@ -36,6 +36,9 @@ from typing import Any
 
 import pytest
 import redis
+from chat.app import create_app as create_chat_app
+from chat.model import MessageOutcome
+from chat.providers import Providers
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
@@ -43,6 +46,7 @@ from identity.app import create_app as create_identity_app
 from ingestion.app import create_app as create_ingestion_app
 from prism.adapters.files import FileRawPayloadStore
 from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.postgres_chat import PostgresChatStore
 from prism.adapters.postgres_identity import PostgresIdentityStore
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.adapters.redis_streams import RedisStreamsBus
@@ -57,6 +61,7 @@ from starlette.routing import Mount
 
 from tests.conftest import REDIS_URL
 from tests.support.auth import ANONYMOUS, PASSWORD, Caller, Callers, run, test_identity
+from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
 
 EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "minimal.json").read_text())
 ENV_KEY = "env-ingestion-key-0123456789"
@@ -86,6 +91,9 @@ def signed_in_writes(ok: int) -> dict[str, int]:
     return codes(401, ok, ok, ok, 403, 403)
 
 
+CHAT_READ = codes(401, 200, 200, 200, 403, 403)  # any signed-in role; no read token, no ingestion key
+
+
 @dataclass
 class Call:
     path: str
@@ -101,14 +109,36 @@ class World:
     identity: IdentityService
     dashboards: PostgresQueryStore
     log_id: uuid.UUID
+    chat: PostgresChatStore
+    chat_app: Any = None  # set by ``apps``
 
     def user(self, role: str = "member") -> Any:
         return self.callers.user(role)
 
     def dashboard(self) -> uuid.UUID:
-        made = self.dashboards.save_dashboard(uuid.uuid4(), "matrix", {"window": "1h", "panels": []}, create=True)
+        name = f"matrix-{uuid.uuid4().hex[:8]}"  # dashboard names are unique per owner (migration 011)
+        made = self.dashboards.save_dashboard(uuid.uuid4(), name, {"window": "1h", "panels": []}, create=True)
         assert made is not None
         return made.id
+
+    def owner(self, caller: Caller) -> uuid.UUID:
+        """The caller's user (a new member for callers without one)."""
+        return caller.user.id if caller.user is not None else self.user().id
+
+    def conversation(self, caller: Caller) -> uuid.UUID:
+        """A conversation of the caller's user."""
+        return self.chat.create_conversation(uuid.uuid4(), "matrix", owner=self.owner(caller)).id
+
+    def reply(self, caller: Caller) -> str:
+        """``/api/conversations/{id}/messages/{message_id}``: a reply that has ended, in a conversation
+        of the caller's user."""
+        owner = self.owner(caller)
+        cid = self.chat.create_conversation(uuid.uuid4(), "matrix", owner=owner).id
+        start = self.chat.begin_turn(
+            cid, uuid.uuid4(), uuid.uuid4(), "hi", "demo/prism-demo", "demo", "hi", owner=owner
+        )
+        self.chat.finish_message(start.assistant_message.id, MessageOutcome(status="complete", content="hello"))
+        return f"/api/conversations/{cid}/messages/{start.assistant_message.id}"
 
 
 Prepare = Callable[[World, Caller], Call]
@@ -254,7 +284,8 @@ QUERY = {
     ),
     "GET /api/dashboards/{dashboard_id}": Row(READ, lambda w, _c: Call(f"/api/dashboards/{w.dashboard()}")),
     "PUT /api/dashboards/{dashboard_id}": Row(
-        member_writes(200), lambda w, _c: Call(f"/api/dashboards/{w.dashboard()}", {"name": "e", "spec": SPEC})
+        member_writes(200),
+        lambda w, _c: Call(f"/api/dashboards/{w.dashboard()}", {"name": f"e-{uuid.uuid4().hex[:8]}", "spec": SPEC}),
     ),
     "DELETE /api/dashboards/{dashboard_id}": Row(
         member_writes(204), lambda w, _c: Call(f"/api/dashboards/{w.dashboard()}")
@@ -262,7 +293,55 @@ QUERY = {
     **DOCS,
 }
 
-MATRIX: dict[str, dict[str, Row]] = {"identity": IDENTITY, "ingestion": INGESTION, "query": QUERY}
+
+async def _no_discovery(_self: Providers, base_url: str, _api_key: str | None) -> tuple[None, str]:
+    return None, f"could not list models at {base_url}: offline"
+
+
+def _conv(suffix: str = "", body: Any = None) -> Prepare:
+    return lambda w, c: Call(f"/api/conversations/{w.conversation(c)}{suffix}", body)
+
+
+def _configured(w: World, _c: Caller) -> Call:
+    """A provider that is configured, to remove."""
+    providers: Providers = w.chat_app.state.providers
+    run(providers.put("openai_compatible", api_key=None, base_url="http://127.0.0.1:9/v1", models=["m"]))
+    return Call("/api/settings/providers/openai_compatible")
+
+
+PROVIDER = {"base_url": "http://127.0.0.1:9/v1", "models": ["m"], "api_key": "sk-matrix-0123456789-abcd"}
+CHAT = {
+    "GET /healthz": Row(OPEN, check=health_body),
+    "GET /readyz": Row(OPEN, check=reveals_nothing),
+    # Conversations are their user's (another's is 404: tests/integration/chat/test_conversation_owner.py).
+    "GET /api/conversations": Row(CHAT_READ),
+    "POST /api/conversations": Row(member_writes(201), lambda _w, _c: Call("/api/conversations", {})),
+    "GET /api/conversations/{conversation_id}": Row(CHAT_READ, _conv()),
+    "PATCH /api/conversations/{conversation_id}": Row(member_writes(200), _conv(body={"title": "Renamed"})),
+    "DELETE /api/conversations/{conversation_id}": Row(member_writes(204), _conv()),
+    "POST /api/conversations/{conversation_id}/messages": Row(
+        member_writes(200), _conv("/messages", {"content": "hi", "model": "demo/prism-demo"})
+    ),
+    "GET /api/conversations/{conversation_id}/messages/{message_id}/stream": Row(
+        CHAT_READ, lambda w, c: Call(w.reply(c) + "/stream")
+    ),
+    "POST /api/conversations/{conversation_id}/cancel": Row(member_writes(200), _conv("/cancel", {})),
+    # Models and providers for those who chat; only admins change providers (and see a key's last four).
+    "GET /api/models": Row(codes(401, 403, 200, 200, 403, 403)),
+    "GET /api/settings/providers": Row(codes(401, 403, 200, 200, 403, 403)),
+    "PUT /api/settings/providers/{provider}": Row(
+        admin_only(200), lambda _w, _c: Call("/api/settings/providers/openai_compatible", PROVIDER)
+    ),
+    "DELETE /api/settings/providers/{provider}": Row(admin_only(204), _configured),
+    **DOCS,
+}
+
+MATRIX: dict[str, dict[str, Row]] = {
+    "identity": IDENTITY,
+    "ingestion": INGESTION,
+    "query": QUERY,
+    "chat": CHAT,
+}
 
 
 # --- the apps -----------------------------------------------------------------------------------
@@ -300,7 +379,9 @@ def world(database_url: str) -> Iterator[World]:
     logs.maintain()
     logs.write([row])
     logs.close()
-    yield World(Callers(identity), identity, query_store, uuid.UUID(event["id"]))
+    chat = PostgresChatStore(database_url)
+    yield World(Callers(identity), identity, query_store, uuid.UUID(event["id"]), chat)
+    chat.close()
     query_store.close()
     store.close()
 
@@ -330,8 +411,21 @@ def apps(
         "query": create_query_app(
             settings, store=world.dashboards, dashboards=world.dashboards, raw_store=raw, identity=world.identity
         ),
+        "chat": create_chat_app(
+            make_settings(database_url=database_url),
+            store=world.chat,
+            credential_store=world.chat,
+            gateway=FakeGateway(),  # a scripted model: turns reach no provider
+            demo=FakeDemo(),  # type: ignore[arg-type]
+            identity=world.identity,
+        ),
     }
-    yield built
+    world.chat_app = built["chat"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Providers, "_discover", _no_discovery)  # a provider's base URL is not fetched
+        yield built
+    for turn in built["chat"].state.chat.active_turns():
+        turn.cancel("shutdown")
 
 
 def caller_for(world: World, principal: str) -> Caller:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from prism.errors import PrismError
-from prism.http import JSONBody, error_body
+from prism.http import JSONBody, error_body, without_addresses
 from starlette.concurrency import run_in_threadpool
 
 from chat.deps import ServiceDep
 from chat.schemas import error_responses
 from chat.sdk import EventDelivery
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -34,7 +37,9 @@ async def readyz(request: Request, service: ServiceDep, strict: bool = False) ->
     try:
         await run_in_threadpool(service.store.ping)
     except PrismError as exc:
-        return JSONBody(error_body("not_ready", f"database: {exc.message}"), status_code=503)
+        # /readyz answers anyone: it names the part, not where it is (the log has the driver's message).
+        log.warning("readiness: database: %s", exc.message)
+        return JSONBody(error_body("not_ready", f"database: {without_addresses(exc.message)}"), status_code=503)
     checks = {"database": "ok"}
     figures: dict[str, object] = {}
     problems: list[str] = []

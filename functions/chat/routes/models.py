@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from prism.auth import AUTH_RESPONSES
 
-from chat.deps import ProvidersDep
+from chat.deps import ChatMember, ProvidersDep
 from chat.schemas import ModelGroupOut, ModelOut, ModelsOut, error_responses
 
-router = APIRouter(prefix="/api", tags=["models"])
+router = APIRouter(prefix="/api", tags=["models"], responses=AUTH_RESPONSES)
 
 
 @router.get("/models", response_model=ModelsOut, responses=error_responses(503))
-async def list_models(providers: ProvidersDep) -> ModelsOut:
+async def list_models(me: ChatMember, providers: ProvidersDep) -> ModelsOut:
     """The models usable now, grouped by provider (the offline demo model last, when enabled)."""
     groups = await providers.model_groups()
     out = [

@@ -272,6 +272,7 @@ class InMemoryChatStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._conversations: dict[UUID, Conversation] = {}
+        self._owners: dict[UUID, UUID] = {}  # conversation id -> its user's id
         self._messages: dict[UUID, list[ChatMessage]] = {}
         self._cancel: set[UUID] = set()
         self.credentials: dict[str, StoredCredential] = {}
@@ -286,42 +287,53 @@ class InMemoryChatStore:
     def ping(self) -> None:
         return None
 
-    def create_conversation(self, conversation_id: UUID, title: str) -> Conversation:
+    def _owned(self, conversation_id: UUID, owner: UUID) -> Conversation | None:
+        conv = self._conversations.get(conversation_id)
+        return conv if conv is not None and self._owners.get(conversation_id) == owner else None
+
+    def create_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation:
         with self._lock:
             now = self._now()
             conv = Conversation(conversation_id, title, None, now, now)
             self._conversations[conversation_id] = conv
+            self._owners[conversation_id] = owner
             self._messages[conversation_id] = []
             return replace(conv)
 
-    def list_conversations(self, limit: int, before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
+    def list_conversations(
+        self, limit: int, before: tuple[datetime, UUID] | None = None, *, owner: UUID
+    ) -> list[Conversation]:
         with self._lock:
-            items = sorted(self._conversations.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
+            mine = [c for c in self._conversations.values() if self._owners.get(c.id) == owner]
+            items = sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
             if before is not None:
                 items = [c for c in items if (c.updated_at, c.id) < before]
             return [replace(c) for c in items[:limit]]
 
-    def get_conversation(self, conversation_id: UUID) -> Conversation | None:
+    def get_conversation(self, conversation_id: UUID, *, owner: UUID) -> Conversation | None:
         with self._lock:
-            conv = self._conversations.get(conversation_id)
+            conv = self._owned(conversation_id, owner)
             return None if conv is None else replace(conv)
 
     def get_messages(self, conversation_id: UUID) -> list[ChatMessage]:
         with self._lock:
             return [replace(m) for m in self._messages.get(conversation_id, [])]
 
-    def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None:
+    def rename_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation | None:
         with self._lock:
-            conv = self._conversations.get(conversation_id)
+            conv = self._owned(conversation_id, owner)
             if conv is None:
                 return None
             conv.title = title
             conv.updated_at = self._now()
             return replace(conv)
 
-    def delete_conversation(self, conversation_id: UUID) -> bool:
+    def delete_conversation(self, conversation_id: UUID, *, owner: UUID) -> bool:
         with self._lock:
+            if self._owned(conversation_id, owner) is None:
+                return False
             self._messages.pop(conversation_id, None)
+            self._owners.pop(conversation_id, None)
             return self._conversations.pop(conversation_id, None) is not None
 
     def begin_turn(
@@ -333,9 +345,11 @@ class InMemoryChatStore:
         model: str,
         provider: str,
         title_if_untitled: str,
+        *,
+        owner: UUID,
     ) -> TurnStart:
         with self._lock:
-            conv = self._conversations.get(conversation_id)
+            conv = self._owned(conversation_id, owner)
             if conv is None:
                 raise ConversationNotFoundError(f"conversation {conversation_id} not found")
             now = self._now()

@@ -35,7 +35,7 @@ _BEGIN_TURN = sql.SQL(
 WITH conv AS (
     UPDATE conversations
     SET updated_at = now(), model = %(model)s, title = CASE WHEN title = '' THEN %(title)s ELSE title END
-    WHERE id = %(cid)s
+    WHERE id = %(cid)s AND user_id = %(owner)s
     RETURNING id, title, model, created_at, updated_at
 ), added AS (
     INSERT INTO messages (id, conversation_id, role, content, status, model, provider)
@@ -90,41 +90,46 @@ class PostgresChatStore(PooledPostgres):
 
     # --- conversations ------------------------------------------------------------------------
 
-    def create_conversation(self, conversation_id: UUID, title: str) -> Conversation:
+    # Every conversation query is scoped to its owner (conversations.user_id, migration 008): another
+    # user's conversation is not found.
+
+    def create_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation:
         with self._conn() as conn:
             row = conn.execute(
-                sql.SQL("INSERT INTO conversations (id, title) VALUES (%s, %s) RETURNING {cols}").format(
+                sql.SQL("INSERT INTO conversations (id, title, user_id) VALUES (%s, %s, %s) RETURNING {cols}").format(
                     cols=_CONVERSATION
                 ),
-                (conversation_id, title),
+                (conversation_id, title, owner),
             ).fetchone()
         assert row is not None
         return _conversation(row)
 
-    def list_conversations(self, limit: int, before: tuple[Any, UUID] | None = None) -> list[Conversation]:
+    def list_conversations(
+        self, limit: int, before: tuple[Any, UUID] | None = None, *, owner: UUID
+    ) -> list[Conversation]:
         with self._conn() as conn:
             if before is None:
                 rows = conn.execute(
-                    sql.SQL("SELECT {cols} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT %s").format(
-                        cols=_CONVERSATION
-                    ),
-                    (limit,),
+                    sql.SQL(
+                        "SELECT {cols} FROM conversations WHERE user_id = %s ORDER BY updated_at DESC, id DESC LIMIT %s"
+                    ).format(cols=_CONVERSATION),
+                    (owner, limit),
                 ).fetchall()
             else:
                 rows = conn.execute(
                     sql.SQL(
-                        "SELECT {cols} FROM conversations WHERE (updated_at, id) < (%s, %s)"
+                        "SELECT {cols} FROM conversations WHERE user_id = %s AND (updated_at, id) < (%s, %s)"
                         " ORDER BY updated_at DESC, id DESC LIMIT %s"
                     ).format(cols=_CONVERSATION),
-                    (before[0], before[1], limit),
+                    (owner, before[0], before[1], limit),
                 ).fetchall()
         return [_conversation(r) for r in rows]
 
-    def get_conversation(self, conversation_id: UUID) -> Conversation | None:
+    def get_conversation(self, conversation_id: UUID, *, owner: UUID) -> Conversation | None:
         with self._conn() as conn:
             row = conn.execute(
-                sql.SQL("SELECT {cols} FROM conversations WHERE id = %s").format(cols=_CONVERSATION),
-                (conversation_id,),
+                sql.SQL("SELECT {cols} FROM conversations WHERE id = %s AND user_id = %s").format(cols=_CONVERSATION),
+                (conversation_id, owner),
             ).fetchone()
         return None if row is None else _conversation(row)
 
@@ -136,19 +141,20 @@ class PostgresChatStore(PooledPostgres):
             ).fetchall()
         return [_message(r) for r in rows]
 
-    def rename_conversation(self, conversation_id: UUID, title: str) -> Conversation | None:
+    def rename_conversation(self, conversation_id: UUID, title: str, *, owner: UUID) -> Conversation | None:
         with self._conn() as conn:
             row = conn.execute(
                 sql.SQL(
-                    "UPDATE conversations SET title = %s, updated_at = now() WHERE id = %s RETURNING {cols}"
+                    "UPDATE conversations SET title = %s, updated_at = now() WHERE id = %s AND user_id = %s"
+                    " RETURNING {cols}"
                 ).format(cols=_CONVERSATION),
-                (title, conversation_id),
+                (title, conversation_id, owner),
             ).fetchone()
         return None if row is None else _conversation(row)
 
-    def delete_conversation(self, conversation_id: UUID) -> bool:
+    def delete_conversation(self, conversation_id: UUID, *, owner: UUID) -> bool:
         with self._conn() as conn:
-            cur = conn.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
+            cur = conn.execute("DELETE FROM conversations WHERE id = %s AND user_id = %s", (conversation_id, owner))
             return cur.rowcount > 0
 
     def begin_turn(
@@ -160,6 +166,8 @@ class PostgresChatStore(PooledPostgres):
         model: str,
         provider: str,
         title_if_untitled: str,
+        *,
+        owner: UUID,
     ) -> TurnStart:
         # One statement, one round trip (it is on the turn's critical path, before the first
         # token): bump and title the conversation, insert both messages, return the history. The
@@ -170,6 +178,7 @@ class PostgresChatStore(PooledPostgres):
                 _BEGIN_TURN,
                 {
                     "cid": conversation_id,
+                    "owner": owner,
                     "uid": user_message_id,
                     "aid": assistant_message_id,
                     "content": content,

@@ -18,7 +18,10 @@ from chat.app import create_app
 from chat.config import ChatSettings
 from cryptography.fernet import Fernet
 from fastapi import FastAPI, Request, Response
+from prism.adapters.postgres_identity import PostgresIdentityStore
+from prism.identity.service import IdentityService
 
+from tests.support.auth import Caller, Callers, test_identity
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.net import ThreadServer
 
@@ -106,9 +109,20 @@ def chat_settings(database_url: str, **overrides: Any) -> ChatSettings:
 
 @dataclass
 class ChatApi:
+    """One chat instance and a client signed in as the test's admin (the same user on every
+    instance of a test: conversations are their user's)."""
+
     url: str
     app: FastAPI
     client: httpx.Client
+    callers: Callers
+    caller: Caller  # who ``client`` is: the test's admin
+
+    def client_as(self, caller: Caller) -> httpx.Client:
+        """Another client of this instance, as ``caller`` (closed with the instance)."""
+        client = caller.on(httpx.Client(base_url=self.url, timeout=30))
+        self.app.state.test_clients.append(client)
+        return client
 
     def configure_fake(self, fake: FakeOpenAI, api_key: str | None = "sk-fake-key-for-tests-0001") -> None:
         body: dict[str, Any] = {"base_url": fake.base_url}
@@ -125,19 +139,34 @@ class ChatApi:
 
 
 @pytest.fixture
-def make_chat(chat_db: str) -> Iterator[Any]:
+def chat_identity(chat_db: str) -> Iterator[IdentityService]:
+    """The identity service the test's chat instances share (users and sessions on PostgreSQL)."""
+    store = PostgresIdentityStore(chat_db)
+    yield test_identity(store)
+    store.close()
+
+
+@pytest.fixture
+def make_chat(chat_db: str, chat_identity: IdentityService) -> Iterator[Any]:
     started: list[tuple[ThreadServer, FastAPI, httpx.Client]] = []
+    callers = Callers(chat_identity)
+    admin: list[Caller] = []
 
     def make(**overrides: Any) -> ChatApi:
-        app = create_app(chat_settings(chat_db, **overrides))
+        app = create_app(chat_settings(chat_db, **overrides), identity=chat_identity)
+        app.state.test_clients = []
         server = ThreadServer(app).__enter__()
-        client = httpx.Client(base_url=server.url, timeout=30)
+        if not admin:
+            admin.append(callers.session("admin"))
+        client = admin[0].on(httpx.Client(base_url=server.url, timeout=30))
         started.append((server, app, client))
-        return ChatApi(server.url, app, client)
+        return ChatApi(server.url, app, client, callers, admin[0])
 
     yield make
     for server, app, client in started:
         client.close()
+        for other in app.state.test_clients:
+            other.close()
         server.__exit__()
         app.state.chat.store.close()
         if app.state.demo is not None:

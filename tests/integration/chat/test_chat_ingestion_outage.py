@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from prism.identity.service import IdentityService
 
 from tests.integration.chat.conftest import CREDS_KEY, chat_settings, read_sse
+from tests.support.auth import Caller, Callers
 from tests.support.net import ThreadServer, free_port
 from tests.support.stack import Stack
 
@@ -87,7 +89,7 @@ def wait_logged(database_url: str, cid: str, n: int, timeout: float = 30.0) -> d
 class ChatProcess:
     """``uvicorn chat.app:app``, the app built from the environment as ``make up`` runs it, in ``cwd``."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, caller: Caller) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"chat-{self.port}.log"
@@ -104,7 +106,7 @@ class ChatProcess:
                 pass
             assert time.monotonic() < deadline, self.log.read_text()
             time.sleep(0.1)
-        self.client = httpx.Client(base_url=self.url, timeout=60)
+        self.client = caller.on(httpx.Client(base_url=self.url, timeout=60))
 
     def kill(self) -> None:
         self.client.close()
@@ -114,8 +116,9 @@ class ChatProcess:
 
 
 def test_turns_during_an_ingestion_outage_are_logged_once_after_it_is_back_even_across_a_chat_crash(
-    stack: Stack, chat_db: str, tmp_path: Path
+    stack: Stack, chat_db: str, chat_identity: IdentityService, tmp_path: Path
 ) -> None:
+    member = Callers(chat_identity).session("member")  # the same user on both processes (same database)
     # GIVEN the chat run as `make up` runs it (no PRISM_SPOOL_DIR: its default spool under .prism/)
     env = {
         **os.environ,
@@ -130,7 +133,7 @@ def test_turns_during_an_ingestion_outage_are_logged_once_after_it_is_back_even_
     }
     env.pop("PRISM_SPOOL_DIR", None)
     env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
-    first = ChatProcess(env, tmp_path)
+    first = ChatProcess(env, tmp_path, member)
     seconds: ChatProcess | None = None
     try:
         cid = first.client.post("/api/conversations", json={}).json()["id"]
@@ -160,7 +163,7 @@ def test_turns_during_an_ingestion_outage_are_logged_once_after_it_is_back_even_
         first.kill()
         spool = tmp_path / ".prism" / "spool" / "chat"
         assert list(spool.glob("*.jsonl*")), "the turns made during the outage are on disk"
-        seconds = ChatProcess(env, tmp_path)
+        seconds = ChatProcess(env, tmp_path, member)
         done.append(turn(seconds.client, cid, "After the restart"))
         assert logged(chat_db, cid).keys() == {done[0]["message_id"]}
 
@@ -183,14 +186,18 @@ def test_turns_during_an_ingestion_outage_are_logged_once_after_it_is_back_even_
 
 
 @pytest.fixture
-def lambda_chat(chat_db: str, sdk_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def lambda_chat(
+    chat_db: str, chat_identity: IdentityService, sdk_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     """The chat as its streaming Lambda function runs it (uvicorn behind the Lambda Web Adapter: the
     app sees AWS_LAMBDA_FUNCTION_NAME and flushes prism-sdk after each reply), with its SDK set-up."""
     from chat.app import create_app
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "prism-chat-stream")
-    app = create_app(chat_settings(chat_db, spool_dir=str(tmp_path / "spool")), configure_sdk=True)
-    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    settings = chat_settings(chat_db, spool_dir=str(tmp_path / "spool"))
+    app = create_app(settings, configure_sdk=True, identity=chat_identity)
+    member = Callers(chat_identity).session("member")
+    with ThreadServer(app) as server, member.on(httpx.Client(base_url=server.url, timeout=60)) as client:
         yield client
     app.state.chat.store.close()
     if app.state.demo is not None:
@@ -237,14 +244,22 @@ def test_lambda_shape_turn_with_ingestion_down_spools_at_once_and_a_later_invoca
 
 
 def test_readiness_names_an_api_key_the_ingestion_api_refuses(
-    stack: Stack, chat_db: str, sdk_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: Stack,
+    chat_db: str,
+    chat_identity: IdentityService,
+    sdk_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from chat.app import create_app
 
     # GIVEN the chat with a key the ingestion API does not know
     monkeypatch.setenv("PRISM_API_KEY", "not-the-ingestion-key")
-    app = create_app(chat_settings(chat_db, spool_dir=str(tmp_path / "spool")), configure_sdk=True)
-    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    app = create_app(
+        chat_settings(chat_db, spool_dir=str(tmp_path / "spool")), configure_sdk=True, identity=chat_identity
+    )
+    member = Callers(chat_identity).session("member")
+    with ThreadServer(app) as server, member.on(httpx.Client(base_url=server.url, timeout=60)) as client:
         cid = client.post("/api/conversations", json={}).json()["id"]
         # WHEN a turn is made
         turn(client, cid, "Hello")

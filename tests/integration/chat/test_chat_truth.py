@@ -16,8 +16,10 @@ import pytest
 from chat.app import create_app
 from chat.egress import EgressPolicy
 from chat.gateway import LiteLLMGateway, import_litellm
+from prism.identity.service import IdentityService
 
 from tests.integration.chat.conftest import ChatApi, Ingest, chat_settings, read_sse
+from tests.support.auth import Callers
 from tests.support.fake_openai import Behaviour, FakeOpenAI
 from tests.support.net import ThreadServer
 
@@ -61,12 +63,14 @@ class SlowWarmUp(LiteLLMGateway):
 
 
 @pytest.fixture
-def slow_chat(chat_db: str) -> Iterator[tuple[ChatApi, SlowWarmUp]]:
+def slow_chat(chat_db: str, chat_identity: IdentityService) -> Iterator[tuple[ChatApi, SlowWarmUp]]:
     import_litellm()  # the import itself is paid here (tens of seconds on a busy host); the slowness is simulated
     gateway = SlowWarmUp(slow_s=1.5)
-    app = create_app(chat_settings(chat_db, chat_timeout_s=120.0), gateway=gateway)
-    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        yield ChatApi(server.url, app, client), gateway
+    app = create_app(chat_settings(chat_db, chat_timeout_s=120.0), gateway=gateway, identity=chat_identity)
+    callers = Callers(chat_identity)
+    admin = callers.session("admin")
+    with ThreadServer(app) as server, admin.on(httpx.Client(base_url=server.url, timeout=60)) as client:
+        yield ChatApi(server.url, app, client, callers, admin), gateway
         app.state.chat.store.close()
         if app.state.demo is not None:
             app.state.demo.stop()

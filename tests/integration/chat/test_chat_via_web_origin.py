@@ -26,7 +26,7 @@ def web(chat: ChatApi, tmp_path: Path) -> Iterator[httpx.Client]:
     (tmp_path / "index.html").write_text("<html></html>")
     with StaticServer(tmp_path, {"chatApiUrl": ""}, upstreams={"chat": chat.url}) as server, \
             httpx.Client(base_url=server.url, timeout=30, headers={"Origin": server.url}) as client:  # fmt: skip
-        yield client
+        yield chat.caller.on(client)  # signed in as the user of chat.client
 
 
 def _wait(pred: Any, timeout: float = 10.0) -> None:

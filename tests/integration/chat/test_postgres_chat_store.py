@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from chat.errors import ConversationNotFoundError
 from chat.model import MessageOutcome, ReplyStats, StoredCredential
@@ -19,20 +20,31 @@ def store(chat_db: str) -> Iterator[PostgresChatStore]:
     s.close()
 
 
-def test_conversations_page_newest_activity_first(store: PostgresChatStore) -> None:
-    ids = [store.create_conversation(uuid.uuid4(), f"c{i}").id for i in range(5)]
-    first = store.list_conversations(3)
+@pytest.fixture
+def owner(chat_db: str) -> uuid.UUID:
+    """A user whose conversations these are (conversations.user_id references users)."""
+    uid = uuid.uuid4()
+    with psycopg.connect(chat_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, email, role) VALUES (%s, %s, 'member')", (uid, f"{uid.hex[:8]}@example.com")
+        )
+    return uid
+
+
+def test_conversations_page_newest_activity_first(store: PostgresChatStore, owner: uuid.UUID) -> None:
+    ids = [store.create_conversation(uuid.uuid4(), f"c{i}", owner=owner).id for i in range(5)]
+    first = store.list_conversations(3, owner=owner)
     assert [c.id for c in first] == ids[::-1][:3]
     last = first[-1]
-    assert [c.id for c in store.list_conversations(3, (last.updated_at, last.id))] == ids[::-1][3:]
-    store.rename_conversation(ids[0], "renamed")
-    assert store.list_conversations(1)[0].id == ids[0]
-    assert store.rename_conversation(uuid.uuid4(), "x") is None
+    assert [c.id for c in store.list_conversations(3, (last.updated_at, last.id), owner=owner)] == ids[::-1][3:]
+    store.rename_conversation(ids[0], "renamed", owner=owner)
+    assert store.list_conversations(1, owner=owner)[0].id == ids[0]
+    assert store.rename_conversation(uuid.uuid4(), "x", owner=owner) is None
 
 
-def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresChatStore) -> None:
-    conv = store.create_conversation(uuid.uuid4(), "")
-    t1 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "first", "demo/prism-demo", "demo", "First")
+def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresChatStore, owner: uuid.UUID) -> None:
+    conv = store.create_conversation(uuid.uuid4(), "", owner=owner)
+    t1 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "first", "demo/prism-demo", "demo", "First", owner=owner)
     assert t1.conversation.title == "First" and t1.assistant_message.status == "streaming"
     assert [m.content for m in t1.history] == ["first"]
     event_id = uuid.uuid4()
@@ -44,7 +56,9 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresCha
             ReplyStats(3, 4, 7, 0.25, latency_ms=12.5, ttft_ms=3.25, inference_event_id=event_id),
         ),
     )
-    t2 = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "second", "openai/gpt-4o", "openai", "Second")
+    t2 = store.begin_turn(
+        conv.id, uuid.uuid4(), uuid.uuid4(), "second", "openai/gpt-4o", "openai", "Second", owner=owner
+    )
     assert t2.conversation.title == "First" and t2.conversation.model == "openai/gpt-4o"
     assert [(m.role, m.content) for m in t2.history] == [
         ("user", "first"),
@@ -63,14 +77,14 @@ def test_a_turn_stores_both_messages_in_order_and_titles_once(store: PostgresCha
     assert not store.is_cancel_requested(t1.assistant_message.id)
 
 
-def test_unknown_conversation_and_cascade_delete(store: PostgresChatStore) -> None:
+def test_unknown_conversation_and_cascade_delete(store: PostgresChatStore, owner: uuid.UUID) -> None:
     with pytest.raises(ConversationNotFoundError):
-        store.begin_turn(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t")
-    conv = store.create_conversation(uuid.uuid4(), "t")
-    store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t")
-    assert store.delete_conversation(conv.id)
-    assert store.get_messages(conv.id) == [] and store.get_conversation(conv.id) is None
-    assert not store.delete_conversation(conv.id)
+        store.begin_turn(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t", owner=owner)
+    conv = store.create_conversation(uuid.uuid4(), "t", owner=owner)
+    store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t", owner=owner)
+    assert store.delete_conversation(conv.id, owner=owner)
+    assert store.get_messages(conv.id) == [] and store.get_conversation(conv.id, owner=owner) is None
+    assert not store.delete_conversation(conv.id, owner=owner)
 
 
 def test_credentials_upsert_and_the_status_check(store: PostgresChatStore) -> None:
@@ -87,10 +101,12 @@ def test_credentials_upsert_and_the_status_check(store: PostgresChatStore) -> No
     assert store.delete_credential("openai") and store.get_credential("openai") is None
 
 
-def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(store: PostgresChatStore) -> None:
+def test_a_value_postgresql_cannot_hold_is_a_422_that_does_not_quote_the_data(
+    store: PostgresChatStore, owner: uuid.UUID
+) -> None:
     # Was a StoreError (503 "store unavailable") whose message quoted the values sent.
     with pytest.raises(ValidationFailedError) as caught:
-        store.create_conversation(uuid.uuid4(), "a\x00b")
+        store.create_conversation(uuid.uuid4(), "a\x00b", owner=owner)
     assert caught.value.status == 422 and caught.value.code == "invalid_value"
     with pytest.raises(ValidationFailedError) as caught:
         store.put_credential(StoredCredential("openai", None, "", None, ["secret-model\x00"]))
@@ -134,3 +150,21 @@ def test_the_rotation_command_re_encrypts_stored_keys(
     )
     assert CredentialCipher(new).open_bound(stored.api_key_ciphertext).bound
     store.close()
+
+
+def test_another_users_conversation_is_not_found(store: PostgresChatStore, owner: uuid.UUID, chat_db: str) -> None:
+    other = uuid.uuid4()
+    with psycopg.connect(chat_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, email, role) VALUES (%s, %s, 'admin')", (other, f"{other.hex[:8]}@example.com")
+        )
+    conv = store.create_conversation(uuid.uuid4(), "mine", owner=owner)
+    assert store.get_conversation(conv.id, owner=other) is None
+    assert store.list_conversations(10, owner=other) == []
+    assert store.rename_conversation(conv.id, "taken", owner=other) is None
+    assert not store.delete_conversation(conv.id, owner=other)
+    with pytest.raises(ConversationNotFoundError):
+        store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "x", "m", "p", "t", owner=other)
+    assert store.get_messages(conv.id) == []
+    got = store.get_conversation(conv.id, owner=owner)
+    assert got is not None and got.title == "mine"

@@ -131,8 +131,10 @@ def test_the_chat_api_fails_no_request_once_postgres_is_back(pg: PostgresCluster
     settings = ChatSettings(
         env="test", database_url=database, creds_key=Fernet.generate_key().decode(), demo_model=False
     )  # type: ignore[call-arg]
-    app = create_app(settings)
-    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    identity = test_identity(PostgresIdentityStore(database))  # its sign-ins on the same cluster
+    app = create_app(settings, identity=identity)
+    member = Callers(identity).session("member")
+    with ThreadServer(app) as server, member.on(httpx.Client(base_url=server.url, timeout=30)) as client:
         # GIVEN conversations written and read through a pool of several connections
         with ThreadPoolExecutor(8) as pool:
             created = list(pool.map(lambda _: client.post("/api/conversations", json={}), range(8)))
@@ -150,6 +152,7 @@ def test_the_chat_api_fails_no_request_once_postgres_is_back(pg: PostgresCluster
         listed = client.get("/api/conversations", params={"limit": 100}).json()
         assert len(listed["items"]) == 8 + 5
     app.state.chat.store.close()
+    identity.store.close()
 
 
 def _row() -> LogRow:

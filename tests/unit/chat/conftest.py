@@ -1,4 +1,5 @@
-"""Unit fixtures for the chat: in-memory stores and a scripted model gateway (no network)."""
+"""Unit fixtures for the chat: in-memory stores, a scripted model gateway (no network), and a client
+signed in as an admin (the chat needs a session: ``tests.support.auth``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from chat.gateway import CallOutcome, ModelCall, ModelStream
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from prism.adapters.memory import InMemoryChatStore
+from prism.adapters.memory import InMemoryChatStore, MemoryIdentityStore
+from prism.identity.service import IdentityService
+
+from tests.support.auth import signed_in, test_identity
 
 
 @dataclass
@@ -100,6 +104,16 @@ def make_settings(**overrides: object) -> ChatSettings:
     return ChatSettings(**values)  # type: ignore[arg-type]
 
 
+def memory_identity() -> IdentityService:
+    """An identity service on the in-memory fake, for an app under test (``create_app(identity=...)``)."""
+    return test_identity(MemoryIdentityStore())
+
+
+@pytest.fixture
+def identity() -> IdentityService:
+    return memory_identity()
+
+
 @pytest.fixture
 def store() -> InMemoryChatStore:
     return InMemoryChatStore()
@@ -111,19 +125,21 @@ def gateway() -> FakeGateway:
 
 
 @pytest.fixture
-def app(store: InMemoryChatStore, gateway: FakeGateway) -> FastAPI:
+def app(store: InMemoryChatStore, gateway: FakeGateway, identity: IdentityService) -> FastAPI:
     return create_app(
         make_settings(),
         store=store,
         credential_store=store,
         gateway=gateway,
         demo=FakeDemo(),  # type: ignore[arg-type]
+        identity=identity,
     )
 
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    """Signed in as an admin (who may also change the providers)."""
+    with signed_in(TestClient(app), app.state.identity) as c:
         yield c
 
 

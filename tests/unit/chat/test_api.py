@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from chat.app import create_app
 from chat.errors import ProviderCallError
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prism.adapters.memory import InMemoryChatStore
 
-from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, parse_sse
+from tests.support.auth import Callers, run, signed_in
+from tests.unit.chat.conftest import FakeDemo, FakeGateway, Script, make_settings, memory_identity, parse_sse
 
 KEY = "sk-unit-TOPSECRET-abcdefghijklmnop-1234"
 
@@ -63,8 +66,9 @@ def test_the_demo_model_is_switchable_and_off_in_the_cloud_unless_enabled(
         credential_store=store,
         gateway=FakeGateway(),
         demo=FakeDemo(),  # type: ignore[arg-type]
+        identity=memory_identity(),
     )
-    with TestClient(app) as client:
+    with signed_in(TestClient(app), app.state.identity) as client:
         groups = client.get("/api/models").json()["providers"]
         assert any(g["provider"] == "demo" for g in groups) is offered
         assert client.get("/api/settings/providers").json()["demo_model"] is offered
@@ -208,9 +212,10 @@ def test_storing_a_key_without_PRISM_CREDS_KEY_is_a_503_that_says_so() -> None:
         store=store,
         credential_store=store,
         gateway=FakeGateway(),
-        demo=FakeDemo(),
-    )  # type: ignore[arg-type]
-    with TestClient(app) as client:
+        demo=FakeDemo(),  # type: ignore[arg-type]
+        identity=memory_identity(),
+    )
+    with signed_in(TestClient(app), app.state.identity) as client:
         err = _error(client.put("/api/settings/providers/openai", json={"api_key": KEY}), 503)
         assert "PRISM_CREDS_KEY" in err["message"]
         assert client.get("/api/settings/providers").json()["creds_key_configured"] is False
@@ -376,3 +381,40 @@ def test_an_oversized_body_is_refused_with_a_413_before_it_is_read(client: TestC
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
     ok = client.post("/api/conversations", content=b'{"title": "fine"}', headers={"content-type": "application/json"})
     assert ok.status_code == 201
+
+
+# --- who may see and change the providers -------------------------------------------------------
+
+
+def test_only_admins_see_a_keys_last_four_and_every_provider_change_is_audited(
+    app: FastAPI, client: TestClient
+) -> None:
+    identity = app.state.identity
+    # GIVEN a key set by the admin (client) THEN the change is in the audit log, without the key
+    assert client.put("/api/settings/providers/openai", json={"api_key": KEY}).status_code == 200
+    # WHEN a member lists the providers THEN they see it is configured, not even its last four characters
+    member = Callers(identity).session("member").on(TestClient(app))
+    listed = {p["id"]: p for p in member.get("/api/settings/providers").json()["providers"]}
+    assert listed["openai"]["has_key"] is True and listed["openai"]["key_last4"] is None
+    assert KEY[-4:] not in member.get("/api/settings/providers").text
+    # AND the admin sees the last four characters only
+    admin_view = {p["id"]: p for p in client.get("/api/settings/providers").json()["providers"]}
+    assert admin_view["openai"]["key_last4"] == KEY[-4:]
+    # AND a member may not change a provider
+    assert member.put("/api/settings/providers/openai", json={"api_key": "sk-member"}).status_code == 403
+    assert member.delete("/api/settings/providers/openai").status_code == 403
+    assert client.delete("/api/settings/providers/openai").status_code == 204
+    entries = identity.store.list_audit(None, 10, ("provider.set", "provider.delete"))
+    assert [(e.action, e.target) for e in reversed(entries)] == [
+        ("provider.set", "openai"),
+        ("provider.delete", "openai"),
+    ]
+    assert {e.actor for e in entries} == {client_user_email(client, identity)}
+    assert all(KEY not in str(e.detail) for e in entries)
+
+
+def client_user_email(client: TestClient, identity: Any) -> str:
+    from prism.auth import SESSION_COOKIE
+
+    principal = run(identity.authenticate_session(client.cookies[SESSION_COOKIE], address="testclient"))
+    return str(principal.user.email)

@@ -11,7 +11,8 @@ from chat.app import create_app
 from fastapi.testclient import TestClient
 from prism.adapters.memory import InMemoryChatStore
 
-from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings
+from tests.support.auth import signed_in
+from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings, memory_identity
 
 KEY = "sk-unit-TOPSECRET-abcdefghijklmnop-1234"
 LEGIT = "http://127.0.0.1:9/v1"
@@ -29,8 +30,9 @@ def make_client(store: InMemoryChatStore, gateway: FakeGateway) -> Iterator[obje
             credential_store=store,
             gateway=gateway,
             demo=FakeDemo(),  # type: ignore[arg-type]
+            identity=memory_identity(),
         )
-        client = TestClient(app).__enter__()
+        client = signed_in(TestClient(app), app.state.identity).__enter__()
         clients.append(client)
         return client
 

@@ -21,6 +21,8 @@ from tests.unit.chat.conftest import FakeGateway, Script
 
 pytestmark = pytest.mark.anyio
 
+OWNER = uuid.UUID(int=1)  # whose conversations these are
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -71,29 +73,29 @@ async def test_cancel_stops_the_upstream_stream_and_keeps_the_partial_text() -> 
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     client = await _attach(turn)
     assert await _deltas(client, 2) == ["Par", "tial"]
 
-    assert await service.cancel(conv.id) == [turn.message_id]
+    assert await service.cancel(conv.id, owner=OWNER) == [turn.message_id]
     await asyncio.wait_for(turn.wait(), 5)
 
     kind, done = await client.next()
     assert kind == "done" and done["status"] == "cancelled" and done["cancel_reason"] == "cancel_requested"
     assert gateway.streams[0].closed  # the upstream request was closed
-    _, messages = await service.get_conversation(conv.id)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert (messages[1].status, messages[1].content) == ("cancelled", "Partial")
     assert service.active_turns() == []
-    assert await service.cancel(conv.id) == []  # nothing left to stop
+    assert await service.cancel(conv.id, owner=OWNER) == []  # nothing left to stop
 
 
 async def test_a_cancel_flagged_by_another_instance_is_picked_up_from_the_store() -> None:
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway, poll=0.02)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     await _deltas(await _attach(turn), 1)
     store.request_cancel(conv.id)  # what POST .../cancel does on the other instance
     await asyncio.wait_for(turn.wait(), 5)
@@ -104,13 +106,13 @@ async def test_nothing_hangs_the_whole_reply_has_a_deadline() -> None:
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway, total=0.2)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     client = await _attach(turn)
     await asyncio.wait_for(turn.wait(), 5)
     events = client.rest()
     assert events[-1][0] == "error" and events[-1][1]["code"] == "provider_timeout"
-    _, messages = await service.get_conversation(conv.id)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert (messages[1].status, messages[1].content, messages[1].reply.error_code) == (
         "error",
         "a",
@@ -122,10 +124,10 @@ async def test_deleting_a_conversation_stops_its_reply() -> None:
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b"], hang_after=1)
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     await _deltas(await _attach(turn), 1)
-    await service.delete_conversation(conv.id)
+    await service.delete_conversation(conv.id, owner=OWNER)
     await asyncio.wait_for(turn.wait(), 5)
     assert turn.cancel_reason == "conversation_deleted"
 
@@ -157,8 +159,8 @@ async def test_the_after_reply_hook_runs_once_the_client_has_its_last_event() ->
     service = ChatService(
         store, providers, gateway, total_timeout_s=5, read_timeout_s=5, cancel_poll_s=None, after_reply=after
     )
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     seen: list[bytes] = []
 
     async def write(chunk: bytes) -> None:
@@ -175,13 +177,13 @@ async def test_a_reply_left_streaming_by_a_stopped_process_is_settled_as_interru
 
     store, gateway = InMemoryChatStore(), FakeGateway()
     service = _service(store, gateway, total=1)
-    conv = await service.create_conversation(None)
-    start = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "hi", "demo/prism-demo", "demo", "hi")
-    _, messages = await service.get_conversation(conv.id)
+    conv = await service.create_conversation(None, owner=OWNER)
+    start = store.begin_turn(conv.id, uuid.uuid4(), uuid.uuid4(), "hi", "demo/prism-demo", "demo", "hi", owner=OWNER)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert messages[1].status == "streaming"  # recent: may still be streaming elsewhere
     for m in store._messages[conv.id]:
         m.created_at -= timedelta(minutes=5)
-    _, messages = await service.get_conversation(conv.id)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert (messages[1].status, messages[1].reply.error_code) == ("error", "interrupted")
     assert store.get_messages(conv.id)[1].status == "error"
     assert messages[1].id == start.assistant_message.id
@@ -209,8 +211,8 @@ async def test_what_a_turn_produced_before_the_response_attached_is_written_firs
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b", "c"])
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     await asyncio.wait_for(turn.wait(), 5)  # the whole reply happened before anyone listened
     client = await _attach(turn)
     events = client.rest()
@@ -233,15 +235,15 @@ class SlowFinishStore(InMemoryChatStore):
 async def test_done_is_written_before_the_store_and_readers_wait_for_the_stored_reply() -> None:
     store, gateway = SlowFinishStore(), FakeGateway()
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     client = await _attach(turn)
     while (event := await client.next())[0] != "done":
         pass
     assert event[1]["status"] == "complete" and not turn.done  # still storing
     assert store._messages[conv.id][1].status == "streaming"
 
-    reader = asyncio.create_task(service.get_conversation(conv.id))
+    reader = asyncio.create_task(service.get_conversation(conv.id, owner=OWNER))
     await asyncio.sleep(0.05)
     assert not reader.done()  # a reader in this process waits for the store...
     store.release.set()
@@ -253,8 +255,8 @@ async def test_a_write_that_fails_detaches_the_client_and_the_reply_goes_on() ->
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["a", "b", "c"])
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     written: list[bytes] = []
 
     async def write(chunk: bytes) -> None:
@@ -267,7 +269,7 @@ async def test_a_write_that_fails_detaches_the_client_and_the_reply_goes_on() ->
     assert turn.cancel_reason is None
     assert turn.outcome is not None and (turn.outcome.status, turn.outcome.content) == ("complete", "abc")
     assert not any(c.startswith(b"event: done") for c in written)  # nothing more went to the broken connection
-    _, messages = await service.get_conversation(conv.id)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert (messages[1].status, messages[1].content) == ("complete", "abc")
 
 
@@ -275,12 +277,12 @@ async def test_a_shutdown_stores_the_reply_as_interrupted_not_as_stopped() -> No
     store, gateway = InMemoryChatStore(), FakeGateway()
     gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     await _deltas(await _attach(turn), 2)
     turn.cancel("shutdown")
     await asyncio.wait_for(turn.wait(), 5)
-    _, messages = await service.get_conversation(conv.id)
+    _, messages = await service.get_conversation(conv.id, owner=OWNER)
     assert (messages[1].status, messages[1].content) == ("error", "Partial")
     assert messages[1].reply.error_code == "interrupted"
 
@@ -289,11 +291,11 @@ async def test_a_reader_right_after_a_stop_sees_the_reply_stored_as_cancelled() 
     store, gateway = SlowFinishStore(), FakeGateway()
     gateway.default = Script(chunks=["Par", "tial", " never"], hang_after=2)
     service = _service(store, gateway)
-    conv = await service.create_conversation(None)
-    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo")
+    conv = await service.create_conversation(None, owner=OWNER)
+    turn = await service.start_turn(conv.id, "hello", "demo/prism-demo", owner=OWNER)
     await _deltas(await _attach(turn), 2)
     turn.cancel("cancel_requested")  # the reader pressed Stop
-    reader = asyncio.create_task(service.get_conversation(conv.id))
+    reader = asyncio.create_task(service.get_conversation(conv.id, owner=OWNER))
     await asyncio.sleep(0.05)
     assert not reader.done()  # waits for the store instead of answering "streaming"
     store.release.set()

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List Conversations
-         * @description Conversations, most recently active first; follow ``next_cursor`` for older ones.
+         * @description Your conversations, most recently active first; follow ``next_cursor`` for older ones.
          */
         get: operations["list_conversations_api_conversations_get"];
         put?: never;
@@ -142,7 +142,8 @@ export interface paths {
         };
         /**
          * List Providers
-         * @description Every provider and whether it is configured. Keys show only their last four characters.
+         * @description Every provider and whether it is configured. Keys show only their last four characters, to
+         *     admins.
          */
         get: operations["list_providers_api_settings_providers_get"];
         put?: never;
@@ -562,6 +563,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Invalid parameters or body */
             422: {
                 headers: {
@@ -613,7 +632,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -698,6 +726,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -754,7 +800,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -843,7 +898,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -948,7 +1012,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1065,6 +1138,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unknown conversation or reply */
             404: {
                 headers: {
@@ -1123,7 +1214,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1215,6 +1315,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description A dependency (the app database, PRISM_CREDS_KEY) is unavailable; retry or fix the configuration */
             503: {
                 headers: {
@@ -1246,6 +1364,24 @@ export interface operations {
             };
             /** @description The Host header names no host this service answers to (invalid_host) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1298,7 +1434,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1382,7 +1527,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A state change from a page of another origin (cross_origin) */
+            /** @description Not signed in, or the session or token ended (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too low a role (forbidden), a missing or wrong X-CSRF-Token (csrf_failed), a temporary password still to change (password_change_required) */
             403: {
                 headers: {
                     [name: string]: unknown;
