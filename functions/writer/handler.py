@@ -81,6 +81,8 @@ def handle(
     dead_letters: DeadLetterStore | None = None,
     clock: Clock = utc_now,
 ) -> dict[str, Any]:
+    """Write one Lambda Kinesis event's batch; dead-letter the records that fail into
+    ``dead_letters`` (without one, they are reported as ``batchItemFailures``)."""
     records = event.get("Records") or []
     messages: list[BusMessage] = []
     failed: dict[str, str] = {}
