@@ -630,6 +630,13 @@ class MemoryIdentityStore:
     def set_config(self, key: str, value: Any) -> None:
         self.config[key] = copy.deepcopy(value)
 
+    def set_chat_project(self, slug: str) -> None:
+        project = self.projects[slug]
+        self.config["chat_project"] = slug
+        for key_id, key in list(self.keys.items()):
+            if key.kind == "ingest" and key.name == "chat" and key.revoked_at is None:
+                self.keys[key_id] = replace(key, project_id=project.id)
+
 
 # --- ingestion keys -----------------------------------------------------------------------------
 

@@ -332,6 +332,19 @@ class PostgresIdentityStore(PooledPostgres):
             row = conn.execute("SELECT value FROM app_config WHERE key = %s", (key,)).fetchone()
         return row["value"] if row else None
 
+    def set_chat_project(self, slug: str) -> None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO app_config (key, value) VALUES ('chat_project', %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (Jsonb(slug),),
+            )
+            conn.execute(
+                "UPDATE api_keys SET project_id = (SELECT id FROM projects WHERE slug = %s)"
+                " WHERE kind = 'ingest' AND name = 'chat' AND revoked_at IS NULL",
+                (slug,),
+            )
+
     def set_config(self, key: str, value: Any) -> None:
         with self._conn() as conn:
             conn.execute(

@@ -110,3 +110,9 @@ class IdentityStore(Protocol):
     def get_config(self, key: str) -> Any | None: ...
 
     def set_config(self, key: str, value: Any) -> None: ...
+
+    def set_chat_project(self, slug: str) -> None:
+        """Make ``slug`` the chat's project: the ``chat_project`` value and the chat's own ingestion
+        key (kind ingest, name ``chat``) move together, so the chat's next events land there
+        (ingestion's key cache: within 30 s) without restarting the chat."""
+        ...

@@ -590,7 +590,7 @@ class IdentityService:
     async def set_chat_project(self, by: Principal, slug: str) -> str:
         self._admin(by)
         await self._get_project(slug)
-        await run_in_threadpool(self.store.set_config, CHAT_PROJECT, slug)
+        await run_in_threadpool(self.store.set_chat_project, slug)  # the chat's key moves with it
         await self.audit(by, "config.chat_project", target=slug)
         return slug
 

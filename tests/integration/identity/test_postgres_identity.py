@@ -155,9 +155,20 @@ def test_projects_and_the_chat_project(svc: IdentityService, pg_store: PostgresI
     with pytest.raises(ConflictError):
         run(svc.create_project, admin, "prod", "again")
     key, _ = run(svc.create_key, admin, "ingest", "p", project="prod")
+    chat_key, _ = run(svc.create_key, admin, "ingest", "chat", project="chat")  # the chat's own
+    other, _ = run(svc.create_key, admin, "ingest", "support", project="chat")
     run(svc.set_chat_project, admin, "prod")
     assert run(svc.chat_project) == "prod" and pg_store.get_config("chat_project") == "prod"
+
+    def project_of(prefix: str) -> str | None:
+        found = pg_store.key_by_prefix(prefix)
+        assert found is not None
+        return next(p.slug for p in run(svc.list_projects) if p.id == found[0].project_id)
+
+    # The chat's key moves with the setting (its next events land in prod); other keys stay.
+    assert (project_of(chat_key.prefix), project_of(other.prefix)) == ("prod", "chat")
     run(svc.set_chat_project, admin, "chat")
+    assert project_of(chat_key.prefix) == "chat"
     run(svc.delete_project, admin, "prod")
     assert pg_store.key_by_prefix(key.prefix) is None  # cascaded
 
