@@ -8,6 +8,7 @@ import { conversationTitle } from "@/lib/format";
 import { useChatTurn } from "@/hooks/useChatTurn";
 import { useConversation } from "@/hooks/useConversation";
 import { useConversations } from "@/hooks/useConversations";
+import { useDocumentTitle } from "@/hooks/useDocumentTitle";
 import { allModelIds, useModels } from "@/hooks/useModels";
 import { useReplyStream } from "@/hooks/useReplyStream";
 import { useSession } from "@/hooks/useSession";
@@ -100,6 +101,7 @@ export function ChatApp() {
   // --- render --------------------------------------------------------------------------------
 
   const title = detail ? conversationTitle(detail.title) : currentId ? "" : "New conversation";
+  useDocumentTitle(title);
   const canSend = !!model && !conversation.loading && !conversation.error;
 
   return (
