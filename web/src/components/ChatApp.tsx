@@ -2,6 +2,7 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
+import { useRef, useState, useSyncExternalStore } from "react";
 import type { Conversation, Message, ModelsResponse } from "@/lib/api";
 import { ApiError } from "@/lib/http";
 import { conversationTitle } from "@/lib/format";
@@ -20,6 +21,23 @@ import { MessageItem } from "./MessageView";
 import { ModelPicker } from "./ModelPicker";
 
 const PAGE_SIZE = 20;
+/** Below this width the conversation list is a drawer over the chat (as in globals.css). */
+const NARROW = "(max-width: 720px)";
+
+function subscribeNarrow(onChange: () => void): () => void {
+  const mq = window.matchMedia(NARROW);
+  mq.addEventListener("change", onChange);
+  return () => mq.removeEventListener("change", onChange);
+}
+
+/** True at phone width: the list is a drawer, closed until the header's button opens it. */
+function useNarrow(): boolean {
+  return useSyncExternalStore(
+    subscribeNarrow,
+    () => window.matchMedia(NARROW).matches,
+    () => false,
+  );
+}
 
 export function ChatApp() {
   const { client } = useApp();
@@ -28,6 +46,15 @@ export function ChatApp() {
   const router = useRouter();
   const params = useSearchParams();
   const currentId = params.get("id");
+  const narrow = useNarrow();
+  // The reader's choice; by default the list shows beside the chat and is a closed drawer on a phone.
+  const [listChoice, setListChoice] = useState<boolean | null>(null);
+  const listOpen = listChoice ?? !narrow;
+  const toggleRef = useRef<HTMLButtonElement>(null);
+  function closeList() {
+    setListChoice(false);
+    toggleRef.current?.focus();
+  }
 
   const { models, error: modelsError, model, setModel, prefer: preferModel } = useModels(client);
   const convs = useConversations(client, PAGE_SIZE);
@@ -105,8 +132,12 @@ export function ChatApp() {
   const canSend = !!model && !conversation.loading && !conversation.error;
 
   return (
-    <div className="chat-layout">
+    <div className={listOpen ? "chat-layout" : "chat-layout list-closed"}>
       <ConversationList
+        id="conversation-list"
+        open={listOpen}
+        drawer={narrow}
+        onClose={closeList}
         items={convs.items}
         currentId={currentId}
         hasMore={convs.hasMore}
@@ -117,8 +148,22 @@ export function ChatApp() {
         onDelete={(c) => void remove(c)}
         onNew={newConversation}
       />
+      {narrow && listOpen && <div className="drawer-backdrop" aria-hidden="true" onClick={closeList} />}
       <section className="chat-main" aria-labelledby="conversation-title">
         <div className="chat-header">
+          <button
+            ref={toggleRef}
+            type="button"
+            className="icon-btn list-toggle"
+            aria-controls="conversation-list"
+            aria-expanded={listOpen}
+            aria-label="Conversations"
+            title={listOpen ? "Hide the conversations" : "Show the conversations"}
+            data-testid="list-toggle"
+            onClick={() => setListChoice(!listOpen)}
+          >
+            ☰
+          </button>
           <h1 id="conversation-title">{title}</h1>
         </div>
         <div className="messages" ref={scroll.ref} onScroll={scroll.onScroll}>

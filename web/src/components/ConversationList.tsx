@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Conversation } from "@/lib/api";
 import { conversationTitle } from "@/lib/format";
 
@@ -15,10 +15,24 @@ interface Props {
   onRename: (id: string, title: string) => Promise<void>;
   onDelete: (c: Conversation) => void;
   onNew: () => void;
+  /** The element's id, for the chat header's toggle (aria-controls). */
+  id: string;
+  /** Shown (the header's toggle hides or shows it; on a phone it starts closed). */
+  open: boolean;
+  /** The list is a drawer over the chat (phone width): Esc and choosing a conversation close it. */
+  drawer: boolean;
+  onClose: () => void;
 }
 
 export function ConversationList(props: Props) {
   const { items, currentId, hasMore, loading, error, onLoadMore, onRename, onDelete, onNew } = props;
+  const { id, open, drawer, onClose } = props;
+  const ref = useRef<HTMLElement>(null);
+
+  // An opened drawer takes the focus (its first control), so a keyboard reader is inside it.
+  useEffect(() => {
+    if (drawer && open) ref.current?.querySelector<HTMLElement>("button, a[href]")?.focus();
+  }, [drawer, open]);
   const [editing, setEditing] = useState<string | null>(null);
   const [draft, setDraft] = useState("");
   const [renameError, setRenameError] = useState<string | null>(null);
@@ -39,8 +53,28 @@ export function ConversationList(props: Props) {
   }
 
   return (
-    <aside className="sidebar" aria-label="Conversations">
-      <button type="button" className="btn primary new-chat" onClick={onNew}>
+    <aside
+      ref={ref}
+      id={id}
+      className={drawer ? `sidebar drawer${open ? " open" : ""}` : "sidebar"}
+      aria-label="Conversations"
+      hidden={!open}
+      onKeyDown={(e) => {
+        // Esc closes the drawer (and, handled here, does not also stop a streaming reply).
+        if (drawer && e.key === "Escape" && !e.defaultPrevented && !editing) {
+          e.preventDefault();
+          onClose();
+        }
+      }}
+    >
+      <button
+        type="button"
+        className="btn primary new-chat"
+        onClick={() => {
+          onNew();
+          if (drawer) onClose();
+        }}
+      >
         + New conversation
       </button>
       {error && (
@@ -99,6 +133,7 @@ export function ConversationList(props: Props) {
                     className="conv-link"
                     aria-current={c.id === currentId ? "page" : undefined}
                     title={title}
+                    onClick={() => drawer && onClose()}
                   >
                     {title}
                   </Link>

@@ -3,6 +3,7 @@
 import Link from "next/link";
 import type { Message } from "@/lib/api";
 import { errorHint, replyStats } from "@/lib/format";
+import { CopyButton } from "./CopyButton";
 import { Markdown } from "./Markdown";
 
 function modelLabel(m: Message): string {
@@ -33,6 +34,7 @@ function ReplyFooter({ m }: { m: Message }) {
           ))}
         </dl>
       )}
+      {m.content && m.status !== "streaming" && <CopyButton text={m.content} label="Copy reply" />}
       {m.inference_event_id && m.status !== "streaming" && (
         <Link
           href={`/logs/?id=${encodeURIComponent(m.inference_event_id)}`}
@@ -76,6 +78,9 @@ export function MessageItem({ m, onRetry }: { m: Message; onRetry?: () => void }
     return (
       <article className="msg user" data-role="user" aria-label="You">
         <div className="msg-body plain">{m.content}</div>
+        <footer className="msg-footer">
+          <CopyButton text={m.content} label="Copy message" />
+        </footer>
       </article>
     );
   }
