@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     database_url: PostgresDsn = Field(default=PostgresDsn("postgresql://postgres@127.0.0.1:5432/prism"))
     redis_url: RedisDsn = Field(default=RedisDsn("redis://127.0.0.1:6379/0"))
 
+    # Secrets read at run time from AWS Secrets Manager (prism.secrets, cached 5 min): when an ARN is
+    # set it wins over the plain variable, which local runs and compose use.
+    database_secret_arn: str = Field(
+        default="",
+        description="Secret holding the database URL, or the JSON {username, password, host, port, dbname} "
+        "(an RDS-managed secret: host, port and dbname from PRISM_DATABASE_HOST/_PORT/_NAME)",
+    )
+    database_host: str = Field(default="", description="The database host when the secret has none (RDS Proxy)")
+    database_port: int = 5432
+    database_name: str = "prism"
+    api_key_secret_arn: str = Field(default="", description="Secret holding PRISM_API_KEY")
+    creds_key_secret_arn: str = Field(default="", description="Secret holding PRISM_CREDS_KEY")
+    admin_secret_arn: str = Field(default="", description="Secret holding the first admin's {email, password}")
+
     # Ingestion
     api_key: str = Field(default="", description="Ingestion key(s), comma-separated to allow rotation")
     max_events_per_request: int = 500
@@ -195,7 +209,32 @@ class Settings(BaseSettings):
 
     @property
     def database_dsn(self) -> str:
+        """The database URL: from ``database_secret_arn``'s secret (as it is now) or ``database_url``."""
+        if self.database_secret_arn:
+            from prism.secrets import default_cache
+
+            defaults: dict[str, str | int] = {"port": self.database_port, "dbname": self.database_name}
+            if self.database_host:
+                defaults["host"] = self.database_host
+            return default_cache().database_dsn(self.database_secret_arn, defaults=defaults)
         return str(self.database_url)
+
+    def with_secrets(self) -> Settings:
+        """These settings with the values of the ``*_secret_arn`` secrets filled in (the database URL
+        is read where it is used, so that a rotation reaches new connections)."""
+        from prism.secrets import default_cache
+
+        cache = default_cache()
+        update: dict[str, str] = {}
+        if self.api_key_secret_arn:
+            update["api_key"] = cache.get(self.api_key_secret_arn).strip()
+        if self.creds_key_secret_arn:
+            update["creds_key"] = cache.get(self.creds_key_secret_arn).strip()
+        if self.admin_secret_arn:
+            admin = cache.get_json(self.admin_secret_arn)
+            update["admin_email"] = str(admin.get("email") or self.admin_email)
+            update["admin_password"] = str(admin.get("password") or "")
+        return self.model_copy(update=update) if update else self
 
     @property
     def redis_dsn(self) -> str:
@@ -205,7 +244,7 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     try:
-        return Settings()
+        return Settings().with_secrets()
     except ValidationError as exc:
         problems = "; ".join(f"PRISM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc

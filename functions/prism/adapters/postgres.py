@@ -32,9 +32,15 @@ _PARTITION_LOCK = 0x5052_4950  # serialises partition creation across writers an
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A connection to ``dsn`` (as its secret holds it now, when it came from one: prism.secrets)."""
+    from prism import secrets
+
+    current = secrets.default_cache().current_dsn(dsn)
     try:
-        return psycopg.connect(dsn, **kwargs)
+        return psycopg.connect(current, **kwargs)
     except psycopg.OperationalError as exc:
+        if secrets.is_auth_failure(exc):
+            secrets.default_cache().forget_dsn(current)
         raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
 
 

@@ -9,6 +9,11 @@ A restart of PostgreSQL costs no request once it is back: every connection is ch
 leaves the pool (:func:`check_alive`, free while it is healthy), a dead one is replaced before any
 statement is sent on it, and the pool keeps trying to reconnect at most 2 s apart (psycopg_pool
 would otherwise back off up to twice the outage: a minute down, a minute more of 503s).
+
+Behind RDS Proxy: no statement is ever prepared on the server (``prepare_threshold=None``), so the
+proxy never pins a client to one database connection. A DSN read from a secret (prism.secrets) is
+resolved again for each new connection, and a refused password drops it from the secret cache, so a
+rotated password reaches the pool within one reconnect.
 """
 
 from __future__ import annotations
@@ -16,16 +21,28 @@ from __future__ import annotations
 import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from prism import secrets
 from prism.errors import PrismError, StoreError, ValidationFailedError
 
-Connection = psycopg.Connection[dict[str, Any]]
+
+class Connection(psycopg.Connection[dict[str, Any]]):
+    """A pooled connection; a refused password makes the secret it came from be read again."""
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        try:
+            return super().connect(conninfo, **kwargs)
+        except psycopg.OperationalError as exc:
+            if secrets.is_auth_failure(exc):
+                secrets.default_cache().forget_dsn(conninfo)
+            raise
 
 
 def columns(*names: str) -> sql.Composable:
@@ -69,14 +86,16 @@ class PooledPostgres:
         timeout: float = 10.0,
         reconnect_timeout: float = 5.0,
     ) -> None:
+        self._dsn = dsn
         self._pool: ConnectionPool[Connection] = ConnectionPool(
-            dsn,
+            self._conninfo,
             connection_class=Connection,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
             open=False,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            # prepare_threshold=None: no server-side prepared statements (RDS Proxy would pin them)
+            kwargs={"row_factory": dict_row, "autocommit": True, "prepare_threshold": None},
             configure=configure,
             check=self._check,
             # psycopg_pool retries a lost connection 1, 2, 4, 8 ... s apart until this runs out, then
@@ -87,6 +106,10 @@ class PooledPostgres:
             name=name,
         )
         self._opened = False
+
+    def _conninfo(self) -> str:
+        """The DSN for the next connection (a secret's current value, when it came from one)."""
+        return secrets.default_cache().current_dsn(self._dsn)
 
     def open(self) -> None:
         if not self._opened:
