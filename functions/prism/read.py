@@ -177,25 +177,35 @@ class Dashboard:
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-    user_id: UUID | None = None  # the owner: names are unique per owner, whatever their case
+    user_id: UUID | None = None  # the owner: names are unique per project and owner, whatever their case
+    project: str = "default"  # the project's slug: lists are per project
 
 
 def name_taken(name: str) -> ConflictError:
-    """The error of saving a dashboard under a name its owner already uses."""
+    """The error of saving a dashboard under a name its owner already uses in its project."""
     return ConflictError(f"a dashboard named {name!r} already exists: choose another name", code="name_taken")
 
 
 class DashboardStore(Protocol):
-    def list_dashboards(self) -> list[Dashboard]: ...
+    def list_dashboards(self, project: str = "default") -> list[Dashboard]:
+        """The project's dashboards, most recently changed first."""
+        ...
 
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None: ...
 
     def save_dashboard(
-        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+        self,
+        dashboard_id: UUID,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        create: bool,
+        owner: UUID | None = None,
+        project: str = "default",
     ) -> Dashboard | None:
-        """Insert (``create``, owned by ``owner``) or replace (the owner kept); None when replacing an
-        id that does not exist; ``ConflictError`` (``name_taken``) when the owner has a dashboard of
-        that name (whatever its case)."""
+        """Insert (``create``, owned by ``owner``, in ``project``) or replace (the owner and project
+        kept); None when replacing an id that does not exist; ``ConflictError`` (``name_taken``) when
+        the owner has a dashboard of that name (whatever its case) in that project."""
         ...
 
     def delete_dashboard(self, dashboard_id: UUID) -> bool: ...

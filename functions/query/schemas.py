@@ -33,6 +33,8 @@ Figure = Literal[
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Value = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
+SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a project's slug, as the identity API makes them
+Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=SLUG, examples=["default"])]
 
 
 class Strict(BaseModel):
@@ -69,9 +71,14 @@ class DashboardIn(Strict):
     spec: DashboardSpec = Field(default_factory=DashboardSpec)
 
 
+class DashboardNew(DashboardIn):
+    project: Slug = Field(default="default", description="The project it belongs to (its slug); kept on replace")
+
+
 class DashboardOut(BaseModel):
     id: UUID
     name: str
+    project: str
     spec: DashboardSpec
     created_at: datetime
     updated_at: datetime

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from query.schemas import (
     DashboardIn,
+    DashboardNew,
     DashboardOut,
     DashboardSpec,
     Figures,
@@ -305,19 +306,29 @@ class DashboardService:
     @staticmethod
     def _out(d: Dashboard) -> DashboardOut:
         spec = DashboardSpec.model_validate(d.spec)  # as saved: a DashboardIn's spec
-        return DashboardOut(id=d.id, name=d.name, spec=spec, created_at=d.created_at, updated_at=d.updated_at)
+        return DashboardOut(
+            id=d.id, name=d.name, project=d.project, spec=spec, created_at=d.created_at, updated_at=d.updated_at
+        )
 
     @staticmethod
     def _missing(dashboard_id: UUID) -> NotFoundError:
         return NotFoundError(f"dashboard {dashboard_id} not found", code="dashboard_not_found")
 
-    async def list(self) -> list[DashboardOut]:
-        return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards)]
+    async def list(self, project: str = "default") -> list[DashboardOut]:
+        """The project's dashboards, most recently changed first."""
+        return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards, project)]
 
-    async def create(self, body: DashboardIn, owner: UUID | None = None) -> DashboardOut:
-        """A new dashboard of ``owner``; a name the owner already uses (whatever its case) is a 409."""
+    async def create(self, body: DashboardNew, owner: UUID | None = None) -> DashboardOut:
+        """A new dashboard of ``owner`` in ``body.project``; a name the owner already uses there
+        (whatever its case) is a 409."""
         saved = await run_in_threadpool(
-            self.store.save_dashboard, uuid4(), body.name, body.spec.model_dump(), create=True, owner=owner
+            self.store.save_dashboard,
+            uuid4(),
+            body.name,
+            body.spec.model_dump(),
+            create=True,
+            owner=owner,
+            project=body.project,
         )
         assert saved is not None
         return self._out(saved)
@@ -329,7 +340,8 @@ class DashboardService:
         return self._out(found)
 
     async def replace(self, dashboard_id: UUID, body: DashboardIn) -> DashboardOut:
-        """Its name and spec replaced (a rename to a name its owner already uses is a 409)."""
+        """Its name and spec replaced, its project kept (a rename to a name its owner already uses
+        in that project is a 409)."""
         saved = await run_in_threadpool(
             self.store.save_dashboard, dashboard_id, body.name, body.spec.model_dump(), create=False
         )

@@ -236,26 +236,34 @@ class MemoryDashboardStore:
         self.clock += 1
         return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
 
-    def list_dashboards(self) -> list[Dashboard]:
-        return sorted(self.dashboards.values(), key=lambda d: (d.updated_at, d.id), reverse=True)
+    def list_dashboards(self, project: str = "default") -> list[Dashboard]:
+        mine = (d for d in self.dashboards.values() if d.project == project)
+        return sorted(mine, key=lambda d: (d.updated_at, d.id), reverse=True)
 
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None:
         return self.dashboards.get(dashboard_id)
 
     def save_dashboard(
-        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+        self,
+        dashboard_id: UUID,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        create: bool,
+        owner: UUID | None = None,
+        project: str = "default",
     ) -> Dashboard | None:
         old = self.dashboards.get(dashboard_id)
         if old is None and not create:
             return None
-        owner = old.user_id if old else owner
+        owner, project = (old.user_id, old.project) if old else (owner, project)
         if any(
-            d.id != dashboard_id and d.user_id == owner and d.name.lower() == name.lower()
+            d.id != dashboard_id and d.project == project and d.user_id == owner and d.name.lower() == name.lower()
             for d in self.dashboards.values()
         ):
             raise name_taken(name)
         now = self._now()
-        saved = Dashboard(dashboard_id, name, spec, old.created_at if old else now, now, owner)
+        saved = Dashboard(dashboard_id, name, spec, old.created_at if old else now, now, owner, project)
         self.dashboards[dashboard_id] = saved
         return saved
 

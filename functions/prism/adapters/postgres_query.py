@@ -260,10 +260,13 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
 
     # --- dashboards ---------------------------------------------------------------------------
 
-    def list_dashboards(self) -> list[Dashboard]:
+    def list_dashboards(self, project: str = "default") -> list[Dashboard]:
         with self._conn() as conn:
             rows = conn.execute(
-                sql.SQL("SELECT {} FROM dashboards ORDER BY updated_at DESC, id DESC").format(_DASHBOARD)
+                sql.SQL("SELECT {} FROM dashboards WHERE project = %s ORDER BY updated_at DESC, id DESC").format(
+                    _DASHBOARD
+                ),
+                (project,),
             ).fetchall()
         return [Dashboard(**r) for r in rows]
 
@@ -275,16 +278,24 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
         return Dashboard(**row) if row else None
 
     def save_dashboard(
-        self, dashboard_id: UUID, name: str, spec: dict[str, Any], *, create: bool, owner: UUID | None = None
+        self,
+        dashboard_id: UUID,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        create: bool,
+        owner: UUID | None = None,
+        project: str = "default",
     ) -> Dashboard | None:
         try:
             with self._conn() as conn:
                 if create:
                     row = conn.execute(
                         sql.SQL(
-                            "INSERT INTO dashboards (id, name, spec, user_id) VALUES (%s, %s, %s, %s) RETURNING {}"
+                            "INSERT INTO dashboards (id, name, spec, user_id, project) VALUES (%s, %s, %s, %s, %s)"
+                            " RETURNING {}"
                         ).format(_DASHBOARD),
-                        (dashboard_id, name, Jsonb(spec), owner),
+                        (dashboard_id, name, Jsonb(spec), owner, project),
                     ).fetchone()
                 else:
                     row = conn.execute(
@@ -310,4 +321,4 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET work_mem = '64MB'")
 
 
-_DASHBOARD = columns("id", "name", "spec", "created_at", "updated_at", "user_id")
+_DASHBOARD = columns("id", "name", "spec", "created_at", "updated_at", "user_id", "project")

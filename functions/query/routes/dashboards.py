@@ -1,25 +1,32 @@
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from prism.auth import AUTH_RESPONSES, Member, Viewer
 
 from query.deps import DashboardsDep
-from query.schemas import DashboardIn, DashboardOut
+from query.schemas import SLUG, DashboardIn, DashboardNew, DashboardOut
 
 router = APIRouter(tags=["dashboards"], responses=AUTH_RESPONSES)
 
 
 @router.get("/api/dashboards")
-async def list_dashboards(me: Viewer, dashboards: DashboardsDep) -> list[DashboardOut]:
-    """Saved dashboards, most recently changed first."""
-    return await dashboards.list()
+async def list_dashboards(
+    me: Viewer,
+    dashboards: DashboardsDep,
+    project: Annotated[str, Query(max_length=63, pattern=SLUG, description="The project's slug")] = "default",
+) -> list[DashboardOut]:
+    """The project's saved dashboards, most recently changed first (another project's are still
+    readable by id)."""
+    return await dashboards.list(project)
 
 
 @router.post("/api/dashboards", status_code=201)
-async def create_dashboard(me: Member, body: DashboardIn, dashboards: DashboardsDep) -> DashboardOut:
-    """A new dashboard, owned by the caller: a name they already use (whatever its case) is a 409 name_taken."""
+async def create_dashboard(me: Member, body: DashboardNew, dashboards: DashboardsDep) -> DashboardOut:
+    """A new dashboard of a project (``default`` unless named), owned by the caller: a name they
+    already use in that project (whatever its case) is a 409 name_taken."""
     return await dashboards.create(body, owner=me.user.id if me.user else None)
 
 

@@ -10,18 +10,17 @@ import math
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
-import prism
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from prism import histogram
-from prism.adapters.postgres import PostgresLogStore
+from prism.adapters.postgres import PostgresLogStore, drop_database, migrate
 from prism.adapters.postgres_query import PostgresQueryStore
 from prism.adapters.s3 import S3RawPayloadStore, s3_client
 from prism.config import Settings
@@ -371,19 +370,86 @@ def test_dashboard_names_are_unique_per_owner_whatever_their_case(
         assert other.post("/api/dashboards", json={"name": "Latency"}).status_code == 201
 
 
-def test_the_names_migration_tells_apart_names_already_taken_twice(clean_database: str) -> None:
-    migration = Path(prism.__file__).parent / "migrations" / "011_dashboard_names.sql"
-    with psycopg.connect(clean_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE dashboards")
-        conn.execute("DROP INDEX dashboards_owner_name_key")  # as before 011: names taken twice
+def test_the_names_migration_tells_apart_names_already_taken_twice() -> None:
+    with migrated_until("010") as (url, rest), psycopg.connect(url, autocommit=True) as conn:
         for i, name in enumerate(("Latency", "latency", "LATENCY", "Cost")):
             conn.execute("INSERT INTO dashboards (id, name, spec, created_at) VALUES (%s, %s, '{}', %s)",
                          (uuid.uuid4(), name, T0 + timedelta(minutes=i)))  # fmt: skip
-        conn.execute(migration.read_text())
+        rest()
         names = [r[0] for r in conn.execute("SELECT name FROM dashboards ORDER BY created_at")]
         assert names == ["Latency", "latency (2)", "LATENCY (3)", "Cost"]
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("INSERT INTO dashboards (id, name, spec) VALUES (%s, 'cost', '{}')", (uuid.uuid4(),))
+
+
+def test_dashboards_are_listed_per_project(client: TestClient, clean_database: str) -> None:
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+    a = client.post("/api/dashboards", json={"name": "Latency"}).json()
+    assert a["project"] == "default"
+    b = client.post("/api/dashboards", json={"name": "Cost", "project": "prod"}).json()
+    assert b["project"] == "prod"
+    assert [d["name"] for d in client.get("/api/dashboards").json()] == ["Latency"]
+    assert [d["name"] for d in client.get("/api/dashboards?project=default").json()] == ["Latency"]
+    assert [d["name"] for d in client.get("/api/dashboards?project=prod").json()] == ["Cost"]
+    assert client.get("/api/dashboards?project=staging").json() == []
+    # Another project's dashboard is still readable by id, and a replace keeps its project.
+    assert client.get(f"/api/dashboards/{b['id']}").json()["project"] == "prod"
+    assert client.put(f"/api/dashboards/{b['id']}", json={"name": "Spend"}).json()["project"] == "prod"
+    assert [d["name"] for d in client.get("/api/dashboards?project=prod").json()] == ["Spend"]
+    for bad in ("", "Prod", "a b", "x" * 64):
+        resp = client.get("/api/dashboards", params={"project": bad})
+        assert resp.status_code == 422 and "error" in resp.json(), bad
+        resp = client.post("/api/dashboards", json={"name": "x", "project": bad})
+        assert resp.status_code == 422 and "error" in resp.json(), bad
+    # A replace does not move a dashboard: the project is not part of its body.
+    resp = client.put(f"/api/dashboards/{a['id']}", json={"name": "Latency", "project": "prod"})
+    assert resp.status_code == 422
+
+
+def test_dashboard_names_are_unique_per_project(client: TestClient, clean_database: str) -> None:
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+    assert client.post("/api/dashboards", json={"name": "Latency", "project": "prod"}).status_code == 201
+    assert client.post("/api/dashboards", json={"name": "latency", "project": "staging"}).status_code == 201
+    assert client.post("/api/dashboards", json={"name": "Latency"}).status_code == 201  # the default project
+    resp = client.post("/api/dashboards", json={"name": "LATENCY", "project": "prod"})
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "name_taken"
+    cost = client.post("/api/dashboards", json={"name": "Cost", "project": "prod"}).json()
+    resp = client.put(f"/api/dashboards/{cost['id']}", json={"name": "latency"})  # a rename onto a taken name
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "name_taken"
+
+
+def test_the_project_migration_keeps_existing_dashboards_in_default() -> None:
+    with migrated_until("011") as (url, rest), psycopg.connect(url, autocommit=True) as conn:
+        ids = [uuid.uuid4(), uuid.uuid4()]
+        for i, name in zip(ids, ("Latency", "Cost"), strict=True):
+            conn.execute("INSERT INTO dashboards (id, name, spec) VALUES (%s, %s, '{}')", (i, name))
+        rest()
+        rows = conn.execute("SELECT id, project FROM dashboards ORDER BY name").fetchall()
+        assert rows == [(ids[1], "default"), (ids[0], "default")]
+        conn.execute("INSERT INTO dashboards (id, name, spec, project) VALUES (%s, 'latency', '{}', 'prod')",
+                     (uuid.uuid4(),))  # fmt: skip
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO dashboards (id, name, spec) VALUES (%s, 'LATENCY', '{}')", (uuid.uuid4(),))
+
+
+@contextmanager
+def migrated_until(key: str) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A new database migrated up to ``key``, and the call applying the rest; dropped after."""
+    from tests.conftest import _db_url
+    from tests.support.profile import TEST_PROFILE
+
+    url = _db_url(f"prism_test_dash_{uuid.uuid4().hex[:8]}")
+
+    def rest() -> None:
+        migrate(url, profile=TEST_PROFILE)
+
+    try:
+        migrate(url, profile=TEST_PROFILE, until=key)
+        yield url, rest
+    finally:
+        drop_database(url)
 
 
 @pytest.mark.parametrize(

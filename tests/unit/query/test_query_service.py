@@ -12,7 +12,7 @@ from prism import histogram
 from prism.adapters.memory import MemoryDashboardStore, MemoryQueryStore, MemoryRawPayloadStore
 from prism.errors import ConflictError, NotFoundError, ValidationFailedError
 from prism.read import Filters, LogQuery
-from query.schemas import DashboardIn
+from query.schemas import DashboardIn, DashboardNew
 from query.service import DashboardService, QueryService, Window, pick_step, window
 
 NOW = datetime(2026, 11, 27, 10, 0, 30, tzinfo=UTC)  # minute horizon (2 days): 2026-11-25 00:00
@@ -27,7 +27,7 @@ def service(store: MemoryQueryStore | None = None, raw: MemoryRawPayloadStore | 
 
 
 def code_of(exc: pytest.ExceptionInfo[Exception]) -> str:
-    assert isinstance(exc.value, ValidationFailedError | NotFoundError)
+    assert isinstance(exc.value, ValidationFailedError | NotFoundError | ConflictError)
     return exc.value.code
 
 
@@ -206,7 +206,7 @@ def test_one_log_carries_its_payload_wherever_it_is_kept() -> None:
 
 def test_dashboards_are_saved_replaced_and_deleted_and_an_unknown_id_is_not_found() -> None:
     dashboards = DashboardService(MemoryDashboardStore())
-    made = anyio.run(dashboards.create, DashboardIn(name="first"))
+    made = anyio.run(dashboards.create, DashboardNew(name="first"))
     assert anyio.run(dashboards.get, made.id).name == "first"
     renamed = anyio.run(dashboards.replace, made.id, DashboardIn(name="second"))
     assert renamed.created_at == made.created_at and renamed.updated_at > made.updated_at
@@ -221,12 +221,25 @@ def test_dashboards_are_saved_replaced_and_deleted_and_an_unknown_id_is_not_foun
 def test_a_name_the_owner_already_uses_is_a_conflict_and_another_owner_may_use_it() -> None:
     dashboards = DashboardService(MemoryDashboardStore())
     alice, bob = uuid4(), uuid4()
-    made = anyio.run(lambda: dashboards.create(DashboardIn(name="Latency"), owner=alice))
+    made = anyio.run(lambda: dashboards.create(DashboardNew(name="Latency"), owner=alice))
     with pytest.raises(ConflictError) as exc:
-        anyio.run(lambda: dashboards.create(DashboardIn(name="LATENCY"), owner=alice))
+        anyio.run(lambda: dashboards.create(DashboardNew(name="LATENCY"), owner=alice))
     assert code_of(exc) == "name_taken"
-    other = anyio.run(lambda: dashboards.create(DashboardIn(name="Cost"), owner=alice))
+    other = anyio.run(lambda: dashboards.create(DashboardNew(name="Cost"), owner=alice))
     with pytest.raises(ConflictError):
         anyio.run(dashboards.replace, other.id, DashboardIn(name="latency"))
     assert anyio.run(dashboards.replace, made.id, DashboardIn(name="latency")).name == "latency"
-    assert anyio.run(lambda: dashboards.create(DashboardIn(name="Latency"), owner=bob)).name == "Latency"
+    assert anyio.run(lambda: dashboards.create(DashboardNew(name="Latency"), owner=bob)).name == "Latency"
+
+
+def test_dashboards_are_listed_per_project_and_names_are_unique_per_project() -> None:
+    dashboards = DashboardService(MemoryDashboardStore())
+    alice = uuid4()
+    prod = anyio.run(lambda: dashboards.create(DashboardNew(name="Latency", project="prod"), owner=alice))
+    anyio.run(lambda: dashboards.create(DashboardNew(name="latency"), owner=alice))  # the default project
+    with pytest.raises(ConflictError):
+        anyio.run(lambda: dashboards.create(DashboardNew(name="LATENCY", project="prod"), owner=alice))
+    assert [d.project for d in anyio.run(dashboards.list)] == ["default"]
+    assert [d.id for d in anyio.run(dashboards.list, "prod")] == [prod.id]
+    assert anyio.run(dashboards.replace, prod.id, DashboardIn(name="Spend")).project == "prod"  # kept
+    assert anyio.run(dashboards.list, "staging") == []
