@@ -9,7 +9,7 @@ import {
 } from "@/lib/format";
 import { chartData, figure, linePath, niceMax, seriesLabel } from "@/lib/query/chart";
 import { buildQuery, QueryClient } from "@/lib/query/client";
-import { headlineTiles } from "@/lib/query/dashboards";
+import { dashboardProject, headlineTiles } from "@/lib/query/dashboards";
 import { logsViewHref, logsViewFilters, parseLogsView } from "@/lib/query/logsView";
 import { messageText, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
 import type { Stats, Timeseries } from "@/lib/query/types";
@@ -283,10 +283,24 @@ describe("saved dashboards", () => {
       init?.method === "DELETE" ? new Response(null, { status: 204 }) : new Response(JSON.stringify({ id: "d1" }), { status: 201 }),
     );
     const q = new QueryClient("http://q", fetchImpl as unknown as typeof fetch);
-    await q.createDashboard("Mine", { window: "1h", panels: [] });
+    await q.createDashboard("Mine", { window: "1h", panels: [] }, "prod");
     expect(fetchImpl.mock.calls[0][0]).toBe("http://q/api/dashboards");
-    expect(fetchImpl.mock.calls[0][1]).toMatchObject({ method: "POST", body: JSON.stringify({ name: "Mine", spec: { window: "1h", panels: [] } }) });
+    expect(fetchImpl.mock.calls[0][1]).toMatchObject({
+      method: "POST",
+      body: JSON.stringify({ name: "Mine", spec: { window: "1h", panels: [] }, project: "prod" }),
+    });
     await expect(q.deleteDashboard("d1")).resolves.toBeUndefined();
     expect(fetchImpl.mock.calls[1][1]).toMatchObject({ method: "DELETE" });
+  });
+
+  it("lists one project's dashboards: the chosen one, or default for every project", async () => {
+    const fetchImpl = vi.fn(async () => new Response("[]", { status: 200 }));
+    const q = new QueryClient("http://q", fetchImpl as unknown as typeof fetch);
+    await q.listDashboards(dashboardProject("staging"));
+    await q.listDashboards(dashboardProject(null));
+    expect(fetchImpl.mock.calls.map((c) => (c as unknown[])[0])).toEqual([
+      "http://q/api/dashboards?project=staging",
+      "http://q/api/dashboards?project=default",
+    ]);
   });
 });

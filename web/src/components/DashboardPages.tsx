@@ -8,6 +8,7 @@ import {
   copyName,
   DEFAULT_METRICS_VIEW,
   dashboardHref,
+  dashboardProject,
   metricsViewQuery,
   parseMetricsView,
   specCharts,
@@ -44,8 +45,9 @@ function Status({ msg }: { msg: Msg }) {
 export function DashboardList() {
   const { query } = useApp();
   const { project } = useProject();
+  const home = dashboardProject(project);
   const router = useRouter();
-  const list = useFetch(query ? "dashboards" : null, () => query!.listDashboards());
+  const list = useFetch(query ? ["dashboards", home] : null, () => query!.listDashboards(home));
   const items = list.data ?? null;
   const [name, setName] = useState("");
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
@@ -77,7 +79,7 @@ export function DashboardList() {
     if (!n) return setMsg({ kind: "error", text: "Name the dashboard." });
     let made: Dashboard | null = null;
     const ok = await act(async () => {
-      made = await q.createDashboard(n, viewToSpec(DEFAULT_METRICS_VIEW, SPEC_CHARTS));
+      made = await q.createDashboard(n, viewToSpec(DEFAULT_METRICS_VIEW, SPEC_CHARTS), home);
     }, n);
     if (ok && made) router.push(withProject(dashboardHref((made as Dashboard).id), project));
   }
@@ -91,7 +93,7 @@ export function DashboardList() {
 
   function duplicate(d: Dashboard) {
     const n = copyName(d.name, (items ?? []).map((x) => x.name));
-    void act(() => q.createDashboard(n, d.spec), n, `Saved a copy as “${n}”.`);
+    void act(() => q.createDashboard(n, d.spec, d.project), n, `Saved a copy as “${n}”.`);
   }
 
   function remove(d: Dashboard) {

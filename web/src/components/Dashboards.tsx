@@ -3,10 +3,11 @@
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "@/lib/http";
-import { specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
+import { dashboardProject, specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
 import type { Dashboard } from "@/lib/query/types";
 import { WINDOW_LABELS } from "@/lib/query/windows";
 import { useFetch } from "@/hooks/useFetch";
+import { useProject } from "@/hooks/useProject";
 import { useApp } from "./AppContext";
 
 /** Saved dashboards: the current view saved under a name; opening one restores its view. */
@@ -21,7 +22,8 @@ export function Dashboards({
   onOpen: (v: MetricsView) => void;
 }) {
   const { query } = useApp();
-  const list = useFetch(query ? "dashboards" : null, () => query!.listDashboards());
+  const home = dashboardProject(useProject().project);
+  const list = useFetch(query ? ["dashboards", home] : null, () => query!.listDashboards(home));
   const items = list.data ?? null;
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
@@ -40,7 +42,7 @@ export function Dashboards({
     setBusy(true);
     setMsg(null);
     try {
-      await query.createDashboard(n, viewToSpec(view, charts));
+      await query.createDashboard(n, viewToSpec(view, charts), home);
       setName("");
       setMsg({ kind: "ok", text: `Saved “${n}”.` });
       await load();

@@ -112,13 +112,15 @@ export interface paths {
         };
         /**
          * List Dashboards
-         * @description Saved dashboards, most recently changed first.
+         * @description The project's saved dashboards, most recently changed first (another project's are still
+         *     readable by id).
          */
         get: operations["list_dashboards_api_dashboards_get"];
         put?: never;
         /**
          * Create Dashboard
-         * @description A new dashboard, owned by the caller: a name they already use (whatever its case) is a 409 name_taken.
+         * @description A new dashboard of a project (``default`` unless named), owned by the caller: a name they
+         *     already use in that project (whatever its case) is a 409 name_taken.
          */
         post: operations["create_dashboard_api_dashboards_post"];
         delete?: never;
@@ -156,6 +158,19 @@ export interface components {
             name: string;
             spec?: components["schemas"]["DashboardSpec"];
         };
+        /** DashboardNew */
+        DashboardNew: {
+            /** Name */
+            name: string;
+            spec?: components["schemas"]["DashboardSpec"];
+            /**
+             * Project
+             * @description The project it belongs to (its slug); kept on replace
+             * @default default
+             * @example default
+             */
+            project: string;
+        };
         /** DashboardOut */
         DashboardOut: {
             /**
@@ -165,6 +180,8 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /** Project */
+            project: string;
             spec: components["schemas"]["DashboardSpec"];
             /**
              * Created At
@@ -968,7 +985,10 @@ export interface operations {
     };
     list_dashboards_api_dashboards_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The project's slug */
+                project?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1011,6 +1031,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     create_dashboard_api_dashboards_post: {
@@ -1022,7 +1051,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DashboardIn"];
+                "application/json": components["schemas"]["DashboardNew"];
             };
         };
         responses: {

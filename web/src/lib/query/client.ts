@@ -80,12 +80,14 @@ export class QueryClient {
     return this.get(`/api/logs/${encodeURIComponent(id)}`, signal);
   }
 
-  listDashboards(signal?: AbortSignal): Promise<Dashboard[]> {
-    return this.get("/api/dashboards", signal);
+  /** One project's saved dashboards (its slug), most recently changed first. */
+  listDashboards(project: string, signal?: AbortSignal): Promise<Dashboard[]> {
+    return this.get(`/api/dashboards${buildQuery({ project })}`, signal);
   }
 
-  createDashboard(name: string, spec: DashboardSpec): Promise<Dashboard> {
-    return this.request("POST", "/api/dashboards", { name, spec });
+  /** A new dashboard in `project` (a name the caller already uses there: ApiError 409 name_taken). */
+  createDashboard(name: string, spec: DashboardSpec, project: string): Promise<Dashboard> {
+    return this.request("POST", "/api/dashboards", { name, spec, project });
   }
 
   getDashboard(id: string, signal?: AbortSignal): Promise<Dashboard> {

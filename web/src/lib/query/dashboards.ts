@@ -4,6 +4,12 @@ import { formatCostOf, formatCount, formatDuration, formatRate } from "../format
 import type { DashboardSpec, EventStatus, Figure, Panel, Stats } from "./types";
 import { isWindow, type WindowName } from "./windows";
 
+/** The project whose dashboards are listed and saved: the chosen one, or `default` when the
+ * reader looks at every project (dashboards belong to one project each). */
+export function dashboardProject(project: string | null): string {
+  return project ?? "default";
+}
+
 /** What the metrics page shows: a saved dashboard is this, as panels. */
 export interface MetricsView {
   window: WindowName;
