@@ -130,6 +130,15 @@ def ref_name(value: Any) -> str:
     raise AssertionError(f"not a Ref/GetAtt: {value!r}")
 
 
+def ref_names(value: Any) -> set[str]:
+    """The logical ids a Ref / GetAtt, or either branch of an Fn::If of them, may point to."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return set().union(*(ref_names(branch) for branch in value["Fn::If"][1:]))
+    if value == {"Ref": "AWS::NoValue"}:
+        return set()
+    return {ref_name(value)}
+
+
 # ---------------------------------------------------------------- linters
 
 
@@ -427,16 +436,41 @@ def test_stream_and_queue_are_encrypted(resources: dict[str, Any]) -> None:
     assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
 
 
-def test_secrets_come_from_secrets_manager_never_plain_parameters(resources: dict[str, Any]) -> None:
-    seen = set()
+DATABASE_SECRET = {"DatabaseCluster", "DatabaseUrlSecretArn"}  # the stack's cluster's, or the one given
+OWN_SECRETS = {  # function -> the secrets it reads (prism.secrets), and nothing else
+    "IngestionFunction": {"IngestApiKeySecret"},
+    "WriterFunction": DATABASE_SECRET,
+    "WriterMaintenanceFunction": DATABASE_SECRET,
+    "MigrationsFunction": DATABASE_SECRET,
+    "ChatApiFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
+    "ChatStreamFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
+    "QueryFunction": DATABASE_SECRET,
+    "IdentityFunction": DATABASE_SECRET | {"AdminSecret"},
+}
+
+
+def test_no_secret_value_is_resolved_into_an_environment(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert "{{resolve:secretsmanager" not in json.dumps(template)  # not in functions, nor anywhere else
     for name, props in functions(resources).items():
-        for var in SECRET_VARS:
-            if var in env_of(props):
-                value = env_of(props)[var]
-                assert isinstance(value, dict) and "Fn::Sub" in value, f"{name}.{var}: {value!r}"
-                assert value["Fn::Sub"].startswith("{{resolve:secretsmanager:"), f"{name}.{var}"
-                seen.add(var)
-    assert seen == set(SECRET_VARS)
+        assert not set(SECRET_VARS) & set(env_of(props)), name  # values are read at run time, by ARN
+    assert "PRISM_SECRETS_REVISION" not in json.dumps(template.get("Globals", {}))
+
+
+def test_each_function_gets_the_arns_of_its_own_secrets(resources: dict[str, Any]) -> None:
+    for name, props in functions(resources).items():
+        arns = {var: value for var, value in env_of(props).items() if var.endswith("_SECRET_ARN")}
+        got = set().union(*(ref_names(v) for v in arns.values())) if arns else set()
+        assert got == OWN_SECRETS[name], name
+
+
+def test_each_role_reads_only_the_secrets_of_its_functions(resources: dict[str, Any]) -> None:
+    wanted: dict[str, set[str]] = {}
+    for name, props in functions(resources).items():
+        wanted.setdefault(ref_name(props["Role"]), set()).update(OWN_SECRETS[name])
+    for role, secrets in wanted.items():
+        assert role_grants(resources, role).get("secretsmanager:GetSecretValue") == secrets, role
+    actions = [a for _, st in policy_statements(resources) for a in as_list(st["Action"])]
+    assert not [a for a in actions if a.startswith("secretsmanager:") and a != "secretsmanager:GetSecretValue"]
 
 
 def test_no_parameter_carries_a_secret_value(template: dict[str, Any]) -> None:
@@ -727,7 +761,8 @@ def test_the_migrations_custom_resource_runs_the_migration_function(resources: d
     assert props["CodeVersion"] == {"Ref": "MigrationsFunction.Version"}  # ... re-runs the migrations
     assert ref_name(props["SecretsRevision"]) == "SecretsRevision"
     assert props["ServiceTimeout"] > function["Timeout"]
-    assert "{{resolve:secretsmanager:${DatabaseUrlSecretArn}" in env_of(function)["PRISM_DATABASE_URL"]["Fn::Sub"]
+    assert ref_names(env_of(function)["PRISM_DATABASE_SECRET_ARN"]) == DATABASE_SECRET
+    assert ref_names(props["DatabaseSecretArn"]) == DATABASE_SECRET  # a new database secret re-runs them
     import writer.migrations_resource as module
 
     assert callable(module.handler)
@@ -757,7 +792,7 @@ def role_grants(resources: dict[str, Any], role: str) -> dict[str, set[str]]:
             elif isinstance(target, dict) and "Fn::Sub" in target:
                 targets.add(re.findall(r"\$\{(\w+)", target["Fn::Sub"])[0])
             else:
-                targets.add(ref_name(target))
+                targets.update(ref_names(target))
         for action in as_list(statement["Action"]):
             grants.setdefault(action, set()).update(targets)
     return grants
@@ -765,6 +800,7 @@ def role_grants(resources: dict[str, Any], role: str) -> dict[str, set[str]]:
 
 ENI = {action: {"*"} for action in WILDCARD_OK_ACTIONS}
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+SECRET = "secretsmanager:GetSecretValue"
 READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
                "kinesis:GetShardIterator", "kinesis:ListShards")
 
@@ -773,22 +809,28 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
     ("role", "expected"),
     [
         ("MaintenanceRole", {  # + writer.replay: the dead letters and the raw payloads they point to
-            **{a: {"MaintenanceLogGroup"} for a in LOGS}, **ENI,
+            **{a: {"MaintenanceLogGroup"} for a in LOGS}, **ENI, SECRET: DATABASE_SECRET,
             "s3:GetObject": {"RawPayloadBucket"}, "s3:DeleteObject": {"RawPayloadBucket"},
             "s3:ListBucket": {"RawPayloadBucket"},
         }),
-        ("IdentityRole", {**{a: {"IdentityLogGroup"} for a in LOGS}, **ENI}),
-        ("ChatRole", {**{a: {"ChatLogGroup"} for a in LOGS}, **ENI}),
-        ("QueryRole", {**{a: {"QueryLogGroup"} for a in LOGS}, "s3:GetObject": {"RawPayloadBucket"}, **ENI}),
+        ("IdentityRole", {**{a: {"IdentityLogGroup"} for a in LOGS}, **ENI, SECRET: DATABASE_SECRET | {"AdminSecret"}}),
+        ("ChatRole", {
+            **{a: {"ChatLogGroup"} for a in LOGS}, **ENI,
+            SECRET: DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
+        }),
+        ("QueryRole", {
+            **{a: {"QueryLogGroup"} for a in LOGS}, "s3:GetObject": {"RawPayloadBucket"}, **ENI,
+            SECRET: DATABASE_SECRET,
+        }),
         ("WriterRole", {
-            **{a: {"WriterLogGroup"} for a in LOGS}, **ENI,
+            **{a: {"WriterLogGroup"} for a in LOGS}, **ENI, SECRET: DATABASE_SECRET,
             **{a: {"InferenceStream"} for a in READ_STREAM},
             "sqs:SendMessage": {"WriterDeadLetterQueue"},
             "s3:GetObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
             "s3:PutObject": {"RawPayloadBucket"},
         }),
         ("IngestionRole", {
-            **{a: {"IngestionLogGroup"} for a in LOGS},
+            **{a: {"IngestionLogGroup"} for a in LOGS}, SECRET: {"IngestApiKeySecret"},
             **{a: {"InferenceStream"} for a in ("kinesis:PutRecord", "kinesis:PutRecords",
                                                  "kinesis:DescribeStreamSummary")},
             "s3:PutObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
@@ -820,8 +862,8 @@ def test_identity_is_a_zip_function_on_an_aws_iam_url_with_the_first_admin_from_
     assert props["Handler"] == "identity.handler.handler" and props.get("PackageType", "Zip") == "Zip"
     assert props["FunctionUrlConfig"] == {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"}
     env = env_of(props)
-    assert env["PRISM_ADMIN_EMAIL"]["Fn::Sub"] == "{{resolve:secretsmanager:${AdminSecret}:SecretString:email}}"
-    assert env["PRISM_ADMIN_PASSWORD"]["Fn::Sub"] == "{{resolve:secretsmanager:${AdminSecret}:SecretString:password}}"
+    assert env["PRISM_ADMIN_SECRET_ARN"] == {"Ref": "AdminSecret"}  # read at run time (prism.secrets)
+    assert "PRISM_ADMIN_PASSWORD" not in env and "PRISM_ADMIN_EMAIL" not in env
     generated = resources["AdminSecret"]["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] >= 20
     assert "${AdminEmail}" in generated["SecretStringTemplate"]["Fn::Sub"]
@@ -840,3 +882,77 @@ def test_the_build_context_leaves_out_secrets_and_local_state(path: str) -> None
     allowed = {ln[1:] for ln in lines if ln.startswith("!")}
     assert allowed == {"pyproject.toml", "uv.lock", "functions/", "sdk/"}
     assert {"**/.env", "**/.env.*", "**/__pycache__", "functions/requirements/", "functions/Makefile"} <= set(lines)
+
+
+# ---------------------------------------------------------------- the database path
+
+
+DATABASE_RESOURCES = ("DatabaseCluster", "DatabaseInstance", "DatabaseProxy", "DatabaseProxyTargetGroup",
+                      "DatabaseProxyRole", "DatabaseSubnetGroup", "DatabaseSecurityGroup", "DatabaseProxySecurityGroup")
+
+
+def test_the_stack_can_create_an_aurora_serverless_cluster_behind_rds_proxy(resources: dict[str, Any]) -> None:
+    for name in DATABASE_RESOURCES:
+        assert resources[name].get("Condition") == "CreateDatabase", name
+    cluster = resources["DatabaseCluster"]
+    props = cluster["Properties"]
+    assert props["Engine"] == "aurora-postgresql" and props["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in props and props["StorageEncrypted"] is True
+    assert props["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0.5
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    assert resources["DatabaseInstance"]["Properties"]["DBInstanceClass"] == "db.serverless"
+    proxy = resources["DatabaseProxy"]["Properties"]
+    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["RequireTLS"] is True
+    assert [ref_name(a["SecretArn"]) for a in proxy["Auth"]] == ["DatabaseCluster"]  # the RDS-managed secret
+    assert proxy["VpcSubnetIds"] == {"Ref": "SubnetIds"}
+    assert role_grants(resources, "DatabaseProxyRole") == {SECRET: {"DatabaseCluster"}}
+    # only the proxy reaches the cluster, only the functions' security group the proxy
+    ingress = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert [ref_name(r["SourceSecurityGroupId"]) for r in ingress] == ["DatabaseProxySecurityGroup"]
+    ingress = resources["DatabaseProxySecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert [r["SourceSecurityGroupId"] for r in ingress] == [{"Fn::Select": [0, {"Ref": "SecurityGroupIds"}]}]
+
+
+def test_database_functions_connect_through_the_proxy_when_the_stack_makes_the_database(
+    resources: dict[str, Any],
+) -> None:
+    for name, props in functions(resources).items():
+        if OWN_SECRETS[name] & DATABASE_SECRET:
+            host = env_of(props)["PRISM_DATABASE_HOST"]
+            assert host == {"Fn::If": ["CreateDatabase", {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]},
+                                       {"Ref": "AWS::NoValue"}]}, name
+
+
+def test_subnets_need_security_groups_and_a_created_database_needs_a_vpc(template: dict[str, Any]) -> None:
+    rules = template["Rules"]
+    assert "SecurityGroupIds" in json.dumps(rules["SubnetsNeedSecurityGroups"]["Assertions"])
+    created = json.dumps(rules["CreatedDatabaseNeedsAVpc"]["Assertions"])
+    assert "SubnetIds" in created and "VpcId" in created
+    assert "DatabaseUrlSecretArn" in json.dumps(rules["OwnDatabaseNeedsItsSecret"]["Assertions"])
+
+
+def test_a_vpc_gets_an_s3_gateway_and_a_secrets_manager_endpoint(resources: dict[str, Any]) -> None:
+    s3 = resources["S3GatewayEndpoint"]
+    assert s3["Condition"] == "CreateS3Endpoint" and s3["Properties"]["VpcEndpointType"] == "Gateway"
+    assert s3["Properties"]["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+    assert s3["Properties"]["RouteTableIds"] == {"Ref": "RouteTableIds"}
+    statements = s3["Properties"]["PolicyDocument"]["Statement"]
+    assert {ref_name(r) if "Fn::Sub" not in r else r["Fn::Sub"] for st in statements for r in st["Resource"]} == {
+        "RawPayloadBucket", "${RawPayloadBucket.Arn}/*"}
+    sm = resources["SecretsManagerEndpoint"]
+    assert sm["Condition"] == "HasVpcId" and sm["Properties"]["PrivateDnsEnabled"] is True
+
+
+def test_chat_and_query_have_reserved_concurrency(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    for name, parameter in (("ChatApiFunction", "ChatReservedConcurrency"),
+                            ("ChatStreamFunction", "ChatReservedConcurrency"),
+                            ("QueryFunction", "QueryReservedConcurrency")):
+        value = functions(resources)[name]["ReservedConcurrentExecutions"]
+        assert value["Fn::If"][1] == {"Ref": parameter}, name
+        assert template["Parameters"][parameter]["Default"] > 0
+
+
+def test_deploy_doc_gives_the_connection_numbers_and_the_nat_requirement() -> None:
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    assert "## Database connections" in doc
+    assert "NAT" in doc and "RDS Proxy" in doc
