@@ -100,6 +100,7 @@ export function ConversationList(props: Props) {
                     onChange={(e) => setDraft(e.target.value)}
                     onKeyDown={(e) => {
                       if (e.key === "Escape") {
+                        e.preventDefault(); // cancels the rename only: no drawer close, no Stop
                         setEditing(null);
                         setRenameError(null);
                       }
