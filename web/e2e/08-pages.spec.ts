@@ -64,7 +64,10 @@ test("dark mode follows the system setting; the toggle overrides it and is kept"
   await expect.poll(bg).toBe("rgb(247, 247, 248)");
   await page.reload();
   await expect.poll(bg).toBe("rgb(247, 247, 248)"); // the choice is kept
-  await page.getByTestId("theme-toggle").click();
+  const again = page.getByTestId("theme-toggle");
+  await expect(again).toHaveAttribute("aria-pressed", "false"); // the reloaded page has read it
+  await again.click();
+  await expect(again).toHaveAttribute("aria-pressed", "true");
   await expect.poll(bg).toBe("rgb(21, 23, 28)");
   await page.evaluate(() => localStorage.removeItem("prism-theme"));
 });

@@ -1,7 +1,7 @@
 "use client";
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useMemo, useState, type ReactNode } from "react";
+import { useEffect, useMemo, useState, type ReactNode } from "react";
 import {
   formatCostOf,
   formatCount,
@@ -126,7 +126,11 @@ export function MetricsPage({
   const router = useRouter();
   const pathname = usePathname() ?? "/metrics/";
   const params = useSearchParams();
-  const view = useMemo(() => parseMetricsView(new URLSearchParams(params?.toString() ?? "")), [params]);
+  const fromUrl = useMemo(() => parseMetricsView(new URLSearchParams(params?.toString() ?? "")), [params]);
+  // The controls answer at once; the URL (a shareable link, back and forward) follows, and a URL
+  // changed from outside (a link, the back button) becomes the view.
+  const [view, setView] = useState<MetricsView>(fromUrl);
+  useEffect(() => setView(fromUrl), [fromUrl]);
   const { window: win, model, provider, status, breakdown } = view;
   const [tick, setTick] = useState(0);
 
@@ -136,7 +140,9 @@ export function MetricsPage({
       const v = params?.get(k);
       if (v) kept[k] = v;
     }
-    router.replace(`${pathname}${metricsViewQuery({ ...view, ...next }, kept)}`, { scroll: false });
+    const changed = { ...view, ...next };
+    setView(changed);
+    router.replace(`${pathname}${metricsViewQuery(changed, kept)}`, { scroll: false });
   }
   const setWin = (w: WindowName) => go({ window: w });
   const setModel = (m: string) => go({ model: m });

@@ -30,7 +30,11 @@ export function ThemeToggle() {
   }, []);
 
   function toggle() {
-    const next: Theme = theme === "dark" ? "light" : "dark";
+    // From what the page shows, not this component's state: another mount (or a reload racing
+    // the first render) may have set the theme since.
+    const shown = document.documentElement.dataset.theme;
+    const current: Theme = shown === "light" || shown === "dark" ? shown : systemTheme();
+    const next: Theme = current === "dark" ? "light" : "dark";
     document.documentElement.dataset.theme = next;
     try {
       localStorage.setItem(THEME_KEY, next);
