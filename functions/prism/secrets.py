@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prism.adapters.secretsmanager import secretsmanager_client
 from prism.clock import Clock, utc_now
 from prism.errors import ConfigError
 
@@ -34,12 +35,6 @@ DEFAULT_TTL_S = 300.0
 class _Entry:
     value: str
     fetched_at: datetime
-
-
-def secretsmanager_client() -> Any:
-    import boto3
-
-    return boto3.client("secretsmanager")
 
 
 def dsn_from_secret(value: str, *, defaults: Mapping[str, str | int] | None = None) -> str:
