@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -223,11 +222,11 @@ def test_lambda_shape_turn_with_ingestion_down_spools_at_once_and_a_later_invoca
         down.append(turn(lambda_chat, cid, f"down {i}"))
         # THEN each turn's event is in the spool by the time its response ended
         assert client.stats().spool_pending == i + 1
-    # AND the flush after each reply cost a few ms, not a wait on retries (3 s before: flush(3.0))
-    after_done_up = statistics.median(d["ended_at"] - d["done_at"] for d in up)
+    # AND the flush after each reply spooled at once instead of waiting out its timeout on retries
+    # (the bug this guards: every reply's response held for the whole flush timeout). Bounded by
+    # that timeout, not by the up turns' timings, so a loaded machine cannot make it fail.
     after_done_down = [d["ended_at"] - d["done_at"] for d in down]
-    assert max(after_done_down) < after_done_up + 0.25, (after_done_up, after_done_down)
-    assert max(d["ended_at"] for d in down) < statistics.median(d["ended_at"] for d in up) + 0.5
+    assert max(after_done_down) < 0.8 * client.settings.lambda_flush_timeout, after_done_down
     body = lambda_chat.get("/readyz").json()
     assert body["status"] == "degraded" and "unreachable" in body["degraded"][0]
     # WHEN the API is back: a later invocation sends what was spooled, and its own event
