@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_key_secret_arn: str = Field(default="", description="Secret holding PRISM_API_KEY")
     creds_key_secret_arn: str = Field(default="", description="Secret holding PRISM_CREDS_KEY")
     admin_secret_arn: str = Field(default="", description="Secret holding the first admin's {email, password}")
+    oidc_client_secret_arn: str = Field(default="", description="Secret holding PRISM_OIDC_CLIENT_SECRET")
 
     # Ingestion
     api_key: str = Field(default="", description="Ingestion key(s), comma-separated to allow rotation")
@@ -85,10 +86,13 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=300, description="Longest wait to fill a batch (MaximumBatchingWindowInSeconds)"
     )
     kinesis_max_retries: int = Field(
-        default=5, ge=-1, le=10_000, description="Retries of a failing batch (MaximumRetryAttempts; -1: until expiry)"
+        default=-1, ge=-1, le=10_000, description="Retries of a failing batch (MaximumRetryAttempts; -1: until expiry)"
     )
     kinesis_max_record_age_s: int = Field(
-        default=3600, ge=-1, description="Older records go to the dead letters, not the handler (-1: no limit)"
+        default=165_600,
+        ge=-1,
+        description="Older records go to the dead letters, not the handler (-1: no limit); the template's value, "
+        "2 h under the stream's 48 h retention",
     )
     kinesis_bisect_on_error: bool = Field(default=True, description="Split a failing batch in two before retrying")
     kinesis_starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
@@ -159,6 +163,13 @@ class Settings(BaseSettings):
     oidc_role_claim: str = Field(default="groups", description="Claim (dotted path) whose values map to a role")
     oidc_role_map: str = Field(default="", description="claim value=role, comma-separated (prism-admins=admin)")
     oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"
+
+    # Behind a proxy
+    viewer_address_header: str = Field(
+        default="",
+        description="Header a trusted proxy puts the caller's address in (CloudFront-Viewer-Address in AWS, "
+        "ip:port); empty: the connection's address",
+    )
 
     @field_validator("stream_maxlen", "writer_batch", "max_events_per_request")
     @classmethod
