@@ -329,3 +329,55 @@ def test_retention_and_the_refresh_window_follow_the_setting(migrated: str, prof
         ).fetchone()
         conn.execute("CALL run_job(%s)", (job,))
         assert conn.execute("SELECT count(*) FROM inference_logs").fetchone() == (0,)
+
+
+# --- a refresh that finds another one running ---------------------------------------------------
+# TimescaleDB answers ``CALL refresh_continuous_aggregate`` with lock_not_available (55P03) while
+# its policy job (or another writer) refreshes the same aggregate. Without the extension, a stand-in
+# procedure of the same name raises the very same server error from a real lock held by another
+# session, so the tolerance is tested here on both profiles' servers.
+
+STAND_IN = """
+CREATE TABLE cagg_refresh_lock ();
+CREATE PROCEDURE refresh_continuous_aggregate(cagg text, window_start timestamptz, window_end timestamptz)
+LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE cagg_refresh_lock IN ACCESS EXCLUSIVE MODE NOWAIT; END $$;
+"""
+
+
+@pytest.fixture
+def refresh_stand_in(new_database: str) -> str:
+    if timescale_missing() is None:
+        pytest.skip("the test server has TimescaleDB: its own refresh_continuous_aggregate is tested above")
+    migrate(new_database, profile="postgres", retention_days=RETENTION_DAYS)
+    with psycopg.connect(new_database, autocommit=True) as conn:
+        conn.execute(STAND_IN)
+    return new_database
+
+
+def test_a_refresh_skips_when_another_holds_the_aggregate_and_runs_when_free(refresh_stand_in: str) -> None:
+    from prism.adapters.postgres import refresh_rollup
+
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    with psycopg.connect(refresh_stand_in, autocommit=True) as conn:
+        assert refresh_rollup(conn, start, end) is True
+        with psycopg.connect(refresh_stand_in) as holder:
+            holder.execute("LOCK TABLE cagg_refresh_lock IN ACCESS EXCLUSIVE MODE")  # the policy's refresh
+            assert refresh_rollup(conn, start, end) is False  # skipped, not raised
+        assert refresh_rollup(conn, start, end) is True  # the holder committed: free again
+
+
+def test_a_migration_s_deferred_refresh_is_skipped_while_another_runs_and_the_file_stays_applied(
+    refresh_stand_in: str,
+) -> None:
+    from prism.adapters.postgres import _apply
+
+    text = (
+        "-- prism:no-transaction\n"
+        "CREATE TABLE late_marker (id int);\n"
+        "CALL refresh_continuous_aggregate('metrics_minute', NULL, NULL);\n"
+    )
+    with psycopg.connect(refresh_stand_in, autocommit=True) as conn, psycopg.connect(refresh_stand_in) as holder:
+        holder.execute("LOCK TABLE cagg_refresh_lock IN ACCESS EXCLUSIVE MODE")
+        _apply(conn, "999_late_marker", "999_late_marker.sql", text, "postgres")
+    assert exists(refresh_stand_in, "late_marker")
+    assert "999_late_marker" in recorded(refresh_stand_in)
