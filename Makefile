@@ -5,7 +5,7 @@ UV := ./scripts/uv
 RUN := $(UV) run --frozen
 HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help setup up down restart logs status psql migrate replay test check lint typecheck bench schema build deploy
+.PHONY: help setup up down restart logs status psql migrate replay test check lint typecheck bench schema pin-images build deploy
 
 # `make restart writer`, `make logs writer chat`: the words after restart/logs name services (the
 # no-op rules keep make from treating them as targets). `SERVICE=writer` works too.
@@ -90,6 +90,9 @@ bench: setup ## Run the benchmarks and print their tables
 
 schema: setup ## Regenerate docs/inference-event-v1.schema.json from the contract
 	@$(RUN) python -c "import json; from prism.events import json_schema; open('docs/inference-event-v1.schema.json','w').write(json.dumps(json_schema(), indent=2) + '\n')"
+
+pin-images: setup ## Pin the images of compose and the Dockerfiles to their digests (CHECK=1: only check)
+	@$(RUN) python scripts/pin_images.py $(if $(CHECK),--check)
 
 # The zip functions alone: with IMAGE_URI (chat images pushed by CI, docs/deploy.md) no Docker is needed.
 ZIP_FUNCTIONS := IngestionFunction WriterFunction WriterMaintenanceFunction MigrationsFunction QueryFunction IdentityFunction
