@@ -96,7 +96,9 @@ def test_every_service_of_the_stack_is_defined(services: dict[str, Any]) -> None
 def test_localstack_is_pinned_to_the_last_account_free_release(services: dict[str, Any]) -> None:
     assert unpinned(services["localstack"]["image"]) == "localstack/localstack:4.14.0"
     enabled = {s.strip() for s in services["localstack"]["environment"]["SERVICES"].split(",")}
-    assert enabled >= {"s3", "kinesis", "sqs"}
+    assert enabled >= {"kinesis", "sqs"}
+    # its S3 lives in memory only (persistence is a Pro feature): compose keeps nothing there
+    assert "s3" not in enabled
 
 
 def test_timescaledb_is_a_pinned_image_of_a_current_postgres_on_a_named_volume(
@@ -400,7 +402,7 @@ def test_init_hooks_are_executable_and_create_bucket_stream_and_queue() -> None:
         assert hook.stat().st_mode & stat.S_IXUSR, f"{hook.name} is not executable"
         text += hook.read_text()
     assert "awslocal" in text
-    assert "create-bucket" in text and "PRISM_RAW_BUCKET" in text
+    assert "create-bucket" not in text and "PRISM_RAW_BUCKET" not in text  # raw payloads: the volume
     assert "create-stream" in text and "PRISM_KINESIS_STREAM" in text
     assert "create-queue" in text
 
@@ -550,14 +552,120 @@ def test_localstack_is_unhealthy_when_it_does_not_answer(services: dict[str, Any
     assert result.returncode != 0
 
 
-def test_localstack_state_is_on_a_named_volume_and_query_waits_for_it(
+def test_localstack_cache_is_on_a_named_volume_and_only_the_aws_clients_wait_for_it(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     mounts = services["localstack"]["volumes"]
     volume = next(m for m in mounts if m.endswith(":/var/lib/localstack"))
     assert volume.split(":")[0] in compose["volumes"]
-    # query reads the raw payloads the rows point at (s3://...)
-    assert services["query"]["depends_on"]["localstack"]["condition"] == "service_healthy"
+    # ingestion may publish to its Kinesis (PRISM_BUS=kinesis), the poller reads it and its SQS;
+    # the Redis writer and query read raw payloads from the volume, not from LocalStack
+    waiting = {name for name, svc in services.items() if "localstack" in svc.get("depends_on", {})}
+    assert waiting == {"ingestion", "kinesis-poller"}
+
+
+# ---------------------------------------------------------------- raw payloads: a volume, not LocalStack's S3
+
+#: Who touches the raw payload store in compose: ingestion writes the payloads it offloads; the writer
+#: and the kinesis-poller read the events sent by reference (and the poller's handler, like
+#: ``python -m writer.replay`` run in the writer service, writes/reads the dead letters beside them);
+#: query reads them for the log detail view.
+RAW_STORE_SERVICES = {"ingestion", "writer", "kinesis-poller", "query"}
+RAW_SETTINGS = ("PRISM_RAW_STORE", "PRISM_RAW_DIR", "PRISM_RAW_BUCKET")
+
+
+def named_mounts(compose: dict[str, Any], svc: dict[str, Any]) -> dict[str, str]:
+    """A service's named-volume mounts (short syntax): container path -> volume name."""
+    out = {}
+    for mount in svc.get("volumes", []):
+        source, _, rest = str(mount).partition(":")
+        if source in compose["volumes"]:
+            out[rest.split(":")[0]] = source
+    return out
+
+
+def interpolated(env: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as compose would pass it with an empty .env: ``${X:-d}`` is d,
+    ``${X:?...}`` (a required secret) a placeholder."""
+
+    def one(value: Any) -> str:
+        text = str(value)
+        text = re.sub(r"\$\{[A-Z0-9_]+:\?[^}]*\}", "from-env", text)
+        return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", text)
+
+    return {k: one(v) for k, v in env.items()}
+
+
+def test_the_raw_store_is_a_file_store_on_one_named_volume_mounted_at_its_dir_wherever_it_is_used(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    volumes = set()
+    for name in RAW_STORE_SERVICES:
+        env = services[name]["environment"]
+        assert env.get("PRISM_RAW_STORE") == "file", f"{name}: PRISM_RAW_STORE={env.get('PRISM_RAW_STORE')}"
+        raw_dir = env["PRISM_RAW_DIR"]
+        assert raw_dir.startswith("/") and "$" not in raw_dir, f"{name}: a fixed absolute path, not {raw_dir}"
+        mounts = named_mounts(compose, services[name])
+        assert raw_dir in mounts, f"{name}: nothing mounted at PRISM_RAW_DIR {raw_dir} (gone with the container)"
+        volumes.add((mounts[raw_dir], raw_dir))
+    # one volume, at one path: a row's file:// URI is the absolute path the writing service saw
+    assert len(volumes) == 1, volumes
+    ((volume, _),) = volumes
+    assert compose["volumes"][volume] in (None, {}) or not compose["volumes"][volume].get("external"), volume
+
+
+def test_services_that_do_not_touch_raw_payloads_get_neither_the_volume_nor_the_settings(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    raw_volume = named_mounts(compose, services["query"])[services["query"]["environment"]["PRISM_RAW_DIR"]]
+    for name, svc in services.items():
+        if name in RAW_STORE_SERVICES:
+            continue
+        assert raw_volume not in named_mounts(compose, svc).values(), f"{name} mounts {raw_volume}"
+        env = svc.get("environment", {})
+        assert not [k for k in RAW_SETTINGS if k in env], f"{name} gets raw store settings it does not use"
+
+
+def test_no_service_keeps_raw_payloads_in_localstack_s3(services: dict[str, Any]) -> None:
+    for name, svc in services.items():
+        env = interpolated(svc.get("environment", {}))
+        assert env.get("PRISM_RAW_STORE", "file") == "file", name
+        assert "PRISM_RAW_BUCKET" not in env, f"{name}: a bucket in LocalStack's in-memory S3"
+
+
+def test_the_composition_root_builds_the_file_store_and_dead_letters_on_the_volume(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    from prism import bootstrap
+    from prism.adapters.files import FileDeadLetters, FileRawPayloadStore
+    from prism.config import Settings
+
+    for name in RAW_STORE_SERVICES:
+        env = interpolated(services[name]["environment"])
+        fields = {k.removeprefix("PRISM_").lower(): v for k, v in env.items() if k.startswith("PRISM_")}
+        settings = Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields})
+        mount = Path(env["PRISM_RAW_DIR"])
+        store = bootstrap.build_raw_store(settings)
+        assert isinstance(store, FileRawPayloadStore) and store.root == mount.resolve(), name
+        letters = bootstrap.build_dead_letter_store(settings)
+        assert isinstance(letters, FileDeadLetters) and mount.resolve() in letters.root.parents, name
+
+
+def test_each_image_makes_its_volume_mount_points_for_its_user(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    """A new named volume takes the owner of the image's directory it is mounted on; a path the image
+    lacks is made by Docker, owned by root, and uid 10001 could not write its payloads there."""
+    for name, svc in services.items():
+        build = svc.get("build")
+        if not isinstance(build, dict) or "target" not in build:
+            continue
+        text = (ROOT / build["context"] / build["dockerfile"]).read_text()
+        stage = re.split(r"^FROM\s", text.split(f" AS {build['target']}\n", 1)[1], flags=re.MULTILINE)[0]
+        made = " ".join(re.findall(r"mkdir -p ([^&\n]+)", stage)).split()
+        owned = " ".join(re.findall(r"chown prism:prism ([^&\n]+)", stage)).split()
+        for path in named_mounts(compose, svc):
+            assert path in made and path in owned, f"{name}: stage {build['target']} does not make {path} for prism"
 
 
 # ---------------------------------------------------------------- images: non-root, current, pinned
