@@ -61,7 +61,7 @@ def create_app(
     install_docs(app)
     app.state.ingestor = ingestor
     app.state.ingestion = IngestionService(settings, ingestor)
-    app.state.keys = KeyResolver(settings.api_keys, keys, clock=clock)
+    app.state.keys = KeyResolver(lambda: settings.api_keys, keys, clock=clock)  # follows a rotated secret
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage,
         {"auth_failures": settings.rate_limit_auth_failures, "ingest": settings.rate_limit_ingest},

@@ -1,6 +1,11 @@
 """Which project a bearer token writes to: ``PRISM_API_KEY`` keys are the ``default`` project's; any
 other token is resolved through the ``IngestKeys`` port (:mod:`prism.keys`), behind a cache.
 
+The ``PRISM_API_KEY`` keys may be given as a function that returns them as they are now (the
+ingestion app passes ``Settings.api_keys``, which follows ``PRISM_API_KEY_SECRET_ARN``'s secret
+through :class:`prism.secrets.SecretCache`): a key rotated there is accepted, and a key removed
+there refused, within that cache's TTL, on running instances too.
+
 The cache keeps the write path off the database: a key found is trusted for ``POSITIVE_TTL``
 (30 s: a revoked key stops within that), a token not found is refused for ``NEGATIVE_TTL`` (5 s:
 a key just created works within that) without asking again. Entries are keyed by the token's
@@ -14,9 +19,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -24,6 +28,7 @@ import anyio
 from prism.clock import Clock, utc_now
 from prism.keys import IngestKey, IngestKeys, digest, lookup_prefix, matches
 from prism.records import DEFAULT_PROJECT
+from prism.ttlcache import TTLCache
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +39,21 @@ MAX_ENTRIES = 10_000  # random tokens fill the negative side; past this the olde
 LOOKUP_THREADS = 4
 
 
-@dataclass(frozen=True)
-class _Entry:
-    key: IngestKey | None  # None: no such live key
-    until: datetime
-
-
 class KeyResolver:
     def __init__(
         self,
-        env_keys: Sequence[str],
+        env_keys: Sequence[str] | Callable[[], Sequence[str]],
         store: IngestKeys | None,
         *,
         clock: Clock = utc_now,
         touch_in_background: bool = True,
     ) -> None:
-        self.env_keys = [k.encode() for k in env_keys]
+        fixed = () if callable(env_keys) else tuple(env_keys)
+        self._env_keys: Callable[[], Sequence[str]] = env_keys if callable(env_keys) else (lambda: fixed)
         self.store = store
         self.clock = clock
-        self._cache: dict[bytes, _Entry] = {}
+        # token digest -> its live key, or None: no such live key
+        self._cache: TTLCache[bytes, IngestKey | None] = TTLCache(POSITIVE_TTL, clock=clock, max_entries=MAX_ENTRIES)
         self._touched: dict[UUID, datetime] = {}
         self._lock = threading.Lock()
         self._touch_pool = ThreadPoolExecutor(1, thread_name_prefix="key-touch") if touch_in_background else None
@@ -64,18 +65,21 @@ class KeyResolver:
         """Whether ``token`` has the form of a project's ingestion key (only those are looked up)."""
         return lookup_prefix(token) is not None
 
+    @property
+    def env_keys(self) -> list[bytes]:
+        """The ``PRISM_API_KEY`` keys as they are now."""
+        return [k.encode() for k in self._env_keys()]
+
     def env_project(self, token: bytes) -> str | None:
         """``default`` for a ``PRISM_API_KEY`` key (each compared in constant time), else None."""
-        return DEFAULT_PROJECT if any(hmac.compare_digest(token, k) for k in self.env_keys) else None
+        return DEFAULT_PROJECT if any([hmac.compare_digest(token, k) for k in self.env_keys]) else None
 
     def cached(self, token: str) -> tuple[bool, str | None]:
         """(whether the cache could answer, the project or None); no I/O, for the event loop."""
-        token_digest = digest(token)
-        with self._lock:
-            entry = self._cache.get(token_digest)
-        if entry is None or entry.until <= self.clock():
+        entry = self._cache.fresh(digest(token))
+        if entry is None:
             return False, None
-        return True, self._admit(entry.key)
+        return True, self._admit(entry.value)
 
     def resolve(self, token: str) -> str | None:
         """The project of ``token``, or None when it is no live ingestion key. Asks the store on a
@@ -88,11 +92,7 @@ class KeyResolver:
         key = self.store.find(prefix) if prefix is not None and self.store is not None else None
         if key is not None and not matches(token_digest, key):
             key = None
-        now = self.clock()
-        with self._lock:
-            if len(self._cache) >= MAX_ENTRIES:
-                self._evict(now)
-            self._cache[token_digest] = _Entry(key, now + (POSITIVE_TTL if key is not None else NEGATIVE_TTL))
+        self._cache.put(token_digest, key, POSITIVE_TTL if key is not None else NEGATIVE_TTL)
         return self._admit(key)
 
     def _admit(self, key: IngestKey | None) -> str | None:
@@ -102,6 +102,8 @@ class KeyResolver:
         if key.expired(now):
             return None
         with self._lock:
+            if len(self._touched) > MAX_ENTRIES:
+                self._touched.clear()
             last = self._touched.get(key.id)
             due = last is None or now - last >= TOUCH_EVERY
             if due:
@@ -124,16 +126,6 @@ class KeyResolver:
             self.store.touch(key_id, at)
         except Exception as exc:  # a use not recorded is no reason to refuse (or fail) anything
             log.warning("could not record the use of ingestion key %s: %s", key_id, exc)
-
-    def _evict(self, now: datetime) -> None:
-        for token_digest in [d for d, e in self._cache.items() if e.until <= now]:
-            del self._cache[token_digest]
-        excess = len(self._cache) - MAX_ENTRIES // 2
-        if excess > 0:
-            for token_digest in list(self._cache)[:excess]:
-                del self._cache[token_digest]
-        if len(self._touched) > MAX_ENTRIES:
-            self._touched.clear()
 
     def close(self) -> None:
         if self._touch_pool is not None:

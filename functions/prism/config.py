@@ -203,7 +203,27 @@ class Settings(BaseSettings):
 
     @property
     def api_keys(self) -> list[str]:
-        return [k.strip() for k in self.api_key.split(",") if k.strip()]
+        """The ingestion keys: ``api_key_secret_arn``'s secret as it is now (TTL-cached, so a rotation
+        reaches running instances within the TTL), or ``PRISM_API_KEY``."""
+        return self._split(self._secret_now(self.api_key_secret_arn, self.api_key))
+
+    @property
+    def creds_keys(self) -> list[str]:
+        """The Fernet keys, newest first: ``creds_key_secret_arn``'s secret as it is now (TTL-cached),
+        or ``PRISM_CREDS_KEY``."""
+        return self._split(self._secret_now(self.creds_key_secret_arn, self.creds_key))
+
+    @staticmethod
+    def _split(raw: str) -> list[str]:
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @staticmethod
+    def _secret_now(arn: str, plain: str) -> str:
+        if not arn:
+            return plain
+        from prism.secrets import default_cache
+
+        return default_cache().get(arn).strip()
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -231,8 +251,10 @@ class Settings(BaseSettings):
         return str(self.database_url)
 
     def with_secrets(self) -> Settings:
-        """These settings with the values of the ``*_secret_arn`` secrets filled in (the database URL
-        is read where it is used, so that a rotation reaches new connections)."""
+        """These settings with the values of the ``*_secret_arn`` secrets filled in as they are at
+        start. Where they are used, the database URL, the ingestion keys and the credential keys are
+        read again (:attr:`database_dsn`, :attr:`api_keys`, :attr:`creds_keys`), so that a rotation
+        reaches running instances; the OIDC client secret and the first admin's stay as read here."""
         from prism.secrets import default_cache
 
         cache = default_cache()
@@ -245,6 +267,8 @@ class Settings(BaseSettings):
             admin = cache.get_json(self.admin_secret_arn)
             update["admin_email"] = str(admin.get("email") or self.admin_email)
             update["admin_password"] = str(admin.get("password") or "")
+        if self.oidc_client_secret_arn:
+            update["oidc_client_secret"] = cache.get(self.oidc_client_secret_arn).strip()
         return self.model_copy(update=update) if update else self
 
     @property

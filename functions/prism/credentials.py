@@ -12,6 +12,13 @@ So a row whose ``base_url`` was changed afterwards (through the API or in the da
 the key anywhere else. Tokens from before binding hold the bare key; :meth:`CredentialCipher.upgrade`
 binds them to the endpoint their row names.
 
+In the cloud the keys are in a secret (``PRISM_CREDS_KEY_SECRET_ARN``): the cipher the chat builds
+(:meth:`CredentialCipher.following`, see ``prism.bootstrap.build_cipher``) reads them as they are now
+(TTL-cached by ``prism.secrets``) on every use, so a key put in front in the secret encrypts from
+then on, within the cache's TTL, on running instances too, and the tokens made under the older keys
+still decrypt while those stay listed. A secret that becomes empty or holds a key that is not a
+Fernet key is not followed (a warning is logged, the last good keys are kept).
+
 A plaintext key never leaves this process in any form but its last four characters
 (:func:`last4`), and nothing here logs.
 """
@@ -19,11 +26,15 @@ A plaintext key never leaves this process in any form but its last four characte
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from prism.errors import ConfigError, PrismError
+
+log = logging.getLogger(__name__)
 
 
 class CredentialsKeyMissingError(ConfigError):
@@ -79,8 +90,22 @@ def last4(secret: str) -> str:
 class CredentialCipher:
     """Encrypts and decrypts provider keys; rotation-aware."""
 
-    def __init__(self, keys: str | list[str]) -> None:
-        key_list = parse_keys(keys) if isinstance(keys, str) else [k for k in keys if k]
+    def __init__(self, keys: str | list[str], *, source: Callable[[], list[str]] | None = None) -> None:
+        """``keys``: the Fernet keys, newest first; ``source``: where they are read again on every
+        use (see :meth:`following`)."""
+        key_list = parse_keys(keys) if isinstance(keys, str) else [k.strip() for k in keys if k.strip()]
+        self._state = self._build(key_list)  # (keys, primary, all): replaced whole, never in part
+        self._seen = self._state[0]  # what the source last returned, usable or not
+        self._source = source
+
+    @classmethod
+    def following(cls, source: Callable[[], list[str]]) -> CredentialCipher:
+        """A cipher under the keys ``source`` returns now, and on each later use under the keys it
+        returns then (``source`` is called on every use: it must be cheap, TTL-cached)."""
+        return cls(source(), source=source)
+
+    @staticmethod
+    def _build(key_list: list[str]) -> tuple[tuple[str, ...], Fernet, MultiFernet]:
         if not key_list:
             raise CredentialsKeyMissingError(
                 "PRISM_CREDS_KEY is not set: provider keys cannot be stored. Generate one with "
@@ -94,8 +119,20 @@ class CredentialCipher:
                 raise ConfigError(
                     f"PRISM_CREDS_KEY: key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
                 ) from exc
-        self._primary = fernets[0]
-        self._multi = MultiFernet(fernets)
+        return tuple(key_list), fernets[0], MultiFernet(fernets)
+
+    def _current(self) -> tuple[Fernet, MultiFernet]:
+        """The primary key and all keys, as the source has them now."""
+        if self._source is not None:
+            keys = tuple(k.strip() for k in self._source() if k.strip())
+            if keys != self._seen:
+                self._seen = keys  # a bad value is warned about once, not on every use
+                try:
+                    self._state = self._build(list(keys))
+                except ConfigError as exc:  # the message names no key
+                    log.warning("PRISM_CREDS_KEY changed to unusable keys, the previous ones stay in use: %s", exc)
+        _, primary, every = self._state
+        return primary, every
 
     @classmethod
     def from_setting(cls, raw: str) -> CredentialCipher | None:
@@ -103,11 +140,11 @@ class CredentialCipher:
         return cls(raw) if parse_keys(raw) else None
 
     def encrypt(self, plaintext: str) -> str:
-        return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        return self._current()[1].encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
         try:
-            return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
+            return self._current()[1].decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken as exc:
             raise CredentialDecryptError(
                 "a stored provider key cannot be decrypted with PRISM_CREDS_KEY; "
@@ -147,7 +184,7 @@ class CredentialCipher:
     def needs_rotation(self, token: str) -> bool:
         """True when ``token`` was not made under the primary (first) key."""
         try:
-            self._primary.decrypt(token.encode("ascii"))
+            self._current()[0].decrypt(token.encode("ascii"))
         except InvalidToken:
             return True
         return False
@@ -155,7 +192,7 @@ class CredentialCipher:
     def rotate(self, token: str) -> str:
         """Re-encrypt ``token`` under the primary key."""
         try:
-            return self._multi.rotate(token.encode("ascii")).decode("ascii")
+            return self._current()[1].rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken as exc:
             raise CredentialDecryptError("a stored provider key cannot be decrypted for rotation") from exc
 

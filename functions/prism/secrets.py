@@ -5,8 +5,15 @@ fetched on first use (``GetSecretValue``) and kept for ``ttl_s`` (5 min), so a r
 picked up within that time without a redeploy. A DSN this module handed out that PostgreSQL then
 refuses (a password rotated by RDS before the cache expired) drops its secret from the cache at
 once (:meth:`SecretCache.forget_dsn`, called by the connection pools), so the next connection
-attempt reads the new password. Local runs and compose set the plain variables instead
+attempt reads the new password. While Secrets Manager cannot be read, the last value is served
+(asked again every ``RETRY_AFTER_S``). Local runs and compose set the plain variables instead
 (``PRISM_DATABASE_URL``...), and nothing here is used.
+
+Which secrets follow a rotation on a running instance (see prism.config): the database URL (per
+connection), the ingestion keys (``PRISM_API_KEY_SECRET_ARN``, per request) and the credential keys
+(``PRISM_CREDS_KEY_SECRET_ARN``, per encryption or decryption). Read once at start: the OIDC client
+secret (it also keys the sealed login-state cookie) and the first admin's (used only to create
+that admin).
 
 The database secret is either the whole URL (a plain string, or JSON with a ``url`` field) or the
 JSON an RDS-managed secret holds: ``{"username", "password", "host", "port", "dbname"}`` (the
@@ -20,21 +27,16 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from prism.adapters.secretsmanager import secretsmanager_client
 from prism.clock import Clock, utc_now
 from prism.errors import ConfigError
+from prism.ttlcache import TTLCache
 
 DEFAULT_TTL_S = 300.0
-
-
-@dataclass(frozen=True)
-class _Entry:
-    value: str
-    fetched_at: datetime
+RETRY_AFTER_S = 30.0  # Secrets Manager unreachable: the last value is served this long before asking again
 
 
 def dsn_from_secret(value: str, *, defaults: Mapping[str, str | int] | None = None) -> str:
@@ -76,33 +78,33 @@ class SecretCache:
     ) -> None:
         self._make_client = client
         self._client: Any = None
-        self._ttl = timedelta(seconds=ttl_s)
-        self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        self._entries: TTLCache[str, str] = TTLCache(timedelta(seconds=ttl_s), clock=clock)
+        self._retry_after = timedelta(seconds=RETRY_AFTER_S)
         # a DSN handed out -> the secret it came from, and the defaults it was built with
         self._dsns: dict[str, tuple[str, Mapping[str, str | int] | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, secret_id: str) -> str:
-        """The secret's current ``SecretString`` (cached for the TTL)."""
-        now = self._clock()
-        with self._lock:
-            entry = self._entries.get(secret_id)
-            if entry is not None and now - entry.fetched_at < self._ttl:
+        """The secret's current ``SecretString`` (cached for the TTL; while Secrets Manager cannot be
+        read, the last value it gave)."""
+        with self._lock:  # one GetSecretValue at a time: threads that missed together ask once
+            entry = self._entries.fresh(secret_id)
+            if entry is not None:
                 return entry.value
             if self._client is None:
                 self._client = self._make_client()
             try:
                 response = self._client.get_secret_value(SecretId=secret_id)
             except Exception as exc:  # botocore's ClientError, EndpointConnectionError...
-                if entry is not None:  # Secrets Manager unreachable: the last value beats no value
-                    return entry.value
+                last = self._entries.last(secret_id)
+                if last is not None:  # Secrets Manager unreachable: the last value beats no value,
+                    # and is kept a little while, so that every request does not wait on it again
+                    return self._entries.put(secret_id, last.value, min(self._retry_after, self._entries.ttl)).value
                 raise ConfigError(f"cannot read secret {secret_id}: {type(exc).__name__}") from exc
             value = response.get("SecretString")
             if value is None:
                 raise ConfigError(f"secret {secret_id} has no SecretString")
-            self._entries[secret_id] = _Entry(str(value), now)
-            return str(value)
+            return self._entries.put(secret_id, str(value)).value
 
     def get_json(self, secret_id: str) -> dict[str, Any]:
         try:
@@ -115,7 +117,7 @@ class SecretCache:
 
     def invalidate(self, secret_id: str) -> None:
         with self._lock:
-            self._entries.pop(secret_id, None)
+            self._entries.pop(secret_id)
 
     def database_dsn(self, secret_id: str, *, defaults: Mapping[str, str | int] | None = None) -> str:
         """The PostgreSQL URL in the database secret (remembered, for :meth:`forget_dsn`)."""
