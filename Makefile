@@ -19,8 +19,9 @@ endif
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
 
-setup: ## Install uv, the Python environment (from uv.lock) and write .env
+setup: ## Install uv, the Python environment (from uv.lock), the SAM CLI (tools/sam) and write .env
 	@$(UV) sync --frozen --all-groups --quiet
+	@$(UV) sync --frozen --project tools/sam --quiet
 	@$(UV) run --frozen python scripts/bootstrap_env.py
 
 up: setup ## Run the whole system (compose with Docker; local processes without)

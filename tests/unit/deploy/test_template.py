@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,12 +170,63 @@ def test_lint_after_transform_is_live_a_bad_invoke_mode_is_rejected(template: di
     assert any("STREAMING" in e for e in lint_errors(sam_transform(broken)))
 
 
-@pytest.mark.skipif(shutil.which("sam") is None, reason="aws-sam-cli is not installed (too heavy for dev)")
-def test_sam_validate_lint() -> None:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
-    command = ["sam", "validate", "--lint", "-t", str(TEMPLATE)]
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def sam_cli() -> str | None:
+    """The locked SAM CLI, tools/sam/.venv (`make setup` syncs it from tools/sam/uv.lock), else `sam` on PATH."""
+    locked = ROOT / "tools" / "sam" / ".venv" / "bin" / "sam"
+    return str(locked) if locked.is_file() else shutil.which("sam")
+
+
+CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # nothing listens there: any HTTP(S) call fails at once
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")  # dropped, any case, then set
+NETWORK_TRIED = ("Unable to connect to proxy", "Failed to connect to proxy URL", "New version check failed")
+
+
+def offline_sam_env(home: Path) -> dict[str, str]:
+    """No AWS credentials or profile (a fresh HOME, no AWS_* but the region), telemetry off, every
+    proxy a closed port, and the weekly "newer version?" GET to pypi.org marked as just done."""
+    (home / ".aws-sam").mkdir(parents=True)
+    (home / ".aws-sam" / "metadata.json").write_text(
+        json.dumps({"lastVersionCheck": time.time(), "telemetryEnabled": False})
+    )
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k.lower() not in PROXY_VARS}
+    proxies = {k: CLOSED_PORT_PROXY for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+    return {**kept, **proxies, "HOME": str(home), "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def sam_validate(flags: list[str], template: Path, home: Path) -> tuple[int, str]:
+    """`sam validate` offline: its exit code and output, after checking it made no network call."""
+    command = [str(sam_cli()), "validate", *flags, "--debug", "-t", str(template)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=offline_sam_env(home), timeout=280)
+    output = proc.stdout + proc.stderr
+    assert not [s for s in NETWORK_TRIED if s in output], "sam tried the network:\n" + output[-20000:]
+    return proc.returncode, output
+
+
+needs_sam = pytest.mark.skipif(
+    sam_cli() is None, reason="no SAM CLI: neither tools/sam/.venv (`make setup` syncs it) nor `sam` on PATH"
+)
+
+
+# `sam validate` runs the SAM translator (it rejects a misspelt event key); `--lint` runs only
+# cfn-lint (SAM CLI's own pinned copy), which does not.
+@needs_sam
+@pytest.mark.parametrize("flags", [[], ["--lint"]], ids=["translator", "lint"])
+def test_sam_validate_lint(flags: list[str], tmp_path: Path) -> None:
+    code, output = sam_validate(flags, TEMPLATE, tmp_path)
+    assert code == 0, output[-20000:]
+    assert "is a valid SAM Template" in output
+
+
+@needs_sam
+def test_sam_validate_is_live_a_misspelt_event_key_is_rejected(template: dict[str, Any], tmp_path: Path) -> None:
+    broken = json.loads(json.dumps(template))
+    event = broken["Resources"]["IngestionFunction"]["Properties"]["Events"]["PostEvents"]["Properties"]
+    event["Pth"] = event.pop("Path")
+    (tmp_path / "template.json").write_text(json.dumps(broken))
+    code, output = sam_validate([], tmp_path / "template.json", tmp_path / "home")
+    assert code == 1, output[-20000:]
+    assert "Event with id [PostEvents] is invalid. Property 'Path' is required." in output
 
 
 # ---------------------------------------------------------------- ingestion: zip behind an HTTP API
