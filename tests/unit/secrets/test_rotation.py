@@ -187,6 +187,26 @@ def test_an_unusable_rotated_creds_key_keeps_the_last_good_keys(
     assert "not-a-fernet-key" not in warnings[0] and old not in warnings[0]
 
 
+def test_the_chat_app_gets_its_cipher_from_the_secret(sm: Any) -> None:
+    # the chat's settings are not filled by with_secrets: the cipher reads the ARN itself
+    from chat.app import create_app as create_chat_app
+    from prism.adapters.memory import InMemoryChatStore
+
+    from tests.unit.chat.conftest import FakeDemo, FakeGateway, make_settings, memory_identity
+
+    arn = sm.create_secret(Name="creds-key", SecretString=Fernet.generate_key().decode())["ARN"]
+    store = InMemoryChatStore()
+    app = create_chat_app(
+        make_settings(creds_key="", creds_key_secret_arn=arn),
+        store=store,
+        credential_store=store,
+        gateway=FakeGateway(),
+        demo=FakeDemo(),  # type: ignore[arg-type]
+        identity=memory_identity(),
+    )
+    assert app.state.providers.creds_key_configured
+
+
 def test_secrets_manager_down_keeps_the_creds_key(sm: Any, clock: TestClock, counting: CountingClient) -> None:
     old = Fernet.generate_key().decode()
     arn = sm.create_secret(Name="creds-key", SecretString=old)["ARN"]
@@ -232,3 +252,12 @@ def test_the_oidc_client_secret_comes_from_its_secret_and_stays_as_read_at_start
     # a running instance keeps it (it keys the sealed login-state cookies it handed out); new ones read it
     assert settings.oidc_client_secret == "client-secret-1"
     assert Settings(env="test", oidc_client_secret_arn=arn).with_secrets().oidc_client_secret == "client-secret-2"
+
+
+def test_the_secrets_manager_client_gives_up_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the ingestion key is re-read on a request's path: botocore's defaults would hold it a minute per try
+    from prism.adapters.secretsmanager import secretsmanager_client
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    config = secretsmanager_client().meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries.get("total_max_attempts")) == (2, 5, 3)
