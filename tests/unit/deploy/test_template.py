@@ -27,7 +27,8 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-SECRET_VARS = ("PRISM_API_KEY", "PRISM_CREDS_KEY", "PRISM_DATABASE_URL", "PRISM_ADMIN_PASSWORD")
+SECRET_VARS = ("PRISM_API_KEY", "PRISM_CREDS_KEY", "PRISM_DATABASE_URL", "PRISM_ADMIN_PASSWORD",
+               "PRISM_OIDC_CLIENT_SECRET")
 ZIP_FUNCTIONS = {  # logical id -> functions/requirements/<name>.txt (functions/lambda_build.py)
     "IngestionFunction": "ingestion",
     "QueryFunction": "query",
@@ -42,6 +43,8 @@ STREAM_ROUTES = {  # CloudFront path pattern -> the method of the chat's SSE rou
     "/api/conversations/*/messages": "POST",
     "/api/conversations/*/messages/*/stream": "GET",
 }
+OIDC_ROUTES = "/api/auth/oidc/*"  # before /api/auth*: its policy forwards the viewer's host
+VIEWER_ADDRESS = "CloudFront-Viewer-Address"
 # The only actions for which AWS offers no resource-level permissions we could scope to.
 WILDCARD_OK_ACTIONS = {
     "ec2:CreateNetworkInterface",
@@ -490,14 +493,14 @@ def test_stream_and_queue_are_encrypted(resources: dict[str, Any]) -> None:
 
 DATABASE_SECRET = {"DatabaseCluster", "DatabaseUrlSecretArn"}  # the stack's cluster's, or the one given
 OWN_SECRETS = {  # function -> the secrets it reads (prism.secrets), and nothing else
-    "IngestionFunction": {"IngestApiKeySecret"},
+    "IngestionFunction": DATABASE_SECRET | {"IngestApiKeySecret"},  # + the projects' keys, in the database
     "WriterFunction": DATABASE_SECRET,
     "WriterMaintenanceFunction": DATABASE_SECRET,
     "MigrationsFunction": DATABASE_SECRET,
     "ChatApiFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
     "ChatStreamFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
     "QueryFunction": DATABASE_SECRET,
-    "IdentityFunction": DATABASE_SECRET | {"AdminSecret"},
+    "IdentityFunction": DATABASE_SECRET | {"AdminSecret", "OidcClientSecretSecret"},
 }
 
 
@@ -525,18 +528,59 @@ def test_each_role_reads_only_the_secrets_of_its_functions(resources: dict[str, 
     assert not [a for a in actions if a.startswith("secretsmanager:") and a != "secretsmanager:GetSecretValue"]
 
 
+STORED_SECRET_PARAMETERS = {"OidcClientSecret": "OidcClientSecretSecret"}  # parameter -> the secret storing it
+SWITCHES = {"PasswordLogin"}  # on/off, not a password
+
+
 def test_no_parameter_carries_a_secret_value(template: dict[str, Any]) -> None:
+    """Secrets come as Secrets Manager ARNs; the one exception, the OIDC client's secret (which a
+    provider hands out as a value), is NoEcho and only ever stored in a secret of the stack."""
     for name, param in template["Parameters"].items():
-        if re.search(r"password|secret|key", name, re.I) and not name.endswith(("Arn", "Revision")):
+        if name in STORED_SECRET_PARAMETERS:
+            assert param["NoEcho"] is True and param["Default"] == "", name
+            continue
+        if name in SWITCHES:
+            assert set(param["AllowedValues"]) == {"on", "off"}, name
+        elif re.search(r"password|secret|key", name, re.I) and not name.endswith(("Arn", "Revision")):
             pytest.fail(f"parameter {name} looks like a secret value: pass a Secrets Manager ARN")
         assert not param.get("NoEcho"), f"{name}: a NoEcho parameter is a secret passed in plain"
 
 
+def refs_to(node: Any, name: str, path: str = "") -> list[str]:
+    """Where in ``node`` a Ref to ``name`` (or a ${name} in a Sub) is."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("Ref") == name:
+            found.append(path)
+        sub = node.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) else sub
+        if isinstance(text, str) and "${" + name + "}" in text:
+            found.append(path)
+        for key, value in node.items():
+            found += refs_to(value, name, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += refs_to(value, name, f"{path}/{i}")
+    return found
+
+
+def test_the_oidc_client_secret_is_stored_in_a_secret_and_nowhere_else(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for parameter, secret in STORED_SECRET_PARAMETERS.items():
+        assert refs_to(template["Resources"], parameter) == [f"/{secret}/Properties/SecretString"], parameter
+        assert not refs_to([template.get("Outputs", {}), template.get("Globals", {})], parameter)
+        assert resources[secret]["Type"] == "AWS::SecretsManager::Secret"
+        assert resources[secret]["Condition"] == "HasOidcClientSecret"  # created only when given
+        assert template["Conditions"]["HasOidcClientSecret"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+
+
 def test_database_functions_can_join_a_vpc(template: dict[str, Any], resources: dict[str, Any]) -> None:
     assert {"SubnetIds", "SecurityGroupIds"} <= set(template["Parameters"])
-    for name in ("WriterFunction", "ChatApiFunction", "ChatStreamFunction", "QueryFunction", "IdentityFunction",
-                 "WriterMaintenanceFunction", "MigrationsFunction"):
-        assert "VpcConfig" in functions(resources)[name], name
+    for name in functions(resources):  # every function reaches the database
+        assert functions(resources)[name]["VpcConfig"] == {"Fn::If": [
+            "InVpc", {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+            {"Ref": "AWS::NoValue"}]}, name
 
 
 def test_outputs_give_the_one_url_and_what_make_deploy_needs(template: dict[str, Any]) -> None:
@@ -723,7 +767,7 @@ def test_the_api_paths_are_the_local_route_table(resources: dict[str, Any]) -> N
              "IdentityFunction": "identity"}
     routed: dict[str, set[str]] = {}
     for behaviour in api_behaviours(resources):
-        if behaviour["PathPattern"] not in STREAM_ROUTES:
+        if behaviour["PathPattern"] not in (*STREAM_ROUTES, OIDC_ROUTES):
             service = owner[origin_of[behaviour["TargetOriginId"]]]
             routed.setdefault(service, set()).add(behaviour["PathPattern"])
     assert routed == {service: {p + "*" for p in prefixes} for service, prefixes in ROUTES.items()}
@@ -764,9 +808,58 @@ def test_api_behaviours_never_cache_and_forward_what_the_apis_read_but_host(reso
         assert policy["CookiesConfig"]["CookieBehavior"] == "all"
         assert policy["QueryStringsConfig"]["QueryStringBehavior"] == "all"
         headers = {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+        assert len(headers) == len(policy["HeadersConfig"]["Headers"]) <= 10  # CloudFront's quota per policy
+        # never Host (nor all viewer headers, which include it)
         assert policy["HeadersConfig"]["HeaderBehavior"] == "whitelist" and "host" not in headers
-        assert {"x-amz-content-sha256", "x-csrf-token", "content-type", "origin"} <= headers
-        assert len(headers) <= 10  # CloudFront's quota of headers per origin request policy
+        assert {"x-amz-content-sha256", "content-type", "origin", "user-agent", "accept",
+                VIEWER_ADDRESS.lower()} <= headers, behaviour["PathPattern"]
+
+
+def forwarded_headers(resources: dict[str, Any], pattern: str) -> set[str]:
+    behaviour = next(b for b in api_behaviours(resources) if b["PathPattern"] == pattern)
+    policy = resources[ref_name(behaviour["OriginRequestPolicyId"])]["Properties"]["OriginRequestPolicyConfig"]
+    return {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+
+
+def test_each_api_gets_the_headers_it_reads_within_the_quota(resources: dict[str, Any]) -> None:
+    """Three policies, each under CloudFront's 10 headers: chat (SSE, sessions only), the read APIs
+    (query and identity: the read token in X-Prism-Token), the OIDC redirects (the viewer's host)."""
+    from scripts.local_config import ROUTES
+
+    for prefix in ROUTES["chat"]:
+        assert {"last-event-id", "x-csrf-token"} <= forwarded_headers(resources, prefix + "*"), prefix
+    for pattern in STREAM_ROUTES:
+        assert "last-event-id" in forwarded_headers(resources, pattern), pattern
+    for prefix in (*ROUTES["query"], *ROUTES["identity"]):
+        # Authorization carries origin access control's signature: a read token travels in X-Prism-Token.
+        assert {"x-prism-token", "x-csrf-token"} <= forwarded_headers(resources, prefix + "*"), prefix
+    assert "x-forwarded-host" in forwarded_headers(resources, OIDC_ROUTES)
+    everywhere_else = {p["PathPattern"] for p in api_behaviours(resources)} - {OIDC_ROUTES}
+    assert not any("x-forwarded-host" in forwarded_headers(resources, p) for p in everywhere_else)
+
+
+def test_the_oidc_redirects_have_their_own_behaviour_before_the_identity_prefix(resources: dict[str, Any]) -> None:
+    behaviours = distribution(resources)["CacheBehaviors"]
+    patterns = [b["PathPattern"] for b in behaviours]
+    assert patterns.index(OIDC_ROUTES) < patterns.index("/api/auth*")  # the first match wins
+    oidc = behaviours[patterns.index(OIDC_ROUTES)]
+    assert url_function_of(origins_by_id(resources)[oidc["TargetOriginId"]]) == "IdentityFunction"
+    from identity.routes.oidc import router
+
+    paths = {getattr(route, "path", "") for route in router.routes}
+    assert {"/api/auth/oidc/login", "/api/auth/oidc/callback"} <= paths
+    assert all(p.startswith(OIDC_ROUTES.removesuffix("*")) for p in paths if "/oidc/" in p)
+
+
+def test_the_functions_behind_the_distribution_read_the_viewer_address_it_forwards(resources: dict[str, Any]) -> None:
+    for name in URL_FUNCTIONS:
+        assert env_of(functions(resources)[name])["PRISM_VIEWER_ADDRESS_HEADER"] == VIEWER_ADDRESS, name
+    for behaviour in api_behaviours(resources):
+        assert VIEWER_ADDRESS.lower() in forwarded_headers(resources, behaviour["PathPattern"])
+    # the others are reached directly (ingestion's HTTP API gives the caller's address itself)
+    for name, props in functions(resources).items():
+        if name not in URL_FUNCTIONS:
+            assert "PRISM_VIEWER_ADDRESS_HEADER" not in env_of(props), name
 
 
 def test_same_origin_calls_drop_their_origin_header_at_the_edge(resources: dict[str, Any]) -> None:
@@ -818,7 +911,8 @@ def test_the_migrations_custom_resource_runs_the_migration_function(resources: d
     import writer.migrations_resource as module
 
     assert callable(module.handler)
-    for name in ("WriterFunction", "QueryFunction", "IdentityFunction", "ChatApiFunction", "ChatStreamFunction"):
+    for name in ("WriterFunction", "QueryFunction", "IdentityFunction", "ChatApiFunction", "ChatStreamFunction",
+                 "IngestionFunction"):
         assert resources[name]["DependsOn"] == "Migrations", name  # new code only on the new schema
 
 
@@ -865,7 +959,10 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
             "s3:GetObject": {"RawPayloadBucket"}, "s3:DeleteObject": {"RawPayloadBucket"},
             "s3:ListBucket": {"RawPayloadBucket"},
         }),
-        ("IdentityRole", {**{a: {"IdentityLogGroup"} for a in LOGS}, **ENI, SECRET: DATABASE_SECRET | {"AdminSecret"}}),
+        ("IdentityRole", {
+            **{a: {"IdentityLogGroup"} for a in LOGS}, **ENI,
+            SECRET: DATABASE_SECRET | {"AdminSecret", "OidcClientSecretSecret"},
+        }),
         ("ChatRole", {
             **{a: {"ChatLogGroup"} for a in LOGS}, **ENI,
             SECRET: DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
@@ -882,7 +979,7 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
             "s3:PutObject": {"RawPayloadBucket"},
         }),
         ("IngestionRole", {
-            **{a: {"IngestionLogGroup"} for a in LOGS}, SECRET: {"IngestApiKeySecret"},
+            **{a: {"IngestionLogGroup"} for a in LOGS}, **ENI, SECRET: DATABASE_SECRET | {"IngestApiKeySecret"},
             **{a: {"InferenceStream"} for a in ("kinesis:PutRecord", "kinesis:PutRecords",
                                                  "kinesis:DescribeStreamSummary")},
             "s3:PutObject": {"RawPayloadBucket"}, "s3:ListBucket": {"RawPayloadBucket"},
@@ -1008,3 +1105,254 @@ def test_deploy_doc_gives_the_connection_numbers_and_the_nat_requirement() -> No
     doc = (ROOT / "docs" / "deploy.md").read_text()
     assert "## Database connections" in doc
     assert "NAT" in doc and "RDS Proxy" in doc
+
+
+# ---------------------------------------------------------------- ingestion: the projects' keys in the database
+
+
+def test_ingestion_reads_the_projects_keys_from_the_database(resources: dict[str, Any]) -> None:
+    """UI-made keys (prism_ik_...) are looked up in api_keys/projects (prism.adapters.postgres_keys):
+    ingestion gets the database like the other database functions, after the migrations."""
+    props = functions(resources)["IngestionFunction"]
+    env = env_of(props)
+    query_env = env_of(functions(resources)["QueryFunction"])
+    for var in ("PRISM_DATABASE_SECRET_ARN", "PRISM_DATABASE_HOST"):
+        assert env[var] == query_env[var], var
+    assert ref_names(env["PRISM_DATABASE_SECRET_ARN"]) == DATABASE_SECRET
+    assert props["VpcConfig"] == functions(resources)["QueryFunction"]["VpcConfig"]
+    assert resources["IngestionFunction"]["DependsOn"] == "Migrations"
+    grants = role_grants(resources, "IngestionRole")
+    assert grants[SECRET] == DATABASE_SECRET | {"IngestApiKeySecret"}
+    eni = [st for owner, st in policy_statements(resources) if owner == "IngestionRole" and st["Resource"] == "*"]
+    assert {a for st in eni for a in as_list(st["Action"])} == WILDCARD_OK_ACTIONS
+    statements = resources["IngestionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (conditional,) = [st for st in statements if "Fn::If" in st]
+    assert conditional["Fn::If"][0] == "InVpc" and conditional["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_ingestion_in_a_vpc_reaches_kinesis_s3_and_secrets_through_endpoints(resources: dict[str, Any]) -> None:
+    kinesis = resources["KinesisStreamsEndpoint"]
+    props = kinesis["Properties"]
+    assert kinesis["Condition"] == "HasVpcId" and props["VpcEndpointType"] == "Interface"
+    assert props["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.kinesis-streams"}
+    assert props["PrivateDnsEnabled"] is True and props["SubnetIds"] == {"Ref": "SubnetIds"}
+    (statement,) = props["PolicyDocument"]["Statement"]
+    assert ref_name(statement["Resource"]) == "InferenceStream"  # this stack's stream only
+    publish = {a for a, targets in role_grants(resources, "IngestionRole").items() if "InferenceStream" in targets}
+    assert set(statement["Action"]) == publish  # everything ingestion does with it, nothing more
+    for endpoint in ("KinesisStreamsEndpoint", "SecretsManagerEndpoint"):
+        (group,) = resources[endpoint]["Properties"]["SecurityGroupIds"]
+        ingress = resources[ref_name(group)]["Properties"]["SecurityGroupIngress"]
+        assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in ingress] == [
+            (443, {"Fn::Select": [0, {"Ref": "SecurityGroupIds"}]})], endpoint
+    # the S3 gateway endpoint lets ingestion put raw payloads
+    (s3,) = resources["S3GatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+    assert "s3:PutObject" in s3["Action"] and {"Fn::Sub": "${RawPayloadBucket.Arn}/*"} in s3["Resource"]
+
+
+# ---------------------------------------------------------------- single sign-on (OpenID Connect)
+
+
+OIDC_ENV = {  # the identity function's setting -> the parameter it comes from
+    "PRISM_OIDC_ISSUER": "OidcIssuer",
+    "PRISM_OIDC_CLIENT_ID": "OidcClientId",
+    "PRISM_OIDC_ROLE_CLAIM": "OidcRoleClaim",
+    "PRISM_OIDC_ROLE_MAP": "OidcRoleMap",
+    "PRISM_OIDC_DEFAULT_ROLE": "OidcDefaultRole",
+    "PRISM_PASSWORD_LOGIN": "PasswordLogin",
+}
+
+
+def test_oidc_settings_are_parameters_of_the_identity_function(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from prism.config import Settings
+
+    params = template["Parameters"]
+    env = env_of(functions(resources)["IdentityFunction"])
+    for var, parameter in OIDC_ENV.items():
+        assert env[var] == {"Ref": parameter}, var
+        field = Settings.model_fields[var.removeprefix("PRISM_").lower()]
+        default = params[parameter]["Default"]
+        assert str(field.default) == default, var  # off by default, like the code
+    assert params["OidcIssuer"]["Default"] == "" and params["PasswordLogin"]["AllowedValues"] == ["on", "off"]
+    assert params["OidcDefaultRole"]["AllowedValues"] == ["admin", "member", "viewer"]
+    # only the secret's ARN, and only when there is one
+    assert env["PRISM_OIDC_CLIENT_SECRET_ARN"] == {
+        "Fn::If": ["HasOidcClientSecret", {"Ref": "OidcClientSecretSecret"}, {"Ref": "AWS::NoValue"}]}
+    assert "oidc_client_secret_arn" in Settings.model_fields
+    for name, props in functions(resources).items():
+        assert name == "IdentityFunction" or not any(v.startswith("PRISM_OIDC") for v in env_of(props)), name
+
+
+def test_oidc_role_map_parameter_accepts_what_the_setting_accepts(template: dict[str, Any]) -> None:
+    from prism.config import Settings
+
+    pattern = template["Parameters"]["OidcRoleMap"]["AllowedPattern"]
+    for value in ("", "prism-admins=admin", "a=admin,b=member,c=viewer"):
+        assert re.fullmatch(pattern, value), value
+        Settings(oidc_role_map=value)
+    for value in ("admins", "a=root", "a=admin,", "=admin"):
+        assert not re.fullmatch(pattern, value), value
+
+
+def test_sso_needs_its_client_and_password_login_off_needs_sso(template: dict[str, Any]) -> None:
+    rules = template["Rules"]
+    client = json.dumps(rules["OidcNeedsItsClient"])
+    assert '"OidcIssuer"' in client and '"OidcClientId"' in client and '"OidcClientSecret"' in client
+    off = rules["PasswordLoginOffNeedsOidc"]
+    assert off["RuleCondition"] == {"Fn::Equals": [{"Ref": "PasswordLogin"}, "off"]}
+    assert '"OidcIssuer"' in json.dumps(off["Assertions"])
+
+
+# ---------------------------------------------------------------- the CloudFront Functions, run with node
+
+
+NODE = shutil.which("node")
+PAGE_FILE = re.compile(r"^page\.(tsx|ts|jsx|js|mdx)$")
+
+
+def run_cloudfront_function(code: str, events: list[dict[str, Any]]) -> list[Any]:
+    """Each event through ``handler`` of ``code`` (cloudfront-js-2.0 code is plain JavaScript)."""
+    assert NODE, "node is needed to run the CloudFront Functions"
+    harness = (
+        "const fs = require('fs');\n"
+        "const handler = new Function(fs.readFileSync(process.argv[1], 'utf8') + '\\nreturn handler;')();\n"
+        "const events = JSON.parse(fs.readFileSync(0, 'utf8'));\n"
+        "Promise.all(events.map((e) => handler(e))).then((r) => process.stdout.write(JSON.stringify(r)));\n"
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "function.js"
+        source.write_text(code)
+        proc = subprocess.run([NODE, "-e", harness, str(source)], input=json.dumps(events),
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result: list[Any] = json.loads(proc.stdout)
+    return result
+
+
+def viewer_request(uri: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request"},
+        "viewer": {"ip": "198.51.100.11"},
+        "request": {"method": "GET", "uri": uri, "querystring": {}, "cookies": {},
+                    "headers": {k: {"value": v} for k, v in (headers or {"host": "prism.example.com"}).items()}},
+    }
+
+
+def viewer_response(uri: str, status: int = 200) -> dict[str, Any]:
+    event = viewer_request(uri)
+    event["context"]["eventType"] = "viewer-response"
+    event["response"] = {"statusCode": status, "statusDescription": "OK", "headers": {}, "cookies": {}}
+    return event
+
+
+def function_code(resources: dict[str, Any], name: str) -> str:
+    code: str = resources[name]["Properties"]["FunctionCode"]
+    return code
+
+
+def ui_pages() -> set[str]:
+    """The static export's pages: web/src/app/**/page.tsx as /dir/ URLs (route groups left out)."""
+    app = ROOT / "web" / "src" / "app"
+    pages = set()
+    for path in app.rglob("*"):
+        if PAGE_FILE.match(path.name):
+            parts = [p for p in path.parent.relative_to(app).parts if not (p.startswith("(") and p.endswith(")"))]
+            assert not any(p.startswith(("[", "_", "@")) for p in parts), f"{path}: not a static page"
+            pages.add("/" + "".join(p + "/" for p in parts))
+    return pages
+
+
+def test_the_web_pages_function_lists_exactly_the_ui_pages(resources: dict[str, Any]) -> None:
+    code = function_code(resources, "WebPagesRequestFunction")
+    listed = re.search(r"var PAGES = \[(.*?)\];", code, re.S)
+    assert listed
+    pages = re.findall(r"'([^']*)'", listed.group(1))
+    assert len(pages) == len(set(pages))
+    assert set(pages) == ui_pages() and "/" in pages and "/settings/" in pages
+
+
+def test_the_web_pages_functions_run_on_the_default_behaviour_with_one_code(resources: dict[str, Any]) -> None:
+    associations = distribution(resources)["DefaultCacheBehavior"]["FunctionAssociations"]
+    by_event = {a["EventType"]: a["FunctionARN"]["Fn::GetAtt"][0] for a in associations}
+    assert by_event == {"viewer-request": "WebPagesRequestFunction", "viewer-response": "WebPagesResponseFunction"}
+    assert function_code(resources, "WebPagesRequestFunction") == function_code(resources, "WebPagesResponseFunction")
+    for name in by_event.values():
+        assert resources[name]["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+        assert len(function_code(resources, name).encode()) < 10 * 1024  # CloudFront Functions' size quota
+    assert "CustomErrorResponses" not in distribution(resources)  # distribution-wide: they would hit the APIs too
+
+
+def test_the_web_pages_function_maps_pages_keeps_files_and_sends_the_rest_to_the_404_page(
+    resources: dict[str, Any],
+) -> None:
+    code = function_code(resources, "WebPagesRequestFunction")
+    uris = ["/", "/settings/", "/settings", "/admin/users", "/dashboards/view/", "/_next/static/chunks/app.js",
+            "/favicon.ico", "/settings/index.txt", "/404.html", "/nope", "/nope/", "/admin/", "/settings/x"]
+    results = run_cloudfront_function(code, [viewer_request(u) for u in uris])
+    got = {uri: r["uri"] for uri, r in zip(uris, results, strict=True)}
+    assert got == {
+        "/": "/index.html",
+        "/settings/": "/settings/index.html",
+        "/settings": "/settings/index.html",  # without its trailing slash
+        "/admin/users": "/admin/users/index.html",
+        "/dashboards/view/": "/dashboards/view/index.html",
+        "/_next/static/chunks/app.js": "/_next/static/chunks/app.js",  # assets as they are
+        "/favicon.ico": "/favicon.ico",
+        "/settings/index.txt": "/settings/index.txt",
+        "/404.html": "/404.html",
+        "/nope": "/404.html",  # no such page: the UI's 404 page
+        "/nope/": "/404.html",
+        "/admin/": "/404.html",
+        "/settings/x": "/404.html",
+    }
+    assert all(r["headers"] == {"host": {"value": "prism.example.com"}} for r in results)  # nothing else touched
+
+
+def test_the_web_pages_function_answers_404_for_the_404_page_and_leaves_the_rest(resources: dict[str, Any]) -> None:
+    code = function_code(resources, "WebPagesResponseFunction")
+    cases = [  # (uri the viewer-response event carries: as asked or as rewritten, origin status, status sent)
+        ("/404.html", 200, 404), ("/nope", 200, 404), ("/nope/", 200, 404),
+        ("/settings/index.html", 200, 200), ("/settings/", 200, 200), ("/settings", 200, 200), ("/", 200, 200),
+        ("/_next/static/chunks/app.js", 200, 200), ("/404.html", 304, 304),
+    ]
+    results = run_cloudfront_function(code, [viewer_response(uri, status) for uri, status, _ in cases])
+    assert [r["statusCode"] for r in results] == [sent for _, _, sent in cases]
+    assert [r.get("statusDescription") for r in results][:3] == ["Not Found"] * 3
+
+
+def test_the_web_pages_function_leaves_api_paths_to_a_json_404(resources: dict[str, Any]) -> None:
+    """An /api path reaches the default behaviour only when no API behaviour took it: never the UI's
+    page, but the APIs' own JSON error."""
+    code = function_code(resources, "WebPagesRequestFunction")
+    api, bare, lookalike = run_cloudfront_function(code, [viewer_request(u) for u in ("/api/nope", "/api", "/apis")])
+    for answer in (api, bare):
+        assert answer["statusCode"] == 404 and "uri" not in answer
+        assert answer["headers"]["content-type"] == {"value": "application/json"}
+        assert json.loads(answer["body"]["data"])["error"]["code"] == "not_found"
+    assert lookalike["uri"] == "/404.html"  # /apis is no API path
+    (kept,) = run_cloudfront_function(function_code(resources, "WebPagesResponseFunction"),
+                                      [viewer_response("/api/nope", 200)])
+    assert kept["statusCode"] == 200
+
+
+def test_the_api_edge_function_drops_a_same_origin_origin_and_forwards_the_viewers_host(
+    resources: dict[str, Any],
+) -> None:
+    (association,) = {a["FunctionARN"]["Fn::GetAtt"][0] for b in api_behaviours(resources)
+                      for a in b["FunctionAssociations"]}
+    code = function_code(resources, association)
+    events = [
+        viewer_request("/api/auth/oidc/login", {"host": "prism.example.com", "origin": "https://Prism.example.com"}),
+        viewer_request("/api/logs", {"host": "prism.example.com", "origin": "https://evil.example"}),
+        viewer_request("/api/auth/oidc/callback", {"host": "d111.cloudfront.net", "x-forwarded-host": "evil.example"}),
+    ]
+    same, other, spoofed = run_cloudfront_function(code, events)
+    assert "origin" not in same["headers"] and same["uri"] == "/api/auth/oidc/login"
+    assert other["headers"]["origin"] == {"value": "https://evil.example"}  # judged by the function
+    assert same["headers"]["x-forwarded-host"] == {"value": "prism.example.com"}
+    assert spoofed["headers"]["x-forwarded-host"] == {"value": "d111.cloudfront.net"}  # never the viewer's own
