@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import psycopg
@@ -134,3 +135,53 @@ def test_registering_is_retried_while_the_database_is_down(monkeypatch: pytest.M
     while not store.keys and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [k.project for k in store.keys.values()] == ["chat"]
+
+
+# --- in AWS: the keys come from Secrets Manager (moto) ---------------------------------------------
+
+
+@pytest.fixture
+def secrets() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+    from prism.secrets import SecretCache, set_default_cache
+
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        set_default_cache(SecretCache(lambda: client))
+        yield client
+    set_default_cache(None)
+
+
+def test_in_aws_the_chat_key_comes_from_its_secret_and_goes_to_the_chat_project(
+    keys: PostgresIngestKeys, monkeypatch: pytest.MonkeyPatch, redis_url: str, stream_name: str, secrets: Any
+) -> None:
+    monkeypatch.delenv("PRISM_CHAT_API_KEY", raising=False)
+    monkeypatch.delenv("PRISM_API_KEY", raising=False)
+    generated = "Zq7" * 11  # what the stack's GenerateSecretString makes: not of the ingestion-key form
+    arn = secrets.create_secret(Name="chat-key", SecretString=generated)["ARN"]
+    chat_sdk.configure_sdk(ChatSettings(spool_dir="off", chat_api_key_secret_arn=arn), keys)
+    assert sent_key() == ingest_key_for(generated)
+    assert project_of(ingest_key_for(generated), redis_url, stream_name, keys) == "chat"
+
+
+def test_in_aws_without_a_chat_key_the_chat_sends_the_ingestion_key_of_its_secret(
+    keys: PostgresIngestKeys, monkeypatch: pytest.MonkeyPatch, secrets: Any
+) -> None:
+    monkeypatch.delenv("PRISM_CHAT_API_KEY", raising=False)
+    monkeypatch.delenv("PRISM_API_KEY", raising=False)
+    arn = secrets.create_secret(Name="ingest-key", SecretString="new-key-0002,old-key-0001")["ARN"]
+    chat_sdk.configure_sdk(ChatSettings(spool_dir="off", api_key_secret_arn=arn), keys)
+    assert sent_key() == "new-key-0002"
+
+
+def test_an_unreadable_chat_key_secret_turns_logging_off_and_the_chat_keeps_starting(
+    keys: PostgresIngestKeys, monkeypatch: pytest.MonkeyPatch, secrets: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import prism_sdk
+
+    monkeypatch.delenv("PRISM_CHAT_API_KEY", raising=False)
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nothing-here-AbCdEf"
+    chat_sdk.configure_sdk(ChatSettings(spool_dir="off", chat_api_key_secret_arn=missing), keys)
+    assert not prism_sdk.get_client().settings.enabled
+    assert "cannot be read" in caplog.text and "nothing-here" in caplog.text
