@@ -128,6 +128,7 @@ def create_app(
         origins=settings.cors_origin_list,
         max_body_bytes=MAX_BODY_BYTES,
         body_timeout_s=settings.body_timeout_s,
+        viewer_address_header=settings.viewer_address_header,
     )
     for router in (conversations.router, models.router, provider_routes.router, health.router):
         app.include_router(router)

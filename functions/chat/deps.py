@@ -1,19 +1,19 @@
 """What the chat routes take from the app: its service, the provider settings, the turn limit, and
 who is calling.
 
-The chat is for signed-in users (a session cookie, ``prism.auth``): a personal read token is for the
-query API and gets 403 here, an ingestion key too. ``ChatViewer`` reads one's own conversations,
-``ChatMember`` chats (and lists the models and providers), ``ChatAdmin`` changes the providers.
+The chat is for signed-in users (a session cookie: ``prism.auth.require(..., sessions_only=True)``): a
+personal read token is for the query API and gets 403 here, an ingestion key too, and the chat's
+OpenAPI document names no token scheme. ``ChatViewer`` reads one's own conversations, ``ChatMember``
+chats (and lists the models and providers), ``ChatAdmin`` changes the providers.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from prism.auth import require
-from prism.identity.errors import ForbiddenRoleError
 from prism.identity.model import Principal, Role
 from prism.ratelimit import RateLimiter
 
@@ -31,23 +31,14 @@ def get_providers(request: Request) -> Providers:
     return providers
 
 
-def _signed_in(role: Role) -> Any:
-    async def caller(me: Principal = require(role)) -> Principal:
-        if me.kind != "session" or me.user is None:
-            raise ForbiddenRoleError("the chat is for signed-in users (a read token reads the query API)")
-        return me
-
-    return Depends(caller)
-
-
-ChatViewer = Annotated[Principal, _signed_in(Role.viewer)]
-ChatMember = Annotated[Principal, _signed_in(Role.member)]
-ChatAdmin = Annotated[Principal, _signed_in(Role.admin)]
+ChatViewer = Annotated[Principal, require(Role.viewer, sessions_only=True)]
+ChatMember = Annotated[Principal, require(Role.member, sessions_only=True)]
+ChatAdmin = Annotated[Principal, require(Role.admin, sessions_only=True)]
 
 
 def owner(me: Principal) -> UUID:
     """The caller's user id: whose conversations these are."""
-    assert me.user is not None  # _signed_in lets in sessions only, which always have a user
+    assert me.user is not None  # sessions_only lets in sessions only, which always have a user
     return me.user.id
 
 

@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, identity: IdentityService | 
         origins=settings.cors_origin_list,
         max_body_bytes=MAX_BODY_BYTES,
         body_timeout_s=settings.body_timeout_s,
+        viewer_address_header=settings.viewer_address_header,
     )
     app.state.oidc = OIDCClient.from_settings(settings, clock=identity.clock)  # None: single sign-on is off
     for router in (health.router, auth.router, oidc.router, users.router, keys.router, projects.router, audit.router):

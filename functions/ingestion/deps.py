@@ -1,4 +1,9 @@
-"""What the ingestion routes take from the app: its service, and the bearer check."""
+"""What the ingestion routes take from the app: its service, and the bearer check.
+
+The failed-authentication throttle counts per ``caller_address``: the connection's address, always.
+Ingestion takes no ``PRISM_VIEWER_ADDRESS_HEADER`` (its ``install_edge`` gets none): SDKs reach it
+through its own HTTP API, not through CloudFront, so a ``CloudFront-Viewer-Address`` it received
+would be the caller's own word, and a caller could pick a new address for each guess."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ docs served from the package (no CDN)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from pathlib import Path
@@ -218,9 +219,36 @@ class RequestGuard:
 
 
 def caller_address(request: Request) -> str:
-    """Who is calling, for rate limits: the client address (on Lambda, Mangum takes it from the
-    event's source IP)."""
+    """Who is calling, for rate limits and the audit log: the viewer's address that a trusted proxy
+    put in the header ``PRISM_VIEWER_ADDRESS_HEADER`` names (``install_edge``'s
+    ``viewer_address_header``; CloudFront's ``CloudFront-Viewer-Address``), else the client address
+    (on Lambda, Mangum takes it from the event's source IP, which behind CloudFront is its edge). A
+    header value that is no ``address:port`` falls back to the client address."""
+    header = getattr(request.app.state, _VIEWER_HEADER_STATE, "")
+    if header:
+        viewer = viewer_address(request.headers.get(header))
+        if viewer is not None:
+            return viewer
     return request.client.host if request.client else "unknown"
+
+
+def viewer_address(value: str | None) -> str | None:
+    """The address of an ``address:port`` header value, None when it is not one. CloudFront writes
+    ``203.0.113.7:51234`` and, for IPv6, ``2001:db8::1:443`` (no brackets: the last colon separates
+    the port); ``[2001:db8::1]:443`` is read too. The address comes back in its canonical form (so
+    one viewer is one throttling key, however the address is spelt)."""
+    host, sep, port = (value or "").strip().rpartition(":")
+    if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+_VIEWER_HEADER_STATE = "viewer_address_header"
 
 
 def _hostname(authority: str) -> str:
@@ -266,10 +294,19 @@ class RequestId:
 
 
 def install_edge(
-    app: FastAPI, *, hosts: list[str], origins: list[str], max_body_bytes: int, body_timeout_s: float
+    app: FastAPI,
+    *,
+    hosts: list[str],
+    origins: list[str],
+    max_body_bytes: int,
+    body_timeout_s: float,
+    viewer_address_header: str = "",
 ) -> None:
     """Everything every API puts in front of its routes, in one order: JSON errors, body limits,
-    CORS for the allowed browser origins, the request guard, and outermost the request id."""
+    CORS for the allowed browser origins, the request guard, and outermost the request id.
+    ``viewer_address_header`` (``PRISM_VIEWER_ADDRESS_HEADER``): the header a trusted proxy puts the
+    caller's address in, for ``caller_address``; empty: the connection's address."""
+    setattr(app.state, _VIEWER_HEADER_STATE, viewer_address_header.strip())
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, read_timeout_s=body_timeout_s)
     if origins:
@@ -277,7 +314,7 @@ def install_edge(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization"],
+            allow_headers=["Content-Type", "Authorization", "X-Prism-Token"],
         )
     app.add_middleware(RequestGuard, hosts=hosts, origins=origins)
     app.add_middleware(RequestId)

@@ -58,6 +58,7 @@ def create_app(
         origins=settings.cors_origin_list,
         max_body_bytes=MAX_BODY_BYTES,
         body_timeout_s=settings.body_timeout_s,
+        viewer_address_header=settings.viewer_address_header,
     )
     for router in (health.router, metrics.router, logs.router, dashboard_routes.router):
         app.include_router(router)
