@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from prism import bootstrap
+from prism.credentials import build_cipher
 from prism.http import install_docs, install_edge
 from prism.identity.service import IdentityService
 from prism.logs import setup_logging
@@ -65,7 +66,7 @@ def create_app(
         store = store or pg
         credential_store = credential_store or pg
         shared_store = True if shared_store is None else shared_store
-    cipher = bootstrap.build_cipher(settings)  # follows PRISM_CREDS_KEY_SECRET_ARN's secret
+    cipher = build_cipher(settings)  # follows PRISM_CREDS_KEY_SECRET_ARN's secret
     if demo is None and settings.demo_enabled:
         demo = DemoServer()
     demo_server = demo if settings.demo_enabled else None

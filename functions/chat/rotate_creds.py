@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from prism.bootstrap import build_chat_store, build_cipher
-from prism.credentials import CredentialsKeyMissingError
+from prism.bootstrap import build_chat_store
+from prism.credentials import CredentialsKeyMissingError, build_cipher
 
 from chat.config import get_chat_settings
 from chat.providers import Providers

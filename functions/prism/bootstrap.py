@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from prism.adapters.postgres_keys import PostgresIngestKeys
     from prism.adapters.postgres_query import PostgresQueryStore
     from prism.adapters.redis_streams import RedisStreamsReader
-    from prism.credentials import CredentialCipher
     from prism.identity.service import IdentityService
 
 
@@ -164,17 +163,6 @@ def build_chat_store(settings: Settings, *, max_size: int | None = None) -> Post
     if max_size is None:
         return PostgresChatStore(settings.database_dsn)
     return PostgresChatStore(settings.database_dsn, max_size=max_size)
-
-
-def build_cipher(settings: Settings) -> CredentialCipher | None:
-    """The cipher of the stored provider keys (None: no ``PRISM_CREDS_KEY``). With
-    ``PRISM_CREDS_KEY_SECRET_ARN`` it follows the secret (TTL-cached): a key rotated there is used
-    by running instances within the cache's TTL."""
-    from prism.credentials import CredentialCipher
-
-    if settings.creds_key_secret_arn:
-        return CredentialCipher.following(lambda: settings.creds_keys) if settings.creds_keys else None
-    return CredentialCipher.from_setting(settings.creds_key)
 
 
 # --- identity and access ------------------------------------------------------------------------

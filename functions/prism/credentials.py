@@ -13,7 +13,7 @@ the key anywhere else. Tokens from before binding hold the bare key; :meth:`Cred
 binds them to the endpoint their row names.
 
 In the cloud the keys are in a secret (``PRISM_CREDS_KEY_SECRET_ARN``): the cipher the chat builds
-(:meth:`CredentialCipher.following`, see ``prism.bootstrap.build_cipher``) reads them as they are now
+(:meth:`CredentialCipher.following`, see :func:`build_cipher`) reads them as they are now
 (TTL-cached by ``prism.secrets``) on every use, so a key put in front in the secret encrypts from
 then on, within the cache's TTL, on running instances too, and the tokens made under the older keys
 still decrypt while those stay listed. A secret that becomes empty or holds a key that is not a
@@ -29,10 +29,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from prism.errors import ConfigError, PrismError
+
+if TYPE_CHECKING:
+    from prism.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -203,3 +207,13 @@ def endpoint_mismatch(provider: str, endpoint: str | None) -> CredentialEndpoint
         f"the stored key for '{provider}' was entered for another endpoint, so it is not sent to {where}; "
         f"re-enter the key in Settings (PUT /api/settings/providers/{provider})"
     )
+
+
+def build_cipher(settings: Settings) -> CredentialCipher | None:
+    """The cipher of the stored provider keys (None: no ``PRISM_CREDS_KEY``). With
+    ``PRISM_CREDS_KEY_SECRET_ARN`` it follows the secret (TTL-cached): a key rotated there is used
+    by running instances within the cache's TTL. (Here, not in ``prism.bootstrap``: only the chat
+    needs cryptography, and the zips of the other functions follow bootstrap's imports.)"""
+    if settings.creds_key_secret_arn:
+        return CredentialCipher.following(lambda: settings.creds_keys) if settings.creds_keys else None
+    return CredentialCipher.from_setting(settings.creds_key)

@@ -22,13 +22,12 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from ingestion.app import create_app
 from moto import mock_aws
-from prism import bootstrap
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres_chat import PostgresChatStore
 from prism.adapters.postgres_keys import PostgresIngestKeys
 from prism.adapters.redis_streams import RedisStreamsBus
 from prism.config import Settings
-from prism.credentials import CredentialCipher
+from prism.credentials import CredentialCipher, build_cipher
 from prism.ingest import Ingestor
 from prism.redact import RegexRedactor
 from prism.secrets import SecretCache, set_default_cache
@@ -91,7 +90,7 @@ def test_stored_provider_keys_follow_a_rotated_creds_key(sm: Any, clock: TestClo
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     arn = sm.create_secret(Name="creds-key", SecretString=old)["ARN"]
     settings = Settings(env="test", creds_key_secret_arn=arn, database_url=database_url).with_secrets()
-    cipher = bootstrap.build_cipher(settings)
+    cipher = build_cipher(settings)
     assert cipher is not None
     store = PostgresChatStore(settings.database_dsn, max_size=1)
     models = ["claude-rotation-test"]

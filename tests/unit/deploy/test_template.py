@@ -497,8 +497,9 @@ OWN_SECRETS = {  # function -> the secrets it reads (prism.secrets), and nothing
     "WriterFunction": DATABASE_SECRET,
     "WriterMaintenanceFunction": DATABASE_SECRET,
     "MigrationsFunction": DATABASE_SECRET,
-    "ChatApiFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
-    "ChatStreamFunction": DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
+    # the chat sends its events with a key of its own, registered in the chat project
+    "ChatApiFunction": DATABASE_SECRET | {"CredsKeySecretArn", "ChatApiKeySecret"},
+    "ChatStreamFunction": DATABASE_SECRET | {"CredsKeySecretArn", "ChatApiKeySecret"},
     "QueryFunction": DATABASE_SECRET,
     "IdentityFunction": DATABASE_SECRET | {"AdminSecret", "OidcClientSecretSecret"},
 }
@@ -965,7 +966,7 @@ READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kines
         }),
         ("ChatRole", {
             **{a: {"ChatLogGroup"} for a in LOGS}, **ENI,
-            SECRET: DATABASE_SECRET | {"CredsKeySecretArn", "IngestApiKeySecret"},
+            SECRET: DATABASE_SECRET | {"CredsKeySecretArn", "ChatApiKeySecret"},
         }),
         ("QueryRole", {
             **{a: {"QueryLogGroup"} for a in LOGS}, "s3:GetObject": {"RawPayloadBucket"}, **ENI,

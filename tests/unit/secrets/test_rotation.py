@@ -18,10 +18,9 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from ingestion.app import create_app
 from moto import mock_aws
-from prism import bootstrap
 from prism.adapters.memory import MemoryBus, MemoryIngestKeys, MemoryRawPayloadStore
 from prism.config import Settings
-from prism.credentials import CredentialCipher
+from prism.credentials import CredentialCipher, build_cipher
 from prism.ingest import Ingestor
 from prism.redact import make_redactor
 from prism.secrets import SecretCache, set_default_cache
@@ -151,7 +150,7 @@ def test_the_settings_follow_the_secret_without_with_secrets(sm: Any, clock: Tes
 def test_the_chats_cipher_follows_a_rotated_creds_key(sm: Any, clock: TestClock) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     arn = sm.create_secret(Name="creds-key", SecretString=old)["ARN"]
-    cipher = bootstrap.build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
+    cipher = build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
     assert cipher is not None
     before = cipher.encrypt(PROVIDER_KEY)
     # WHEN a new key is put in front of the old one in the secret
@@ -174,7 +173,7 @@ def test_an_unusable_rotated_creds_key_keeps_the_last_good_keys(
 ) -> None:
     old = Fernet.generate_key().decode()
     arn = sm.create_secret(Name="creds-key", SecretString=old)["ARN"]
-    cipher = bootstrap.build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
+    cipher = build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
     assert cipher is not None
     token = cipher.encrypt(PROVIDER_KEY)
     sm.put_secret_value(SecretId=arn, SecretString="not-a-fernet-key")
@@ -210,7 +209,7 @@ def test_the_chat_app_gets_its_cipher_from_the_secret(sm: Any) -> None:
 def test_secrets_manager_down_keeps_the_creds_key(sm: Any, clock: TestClock, counting: CountingClient) -> None:
     old = Fernet.generate_key().decode()
     arn = sm.create_secret(Name="creds-key", SecretString=old)["ARN"]
-    cipher = bootstrap.build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
+    cipher = build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets())
     assert cipher is not None
     token = cipher.encrypt(PROVIDER_KEY)
     counting.down = True
@@ -220,15 +219,15 @@ def test_secrets_manager_down_keeps_the_creds_key(sm: Any, clock: TestClock, cou
 
 def test_without_an_arn_the_cipher_is_the_plain_variables(counting: CountingClient) -> None:
     key = Fernet.generate_key().decode()
-    cipher = bootstrap.build_cipher(Settings(env="test", creds_key=key))
+    cipher = build_cipher(Settings(env="test", creds_key=key))
     assert cipher is not None and CredentialCipher(key).decrypt(cipher.encrypt(PROVIDER_KEY)) == PROVIDER_KEY
-    assert bootstrap.build_cipher(Settings(env="test")) is None
+    assert build_cipher(Settings(env="test")) is None
     assert counting.calls == 0
 
 
 def test_an_empty_creds_key_secret_is_no_cipher(sm: Any) -> None:
     arn = sm.create_secret(Name="creds-key", SecretString=" ")["ARN"]
-    assert bootstrap.build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets()) is None
+    assert build_cipher(Settings(env="test", creds_key_secret_arn=arn).with_secrets()) is None
 
 
 # --- read once at start ---------------------------------------------------------------------------
