@@ -243,7 +243,17 @@ CHAT_APP = create_chat_app(
 # Who the chat operations are sent as (an admin, who may call every route): set by _chat_store.
 CHAT_AUTH: dict[str, str] = {}
 CHAT_OWNER: list[uuid.UUID] = []
-chat = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config=_config())
+
+
+def _chat_config(*modes: GenerationMode) -> SchemathesisConfig:
+    """The chat's one security scheme is the session cookie, which CHAT_AUTH sends (the fuzz's admin)
+    on every case: a generated cookie, or a negative case without one, would be overridden by it."""
+    config = _config(*modes)
+    config.projects.default.generation.update(with_security_parameters=False)
+    return config
+
+
+chat = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config=_chat_config())
 
 
 def _empty_chat_tables(database_url: str) -> None:
@@ -310,7 +320,7 @@ def test_chat_existing_conversation(case: Case) -> None:
 HOSTILE_TEXT = st.sampled_from(
     ["\x00", "a\x00b", "\x00" * 3, " ", "\t\n", "\u2028", "\ufeff", "\x1b[2J", "'; DROP TABLE messages; --", "%00"]
 ) | st.text(max_size=30)
-chat_positive = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config=_config(GenerationMode.POSITIVE))
+chat_positive = schemathesis.openapi.from_asgi("/openapi.json", CHAT_APP, config=_chat_config(GenerationMode.POSITIVE))
 
 
 def _b64(value: object) -> str:
