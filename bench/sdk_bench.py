@@ -1,6 +1,7 @@
 """prism-sdk benchmark: added latency per LiteLLM call (wrapped vs bare vs Langfuse), bursts with the
-spool on (100k ``log()`` calls of event dicts, 20k call records), and what a process that exits right
-after a burst (``os._exit``, as SIGKILL) loses.
+spool on (100k ``log()`` calls of event dicts, 20k call records), what a process that exits right
+after a burst (``os._exit``, as SIGKILL) loses, what a call costs with the ingestion API down, and how
+close the events' time stamps are to when the provider sent the chunks they stamp.
 
 Run: ``uv run python -m bench.sdk_bench`` (``--rounds N`` to change the sample size).
 Everything is local: the fake OpenAI server (tests/support/fake_openai.py) answers at once, and one
@@ -360,13 +361,108 @@ def burst(sink: Sink, n: int) -> dict[str, Any]:
     }
 
 
+def ingestion_down(fake_url: str, rounds: int, seed: int, log_calls: int) -> dict[str, Any]:
+    """With nothing listening on the ingestion port: ``rounds`` pairs of calls (bare LiteLLM and
+    prism-sdk, in a random order) and the paired difference; then ``log_calls`` ``log()`` calls into a
+    full queue (``max_queue=100``, no spool), timed together."""
+    import litellm
+    import prism_sdk
+
+    from tests.support.net import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    client = prism_sdk.init(ingest_url=down, api_key="k", timeout=0.5)
+    kw = {
+        "model": "openai/gpt-4o-mini",
+        "api_base": fake_url,
+        "api_key": "x",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    fns = {"bare": lambda: litellm.completion(**kw), "prism": lambda: prism_sdk.completion(**kw)}
+    for fn in fns.values():
+        for _ in range(20):
+            fn()
+    rng = random.Random(seed)
+    order = list(fns)
+    added: list[float] = []
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        rng.shuffle(order)
+        took = {}
+        for name in order:
+            t0 = clock()
+            fns[name]()
+            took[name] = (clock() - t0) / 1000
+        added.append(took["prism"] - took["bare"])
+    s = client.stats()
+    prism_sdk.init(enabled=False)
+    full = prism_sdk.Prism(ingest_url=down, api_key="k", max_queue=100, timeout=0.5)
+    evs = [
+        {"id": str(uuid.uuid4()), "ts_start": "2026-11-27T07:00:00Z", "provider": "p", "model": "m", "status": "ok"}
+        for _ in range(log_calls)
+    ]
+    t0 = clock()
+    for e in evs:
+        full.log(e)
+    per_log = (clock() - t0) / 1000 / log_calls
+    dropped = full.stats().dropped.get("queue_full", 0)
+    full.shutdown(timeout=0.5)
+    return {"added": added, "sent": s.sent, "retried": s.retried, "per_log": per_log, "dropped": dropped}
+
+
+def stamp_lag(fake: Any, n: int) -> dict[tuple[str, str], list[float]]:
+    """``n`` wrapped streams per mode (sync, async; first content chunk after 20 ms, 3 more 10 ms
+    apart): the event's ``ts_first_token`` minus when the fake sent the first content chunk, and its
+    ``ts_end`` minus when the fake sent the last chunk, in ms (the same wall clock)."""
+    import asyncio
+    import datetime as dt
+
+    import prism_sdk
+
+    from tests.support.fake_openai import Behaviour
+
+    def wall(s: str) -> float:
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+    kw = {
+        "model": "openai/gpt-4o-mini",
+        "api_base": fake.base_url,
+        "api_key": "x",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    behaviour = Behaviour(chunks=["a", "b", "c", "d"], first_token_delay=0.02, inter_token_delay=0.01)
+
+    def sync_stream() -> Any:
+        st = prism_sdk.completion(**kw, stream=True)
+        for _ in st:
+            pass
+        return st
+
+    async def async_stream() -> Any:
+        st = await prism_sdk.acompletion(**kw, stream=True)
+        async for _ in st:
+            pass
+        return st
+
+    out: dict[tuple[str, str], list[float]] = {}
+    for mode, run in (("sync", sync_stream), ("async", lambda: asyncio.run(async_stream()))):
+        first, end = out.setdefault((mode, "ts_first_token"), []), out.setdefault((mode, "ts_end"), [])
+        for _ in range(n):
+            fake.reset()
+            fake.behaviour = behaviour
+            ev = prism_sdk.event_of(run())
+            req = fake.chat_requests[-1]
+            first.append((wall(ev["ts_first_token"]) - req.first_content_at) * 1000)
+            end.append((wall(ev["ts_end"]) - req.last_chunk_at) * 1000)
+    return out
+
+
 def report(res: dict[tuple[str, bool], Any], rounds: int) -> None:
     print(f"\nPer-call latency, {rounds} rounds (one call per mode per round, random order), µs")
     print("added = median over rounds of (mode - bare in the same round), [95% CI]")
     print("own   = the same for the time spent outside LiteLLM: the instrumentation's own caller path")
     print(
-        f"{'mode':<16}{'stream':<7}{'p50':>8}{'p99':>8}"
-        f"{'added p50 [95% CI]':>26}{'own p50 [95% CI]':>24}{'own p99':>9}"
+        f"{'mode':<16}{'stream':<7}{'p50':>8}{'p99':>8}{'added p50 [95% CI]':>26}{'own p50 [95% CI]':>24}{'own p99':>9}"
     )
     for stream in (False, True):
         total, outside = res[("total", stream)], res[("outside", stream)]
@@ -396,6 +492,8 @@ def main() -> None:
     ap.add_argument("--exit-burst", type=int, default=3000, help="calls before os._exit (0: skip)")
     ap.add_argument("--exit-runs", type=int, default=5)
     ap.add_argument("--skip-calls", action="store_true", help="only the bursts")
+    ap.add_argument("--down-rounds", type=int, default=500, help="call pairs with ingestion down (0: skip)")
+    ap.add_argument("--stamp-streams", type=int, default=200, help="streams per mode for the stamp lag (0: skip)")
     args = ap.parse_args()
 
     from tests.support.fake_openai import FakeOpenAI
@@ -438,6 +536,34 @@ def main() -> None:
         print(f"  {'calls ms':>9}{'sent before exit':>18}{'delivered':>11}{'lost':>7}")
         for r in runs:
             print(f"  {r['calls_ms']:>9.1f}{r['sent_before_exit']:>18}{r['delivered']:>11}{r['lost']:>7}")
+    if args.down_rounds or args.stamp_streams:
+        prism_sdk.init(enabled=False)
+        with FakeOpenAI() as fake:
+            if args.down_rounds:
+                d = ingestion_down(fake.base_url, args.down_rounds, args.seed, log_calls=20_000)
+                m, lo, hi = median_ci(d["added"])
+                print(
+                    f"\nIngestion down (nothing listens), {args.down_rounds} rounds of bare + prism-sdk "
+                    "in a random order, µs"
+                )
+                print(f"  {'added p50 [95% CI]':>26}{'added p99':>11}{'added max':>11}{'sent':>6}{'retried':>9}")
+                print(
+                    f"  {f'{m:+.1f} [{lo:+.1f}, {hi:+.1f}]':>26}{pct(d['added'], 99):>+11.1f}"
+                    f"{max(d['added']):>+11.1f}{d['sent']:>6}{d['retried']:>9}"
+                )
+                print(
+                    f"  log() into a full queue (max_queue=100): {d['per_log']:.2f} µs per call, "
+                    f"{d['dropped']:,} dropped"
+                )
+            if args.stamp_streams:
+                lag = stamp_lag(fake, args.stamp_streams)
+                print(f"\nEvent stamp - provider send time, {args.stamp_streams} streams per mode, ms")
+                print(f"  {'mode':<7}{'stamp':<16}{'min':>9}{'p50':>9}{'p99':>9}{'max':>9}")
+                for (mode, stamp), xs in lag.items():
+                    print(
+                        f"  {mode:<7}{stamp:<16}{min(xs):>9.2f}{statistics.median(xs):>9.2f}"
+                        f"{pct(xs, 99):>9.2f}{max(xs):>9.2f}"
+                    )
 
 
 if __name__ == "__main__":

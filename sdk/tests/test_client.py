@@ -140,20 +140,18 @@ def test_log_never_raises_and_bad_events_are_counted(ingest) -> None:
     c.shutdown()
 
 
-def test_queue_full_drops_are_counted_and_the_caller_is_not_slowed(ingest) -> None:
+def test_queue_full_drops_are_counted_and_the_caller_never_waits_for_room(ingest) -> None:
     # GIVEN ingestion that is down (nothing listens) and a small queue, no spool
     ingest.stop()
     c = make(ingest, max_queue=100, timeout=0.5)
     # WHEN far more events than the queue holds are logged
-    t0 = time.perf_counter()
     for _ in range(5000):
         c.log(event())
-    per_call = (time.perf_counter() - t0) / 5000
-    # THEN the overflow is dropped and counted, and log stayed cheap
+    # THEN the overflow is dropped and counted: log() did not wait for room (nothing would have made
+    # any while ingestion is down). What a log() costs is measured by bench/sdk_bench.py, not here.
     s = c.stats()
     assert s.dropped["queue_full"] >= 4800
     assert s.dropped["queue_full"] + s.queued + s.sent == 5000
-    assert per_call < 200e-6
     c.shutdown(timeout=0.5)
     assert c.stats().dropped.get("shutdown", 0) > 0
 
@@ -163,12 +161,10 @@ def test_ingestion_down_then_back_delivers_everything(ingest) -> None:
     ingest.stop()
     c = make(ingest, timeout=0.5)
     evs = [event() for _ in range(20)]
-    t0 = time.perf_counter()
     for e in evs:
         c.log(e)
-    assert time.perf_counter() - t0 < 0.05  # no delay for the caller
-    time.sleep(0.5)
-    assert c.stats().retried > 0
+    assert c.stats().sent == 0  # log() returned without waiting for a delivery
+    wait_for(lambda: c.stats().retried > 0)
     back = FakeIngest(port).start()
     try:
         assert c.flush(10)
@@ -185,10 +181,11 @@ def test_spool_keeps_events_while_down_and_replays_when_back(ingest, tmp_path) -
     evs = [event() for _ in range(50)]
     for e in evs:
         c.log(e)
-    # flush reports that nothing was delivered, as soon as everything is on disk (no retry waited for)
+    # flush reports that nothing was delivered, as soon as everything is on disk: it does not wait out
+    # its timeout on retries (half of it: far above the milliseconds it takes, whatever the load)
     t0 = time.perf_counter()
-    assert not c.flush(5)
-    assert time.perf_counter() - t0 < 1.0
+    assert not c.flush(30)
+    assert time.perf_counter() - t0 < 15
     s = c.stats()
     assert s.spooled == 50 and s.spool_pending == 50 and s.queued == 0 and s.failures >= 1
     assert s.failing and "ConnectionRefusedError" in s.last_error and s.spool_oldest_at is not None
@@ -393,7 +390,8 @@ def test_readme_quickstart_runs(ingest, fake) -> None:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
     # WHEN it runs in a fresh process
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    # (600 s: a hang guard; a fresh process imports LiteLLM, ~40 s on a loaded 2-core box)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     # THEN it prints the answer and its event reached the ingestion API
     assert out.returncode == 0, out.stderr
     assert "Hello from the fake model." in out.stdout
@@ -520,9 +518,9 @@ def test_shutdown_with_ingestion_down_spools_the_queue_and_the_next_client_repla
     back = FakeIngest(port).start()
     try:
         c2 = make(back, spool_dir=str(tmp_path))
-        wait_for(lambda: len(back.events) == 30)
-        time.sleep(0.2)
-        assert sum(r["n"] for r in back.requests) == 30 and c2.stats().replayed == 30
+        wait_for(lambda: c2.stats().replayed == 30)  # counted once the answer is read: after the fake stored them
+        time.sleep(0.2)  # and nothing more is sent (a duplicate would be)
+        assert sum(r["n"] for r in back.requests) == 30 and len(back.events) == 30
         c2.shutdown()
     finally:
         back.stop()
@@ -594,10 +592,11 @@ def test_flush_with_ingestion_down_and_a_spool_returns_once_on_disk_without_wait
     # GIVEN nothing listening on the ingestion port, a client with a spool and one without
     port = int(ingest.url.rsplit(":", 1)[1])
     ingest.stop()
-    c = make(ingest, spool_dir=str(tmp_path), max_backoff=2)
-    c._worker._uniform = lambda lo, hi: hi  # no jitter: after the next failure the client waits 2 s exactly
-    c._worker._failures = 4  # as after four failed attempts
-    bare = make(ingest, max_backoff=2)
+    # (a backoff long enough that "did not wait for the retry" is told apart from it on a loaded box)
+    c = make(ingest, spool_dir=str(tmp_path), max_backoff=8)
+    c._worker._uniform = lambda lo, hi: hi  # no jitter: after the next failure the client waits 8 s exactly
+    c._worker._failures = 6  # as after six failed attempts
+    bare = make(ingest, max_backoff=8)
     # WHEN an event is logged and flushed, as at the end of a Lambda invocation
     mine = [event(), event()]
     c.log(mine[0])
@@ -605,19 +604,19 @@ def test_flush_with_ingestion_down_and_a_spool_returns_once_on_disk_without_wait
     bare_id = bare_event["id"]
     bare.log(bare_event)
     t0 = time.perf_counter()
-    delivered = c.flush(10)
+    delivered = c.flush(30)
     took = time.perf_counter() - t0
     # THEN the flush reports it undelivered as soon as the one attempt failed and it is on disk:
-    # no retry was waited for
-    assert not delivered and took < 0.5, took
+    # no retry was waited for (it comes 8 s after the failure; the flush's timeout is 30 s)
+    assert not delivered and took < 3, took
     s = c.stats()
-    assert s.retried == 1 and s.failures == 5 and s.spool_pending == 1 and s.queued == 0
+    assert s.retried == 1 and s.failures == 7 and s.spool_pending == 1 and s.queued == 0
     assert len(spooled_ids(tmp_path)) == 1
-    # and a flush during the 2 s backoff costs nothing and makes no attempt
+    # and a flush during the 8 s backoff returns without waiting for it and makes no attempt
     c.log(mine[1])
     t0 = time.perf_counter()
-    assert not c.flush(10)
-    assert time.perf_counter() - t0 < 0.2 and c.stats().retried == 1 and c.stats().spool_pending == 2
+    assert not c.flush(30)
+    assert time.perf_counter() - t0 < 3 and c.stats().retried == 1 and c.stats().spool_pending == 2
     # while without a spool the event can only wait in memory: the flush waits out its timeout
     t0 = time.perf_counter()
     assert not bare.flush(1.0)
@@ -626,7 +625,7 @@ def test_flush_with_ingestion_down_and_a_spool_returns_once_on_disk_without_wait
     # they were delivered
     back = FakeIngest(port).start()
     try:
-        wait_for(lambda: c.flush(1))
+        wait_for(lambda: c.flush(1), timeout=30)
         assert sorted(i for i in back.ids() if i != bare_id) == sorted(e["id"] for e in mine)
         assert c.stats().spool_pending == 0 and c.stats().replayed == 2
     finally:
