@@ -159,7 +159,10 @@ class QueryStore(Protocol):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[HistogramCounts]: ...
+    ) -> list[HistogramCounts]:
+        """Per group (and ``step``, as ``t``) and ``metric``: the histogram merged over [start, end),
+        as ``idx`` (ascending buckets) and ``n`` (their counts)."""
+        ...
 
     def list_logs(self, q: LogQuery) -> list[LogEntry]:
         """Newest first (``created_at``, then ``id``), at most ``q.limit``."""
@@ -189,6 +192,10 @@ def name_taken(name: str) -> ConflictError:
 class DashboardStore(Protocol):
     def list_dashboards(self, project: str = "default") -> list[Dashboard]:
         """The project's dashboards, most recently changed first."""
+        ...
+
+    def list_dashboards_in(self, projects: Sequence[str]) -> list[Dashboard]:
+        """The dashboards of any of ``projects`` (none: none), most recently changed first."""
         ...
 
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None: ...

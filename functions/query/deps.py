@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
+from prism.auth import get_identity
 from prism.errors import ValidationFailedError
+from prism.identity.service import IdentityService
 from prism.read import Filters
 
 from query.service import DashboardService, QueryService
@@ -28,6 +30,7 @@ def get_dashboards(request: Request) -> DashboardService:
 
 ServiceDep = Annotated[QueryService, Depends(get_service)]
 DashboardsDep = Annotated[DashboardService, Depends(get_dashboards)]
+IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 
 
 class Common:

@@ -34,6 +34,8 @@ Figure = Literal[
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Value = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a project's slug, as the identity API makes them
+EVERY_PROJECT = "*"  # GET /api/dashboards?project=*: every project the caller may read
+SLUG_OR_EVERY = r"^(\*|[a-z0-9][a-z0-9-]{0,62})$"
 Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=SLUG, examples=["default"])]
 
 

@@ -314,6 +314,10 @@ class DashboardService:
     def _missing(dashboard_id: UUID) -> NotFoundError:
         return NotFoundError(f"dashboard {dashboard_id} not found", code="dashboard_not_found")
 
+    async def list_in(self, projects: Sequence[str]) -> list[DashboardOut]:
+        """The dashboards of any of ``projects``, most recently changed first (each names its own)."""
+        return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards_in, projects)]
+
     async def list(self, project: str = "default") -> list[DashboardOut]:
         """The project's dashboards, most recently changed first."""
         return [self._out(d) for d in await run_in_threadpool(self.store.list_dashboards, project)]

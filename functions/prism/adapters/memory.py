@@ -240,6 +240,10 @@ class MemoryDashboardStore:
         mine = (d for d in self.dashboards.values() if d.project == project)
         return sorted(mine, key=lambda d: (d.updated_at, d.id), reverse=True)
 
+    def list_dashboards_in(self, projects: Sequence[str]) -> list[Dashboard]:
+        mine = (d for d in self.dashboards.values() if d.project in projects)
+        return sorted(mine, key=lambda d: (d.updated_at, d.id), reverse=True)
+
     def get_dashboard(self, dashboard_id: UUID) -> Dashboard | None:
         return self.dashboards.get(dashboard_id)
 

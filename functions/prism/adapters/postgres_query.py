@@ -157,7 +157,6 @@ class PostgresQueryStore(PooledPostgres):
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
     ) -> list[Totals]:
-        """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
         where, params = _where(filters)
         select, group = _series(group_by, step)
         query = sql.SQL(
@@ -185,12 +184,8 @@ class PostgresQueryStore(PooledPostgres):
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
     ) -> list[HistogramCounts]:
-        """Per group (and step, as ``t``) and ``metric``: the histogram merged over [start, end), as
-        ``idx`` (ascending buckets) and ``n`` (their counts).
-
-        Whole days come from the day table, the hours at either edge from the hour table, the minutes
-        at either edge from the minute table (see :func:`_spans`).
-        """
+        """Whole days come from the day table, the hours at either edge from the hour table, the
+        minutes at either edge from the minute table (see :func:`_spans`)."""
         where, params = _where(filters)
         select, series = _series(group_by, step, "metric")
         # unnest in the select list (one ProjectSet node) is several times faster than a LATERAL
@@ -267,6 +262,16 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
                     _DASHBOARD
                 ),
                 (project,),
+            ).fetchall()
+        return [Dashboard(**r) for r in rows]
+
+    def list_dashboards_in(self, projects: Sequence[str]) -> list[Dashboard]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM dashboards WHERE project = ANY(%s) ORDER BY updated_at DESC, id DESC").format(
+                    _DASHBOARD
+                ),
+                (list(projects),),
             ).fetchall()
         return [Dashboard(**r) for r in rows]
 

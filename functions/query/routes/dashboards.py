@@ -6,8 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from prism.auth import AUTH_RESPONSES, Member, Viewer
 
-from query.deps import DashboardsDep
-from query.schemas import SLUG, DashboardIn, DashboardNew, DashboardOut
+from query.deps import DashboardsDep, IdentityDep
+from query.schemas import EVERY_PROJECT, SLUG_OR_EVERY, DashboardIn, DashboardNew, DashboardOut
 
 router = APIRouter(tags=["dashboards"], responses=AUTH_RESPONSES)
 
@@ -16,10 +16,23 @@ router = APIRouter(tags=["dashboards"], responses=AUTH_RESPONSES)
 async def list_dashboards(
     me: Viewer,
     dashboards: DashboardsDep,
-    project: Annotated[str, Query(max_length=63, pattern=SLUG, description="The project's slug")] = "default",
+    identity: IdentityDep,
+    project: Annotated[
+        str,
+        Query(
+            max_length=63,
+            pattern=SLUG_OR_EVERY,
+            description="The project's slug, or `*` for every project the caller may read",
+        ),
+    ] = "default",
 ) -> list[DashboardOut]:
     """The project's saved dashboards, most recently changed first (another project's are still
-    readable by id)."""
+    readable by id). ``project=*``: those of every project the caller may read, which today is every
+    project the identity API lists (a viewer reads all of them; the role, not the project, is what
+    a route checks); a dashboard saved under a slug that is not, or no longer, a project is left out."""
+    if project == EVERY_PROJECT:
+        readable = [p.slug for p in await identity.list_projects()]
+        return await dashboards.list_in(readable)
     return await dashboards.list(project)
 
 

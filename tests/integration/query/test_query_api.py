@@ -6,6 +6,7 @@ percentile of the rows generated, within the stated relative error.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import uuid
@@ -29,7 +30,7 @@ from prism.identity.service import IdentityService
 from prism.records import LogRow, to_row
 from query.app import create_app
 
-from tests.support.auth import signed_in
+from tests.support.auth import Callers, signed_in
 
 # One "now" for the module (the writer's maintenance runs by it). Recent enough to have per-minute
 # histograms; windows below start at T0 + 17 min, so they cut hours.
@@ -405,6 +406,47 @@ def test_dashboards_are_listed_per_project(client: TestClient, clean_database: s
     # A replace does not move a dashboard: the project is not part of its body.
     resp = client.put(f"/api/dashboards/{a['id']}", json={"name": "Latency", "project": "prod"})
     assert resp.status_code == 422
+
+
+def test_every_project_lists_the_dashboards_of_each_project_the_caller_may_read(
+    client: TestClient, clean_database: str, identity: IdentityService
+) -> None:
+    # GIVEN two projects the identity API lists, one it no longer lists, and a slug never made one
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE dashboards")
+    callers = Callers(identity)
+    admin = callers._admin_principal()
+    prod, gone = (f"p-{uuid.uuid4().hex[:10]}" for _ in range(2))
+    for slug in (prod, gone):
+        asyncio.run(identity.create_project(admin, slug, slug.upper()))
+    made = {}
+    for name, project in (("Latency", "default"), ("Cost", prod), ("Old", gone), ("Stray", "never-a-project")):
+        resp = client.post("/api/dashboards", json={"name": name, "project": project})
+        assert resp.status_code == 201, resp.text
+        made[name] = resp.json()
+    asyncio.run(identity.delete_project(admin, gone))
+
+    # WHEN every project is asked for, by a viewer's session and by a viewer's read token
+    with signed_in(TestClient(client.app), identity, Role.viewer) as viewer:
+        listed = viewer.get("/api/dashboards", params={"project": "*"})
+    with callers.read_token(Role.viewer).on(TestClient(client.app)) as token:
+        by_token = token.get("/api/dashboards?project=*")
+
+    # THEN each readable project's dashboards, newest change first, each naming its project;
+    # a project the caller cannot see (deleted, or never one) is not listed
+    assert listed.status_code == 200, listed.text
+    assert [(d["name"], d["project"]) for d in listed.json()] == [("Cost", prod), ("Latency", "default")]
+    assert by_token.status_code == 200 and by_token.json() == listed.json()
+    # One project's list is as before, whatever the slug (another project's is still readable by id).
+    assert [d["name"] for d in client.get("/api/dashboards").json()] == ["Latency"]
+    assert [d["name"] for d in client.get("/api/dashboards", params={"project": gone}).json()] == ["Old"]
+    assert client.get(f"/api/dashboards/{made['Stray']['id']}").status_code == 200
+    for bad in ("**", "*a", "a*"):
+        resp = client.get("/api/dashboards", params={"project": bad})
+        assert resp.status_code == 422 and "error" in resp.json(), bad
+    # Creating needs a project named: "*" is not one.
+    resp = client.post("/api/dashboards", json={"name": "x", "project": "*"})
+    assert resp.status_code == 422 and "error" in resp.json()
 
 
 def test_dashboard_names_are_unique_per_project(client: TestClient, clean_database: str) -> None:

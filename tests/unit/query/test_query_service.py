@@ -243,3 +243,16 @@ def test_dashboards_are_listed_per_project_and_names_are_unique_per_project() ->
     assert [d.id for d in anyio.run(dashboards.list, "prod")] == [prod.id]
     assert anyio.run(dashboards.replace, prod.id, DashboardIn(name="Spend")).project == "prod"  # kept
     assert anyio.run(dashboards.list, "staging") == []
+
+
+def test_dashboards_of_several_projects_are_listed_newest_change_first_and_none_for_no_project() -> None:
+    dashboards = DashboardService(MemoryDashboardStore())
+    a = anyio.run(lambda: dashboards.create(DashboardNew(name="A", project="prod")))
+    b = anyio.run(lambda: dashboards.create(DashboardNew(name="B")))
+    anyio.run(lambda: dashboards.create(DashboardNew(name="C", project="staging")))
+    anyio.run(dashboards.replace, a.id, DashboardIn(name="A2"))
+    assert [(d.name, d.project) for d in anyio.run(dashboards.list_in, ["default", "prod"])] == [
+        ("A2", "prod"),
+        (b.name, "default"),
+    ]
+    assert anyio.run(dashboards.list_in, []) == []

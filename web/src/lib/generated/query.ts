@@ -113,7 +113,9 @@ export interface paths {
         /**
          * List Dashboards
          * @description The project's saved dashboards, most recently changed first (another project's are still
-         *     readable by id).
+         *     readable by id). ``project=*``: those of every project the caller may read, which today is every
+         *     project the identity API lists (a viewer reads all of them; the role, not the project, is what
+         *     a route checks); a dashboard saved under a slug that is not, or no longer, a project is left out.
          */
         get: operations["list_dashboards_api_dashboards_get"];
         put?: never;
@@ -986,7 +988,7 @@ export interface operations {
     list_dashboards_api_dashboards_get: {
         parameters: {
             query?: {
-                /** @description The project's slug */
+                /** @description The project's slug, or `*` for every project the caller may read */
                 project?: string;
             };
             header?: never;
