@@ -159,10 +159,7 @@ class QueryStore(Protocol):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[HistogramCounts]:
-        """Per group (and ``step``, as ``t``) and ``metric``: the histogram merged over [start, end),
-        as ``idx`` (ascending buckets) and ``n`` (their counts)."""
-        ...
+    ) -> list[HistogramCounts]: ...
 
     def list_logs(self, q: LogQuery) -> list[LogEntry]:
         """Newest first (``created_at``, then ``id``), at most ``q.limit``."""
