@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from prism import bootstrap
 from prism.credentials import build_cipher
-from prism.http import install_docs, install_edge
+from prism.http import app_on_first_access, new_app
 from prism.identity.service import IdentityService
-from prism.logs import setup_logging
 from prism.ratelimit import RateLimiter
 
 from chat import sdk as chat_sdk
@@ -106,31 +106,21 @@ def create_app(
         for turn in service.active_turns():
             turn.cancel("shutdown")
 
-    app = FastAPI(
+    app = new_app(
+        settings,
         title="Prism chat API",
-        version="1",
         description="Conversations with streamed replies; every model call is logged by prism-sdk.",
+        max_body_bytes=MAX_BODY_BYTES,
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
+        response_class=JSONResponse,  # the chat's answers have always been rendered by the json module
     )
-    install_docs(app)
     app.state.chat = service
     app.state.providers = providers
-    app.state.settings = settings
     # Every route but /healthz and /readyz needs a signed-in user (chat.deps); provider changes are audited.
     app.state.identity = identity or bootstrap.build_identity_service(settings)
     app.state.demo = demo_server
     app.state.events = events
     app.state.limiter = RateLimiter(settings.rate_limit_storage, {"chat_turns": settings.rate_limit_chat_turns})
-    install_edge(
-        app,
-        hosts=settings.trusted_hosts,
-        origins=settings.cors_origin_list,
-        max_body_bytes=MAX_BODY_BYTES,
-        body_timeout_s=settings.body_timeout_s,
-        viewer_address_header=settings.viewer_address_header,
-    )
     for router in (conversations.router, models.router, provider_routes.router, health.router):
         app.include_router(router)
     return app
@@ -138,8 +128,4 @@ def create_app(
 
 def __getattr__(name: str) -> Any:
     # ``uvicorn chat.app:app`` (and the Lambda handler) build the app on first access, from the environment.
-    if name == "app":
-        setup_logging("prism-chat")
-        globals()["app"] = create_app()
-        return globals()["app"]
-    raise AttributeError(name)
+    return app_on_first_access(globals(), name, "prism-chat", create_app)

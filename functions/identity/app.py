@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from prism import bootstrap
 from prism.config import Settings, get_settings
-from prism.http import JSONBody, install_docs, install_edge
+from prism.http import app_on_first_access, new_app
 from prism.identity.service import IdentityService
 
 from identity.oidc import OIDCClient
@@ -49,28 +49,16 @@ def create_app(settings: Settings | None = None, *, identity: IdentityService | 
         await ensure_first_admin(app)
         yield
 
-    app = FastAPI(
+    app = new_app(
+        settings,
         title="Prism identity API",
-        version="1",
         description="Sign-in (password, invite links, single sign-on), sessions, users and roles, API keys, "
         "projects and the audit log. The browser carries the session in the HttpOnly `prism_session` cookie "
         "and sends `X-CSRF-Token` (from `GET /api/auth/session`) with every state change.",
-        default_response_class=JSONBody,
-        docs_url=None,
-        redoc_url=None,
+        max_body_bytes=MAX_BODY_BYTES,
         lifespan=lifespan,
     )
-    install_docs(app)
-    app.state.settings = settings
     app.state.identity = identity
-    install_edge(
-        app,
-        hosts=settings.trusted_hosts,
-        origins=settings.cors_origin_list,
-        max_body_bytes=MAX_BODY_BYTES,
-        body_timeout_s=settings.body_timeout_s,
-        viewer_address_header=settings.viewer_address_header,
-    )
     app.state.oidc = OIDCClient.from_settings(settings, clock=identity.clock)  # None: single sign-on is off
     for router in (health.router, auth.router, oidc.router, users.router, keys.router, projects.router, audit.router):
         app.include_router(router)
@@ -79,7 +67,4 @@ def create_app(settings: Settings | None = None, *, identity: IdentityService | 
 
 def __getattr__(name: str) -> Any:
     # ``uvicorn identity.app:app`` (and the Lambda handler) build the app on first access, from the environment.
-    if name == "app":
-        globals()["app"] = create_app()
-        return globals()["app"]
-    raise AttributeError(name)
+    return app_on_first_access(globals(), name, "prism-identity", create_app)

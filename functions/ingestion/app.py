@@ -15,10 +15,9 @@ from prism import bootstrap
 from prism.clock import Clock, utc_now
 from prism.config import Settings, get_settings
 from prism.errors import ConfigError
-from prism.http import JSONBody, install_docs, install_edge
+from prism.http import app_on_first_access, new_app
 from prism.ingest import Ingestor
 from prism.keys import IngestKeys
-from prism.logs import setup_logging
 from prism.ratelimit import RateLimiter
 
 from ingestion.keys import KeyResolver
@@ -42,23 +41,15 @@ def create_app(
         raise ConfigError("PRISM_API_KEY is not set: the ingestion API needs at least one key")
     ingestor = ingestor or bootstrap.build_ingestor(settings)
     keys = keys or bootstrap.build_ingest_keys(settings)
-    app = FastAPI(
+    app = new_app(
+        settings,
         title="Prism ingestion API",
         version="1.0.0",
         description="Receives inference events (v1), validates and redacts them, and publishes them "
         "to the bus. Authenticate with `Authorization: Bearer <PRISM_API_KEY>`.",
-        default_response_class=JSONBody,
-        docs_url=None,
-        redoc_url=None,
-    )
-    install_edge(
-        app,
-        hosts=settings.trusted_hosts,
-        origins=[],
         max_body_bytes=settings.max_request_bytes,
-        body_timeout_s=settings.body_timeout_s,
+        for_browsers=False,  # SDKs call it, not pages: no CORS, no viewer address (ingestion.deps)
     )
-    install_docs(app)
     app.state.ingestor = ingestor
     app.state.ingestion = IngestionService(settings, ingestor)
     app.state.keys = KeyResolver(lambda: settings.api_keys, keys, clock=clock)  # follows a rotated secret
@@ -76,8 +67,4 @@ def create_app(
 
 def __getattr__(name: str) -> Any:
     # ``uvicorn ingestion.app:app`` (and the Lambda handler) build the app on first access, from the environment.
-    if name == "app":
-        setup_logging("prism-ingestion")
-        globals()["app"] = create_app()
-        return globals()["app"]
-    raise AttributeError(name)
+    return app_on_first_access(globals(), name, "prism-ingestion", create_app)

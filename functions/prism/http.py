@@ -1,13 +1,15 @@
-"""HTTP edge shared by the FastAPI functions: one error shape, one handler per error kind, the API
-docs served from the package (no CDN)."""
+"""HTTP edge shared by the FastAPI functions: the app every API starts from (``new_app``: one error
+shape, one handler per error kind, the edge middleware, the API docs served from the package, no
+CDN), and the app a module builds from the environment on first access (``app_on_first_access``)."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import fastapi_standalone_docs
@@ -19,10 +21,13 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
 from prism import logs
 from prism.errors import PrismError, RateLimitedError
+
+if TYPE_CHECKING:
+    from prism.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -420,3 +425,58 @@ def install_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{base}{DOCS_URL}/fastapi/favicon.png",
             with_google_fonts=False,
         )
+
+
+def new_app(
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    max_body_bytes: int,
+    version: str = "1",
+    lifespan: Lifespan[FastAPI] | None = None,
+    for_browsers: bool = True,
+    response_class: type[JSONResponse] = JSONBody,
+) -> FastAPI:
+    """A FastAPI app with what every Prism API has, before its own routes and state: the API docs
+    served offline (``install_docs``), the edge (``install_edge``: JSON errors, the body limit and
+    ``PRISM_BODY_TIMEOUT_S``, the request guard for ``PRISM_ALLOWED_HOSTS``, the request id) and
+    ``settings`` in ``app.state.settings``.
+
+    ``for_browsers``: pages of ``PRISM_CORS_ORIGINS`` may call it (CORS) and it is reached through
+    the site's proxy, so ``caller_address`` reads ``PRISM_VIEWER_ADDRESS_HEADER``; False (ingestion,
+    which SDKs call directly): no CORS, and the caller is the connection's address.
+    ``response_class``: how JSON answers are rendered (default: orjson)."""
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        default_response_class=response_class,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_docs(app)
+    install_edge(
+        app,
+        hosts=settings.trusted_hosts,
+        origins=settings.cors_origin_list if for_browsers else [],
+        max_body_bytes=max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        viewer_address_header=settings.viewer_address_header if for_browsers else "",
+    )
+    app.state.settings = settings
+    return app
+
+
+def app_on_first_access(namespace: dict[str, Any], name: str, service: str, build: Callable[[], FastAPI]) -> FastAPI:
+    """For a module's ``__getattr__``: its ``app`` (what ``uvicorn <module>:app`` and the Lambda
+    handler import) built by ``build()`` from the environment on first access and kept in
+    ``namespace`` (the module's ``globals()``), with the JSON logs of ``service``
+    (``prism.logs.setup_logging``); tests call ``create_app(...)`` instead. Any other name: the
+    AttributeError a module raises."""
+    if name != "app":
+        raise AttributeError(name)
+    logs.setup_logging(service)
+    app = namespace["app"] = build()
+    return app

@@ -13,9 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from prism import bootstrap
 from prism.config import Settings, get_settings
-from prism.http import JSONBody, install_docs, install_edge
+from prism.http import app_on_first_access, new_app
 from prism.identity.service import IdentityService
-from prism.logs import setup_logging
 from prism.ports import RawPayloadStore
 from prism.read import DashboardStore, QueryStore
 
@@ -39,27 +38,16 @@ def create_app(
         pg = bootstrap.build_query_store(settings)
         store, dashboards = store or pg, dashboards or pg
     raw_store = raw_store or bootstrap.build_raw_store(settings)
-    app = FastAPI(
+    app = new_app(
+        settings,
         title="Prism query API",
-        version="1",
         description="Metrics (percentiles from mergeable histograms) and the logs explorer.",
-        default_response_class=JSONBody,
-        docs_url=None,
-        redoc_url=None,
+        max_body_bytes=MAX_BODY_BYTES,
     )
-    install_docs(app)
     app.state.query = QueryService(store, raw_store, minute_histogram_days=settings.minute_histogram_days)
     app.state.dashboards = DashboardService(dashboards)
     # Who may read: every route but /healthz needs a session or a read token (prism.auth).
     app.state.identity = identity or bootstrap.build_identity_service(settings)
-    install_edge(
-        app,
-        hosts=settings.trusted_hosts,
-        origins=settings.cors_origin_list,
-        max_body_bytes=MAX_BODY_BYTES,
-        body_timeout_s=settings.body_timeout_s,
-        viewer_address_header=settings.viewer_address_header,
-    )
     for router in (health.router, metrics.router, logs.router, dashboard_routes.router):
         app.include_router(router)
     return app
@@ -67,8 +55,4 @@ def create_app(
 
 def __getattr__(name: str) -> Any:
     # ``uvicorn query.app:app`` (and the Lambda handler) build the app on first access, from the environment.
-    if name == "app":
-        setup_logging("prism-query")
-        globals()["app"] = create_app()
-        return globals()["app"]
-    raise AttributeError(name)
+    return app_on_first_access(globals(), name, "prism-query", create_app)
