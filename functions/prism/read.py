@@ -159,7 +159,10 @@ class QueryStore(Protocol):
         filters: Filters,
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
-    ) -> list[HistogramCounts]: ...
+    ) -> list[HistogramCounts]:
+        """Per group (and ``step``, as ``t``) and ``metric``: the histogram merged over [start, end),
+        as ``idx`` (ascending buckets) and ``n`` (their counts)."""
+        ...
 
     def list_logs(self, q: LogQuery) -> list[LogEntry]:
         """Newest first (``created_at``, then ``id``), at most ``q.limit``."""

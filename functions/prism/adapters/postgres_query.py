@@ -157,7 +157,6 @@ class PostgresQueryStore(PooledPostgres):
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
     ) -> list[Totals]:
-        """Summed rollup rows in [start, end), per group (and per ``step`` bucket when given, as ``t``)."""
         where, params = _where(filters)
         select, group = _series(group_by, step)
         query = sql.SQL(
@@ -185,12 +184,8 @@ class PostgresQueryStore(PooledPostgres):
         group_by: Sequence[str] = (),
         step: timedelta | None = None,
     ) -> list[HistogramCounts]:
-        """Per group (and step, as ``t``) and ``metric``: the histogram merged over [start, end), as
-        ``idx`` (ascending buckets) and ``n`` (their counts).
-
-        Whole days come from the day table, the hours at either edge from the hour table, the minutes
-        at either edge from the minute table (see :func:`_spans`).
-        """
+        """Whole days come from the day table, the hours at either edge from the hour table, the
+        minutes at either edge from the minute table (see :func:`_spans`)."""
         where, params = _where(filters)
         select, series = _series(group_by, step, "metric")
         # unnest in the select list (one ProjectSet node) is several times faster than a LATERAL
