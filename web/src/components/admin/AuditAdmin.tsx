@@ -4,9 +4,20 @@ import { useCursorPages } from "@/hooks/useFetch";
 import { useSession } from "@/hooks/useSession";
 import { formatTime } from "@/lib/format";
 import { useApp } from "../AppContext";
+import type { AuditEntry } from "@/lib/identity";
 import { AdminShell } from "./AdminShell";
+import { AdminTable, type AdminColumn } from "./AdminTable";
 
 const PAGE_SIZE = 50;
+
+const AUDIT_COLUMNS: AdminColumn<AuditEntry>[] = [
+  { header: "When", cell: (e) => formatTime(e.at) },
+  { header: "Who", cell: (e) => e.actor },
+  { header: "What", cell: (e) => <code>{e.action}</code> },
+  { header: "Target", cell: (e) => e.target ?? "" },
+  { header: "Address", cell: (e) => e.address ?? "" },
+  { header: "Detail", cell: (e) => (Object.keys(e.detail).length ? <code>{JSON.stringify(e.detail)}</code> : "") },
+];
 
 /** The audit log, newest first, a page at a time. */
 export function AuditAdmin() {
@@ -16,37 +27,15 @@ export function AuditAdmin() {
   const items = list.pages.flatMap((p) => p.items);
   return (
     <AdminShell title="Audit log">
-      {list.error && (
-        <div className="alert" role="alert">
-          Could not load the audit log: {list.error.message}
-        </div>
-      )}
-      <table className="data-table" aria-label="Audit log">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>Who</th>
-            <th>What</th>
-            <th>Target</th>
-            <th>Address</th>
-            <th>Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((e) => (
-            <tr key={e.id} data-action={e.action}>
-              <td>{formatTime(e.at)}</td>
-              <td>{e.actor}</td>
-              <td>
-                <code>{e.action}</code>
-              </td>
-              <td>{e.target ?? ""}</td>
-              <td>{e.address ?? ""}</td>
-              <td>{Object.keys(e.detail).length ? <code>{JSON.stringify(e.detail)}</code> : ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AdminTable
+        label="Audit log"
+        what="the audit log"
+        error={list.error}
+        rows={items}
+        rowKey={(e) => e.id}
+        rowData={(e) => ({ "data-action": e.action })}
+        columns={AUDIT_COLUMNS}
+      />
       {list.loading && (
         <p className="muted" role="status">
           Loading…

@@ -7,6 +7,18 @@ import { formatTime } from "@/lib/format";
 import type { ApiKey, CreatedKey, KeyKind } from "@/lib/identity";
 import { useApp } from "../AppContext";
 import { act, ActionStatus, AdminShell, ShownOnce, type Status } from "./AdminShell";
+import { AdminTable, type AdminColumn } from "./AdminTable";
+
+const KEY_COLUMNS: AdminColumn<ApiKey>[] = [
+  { header: "Prefix", cell: (k) => <code>{k.prefix}</code> },
+  { header: "Name", cell: (k) => k.name },
+  { header: "Kind", cell: (k) => (k.kind === "ingest" ? "ingestion" : "read token") },
+  { header: "Project / user", cell: (k) => (k.kind === "ingest" ? k.project : k.user_email) },
+  { header: "Created", cell: (k) => formatTime(k.created_at) },
+  { header: "Last used", cell: (k) => (k.last_used_at ? formatTime(k.last_used_at) : "never") },
+  { header: "Expires", cell: (k) => (k.expires_at ? formatTime(k.expires_at) : "never") },
+  { header: "Status", cell: (k) => k.status },
+];
 
 /** Keys: ingestion keys (one project) and personal read tokens; create (shown once), revoke. */
 export function KeysAdmin() {
@@ -25,49 +37,22 @@ export function KeysAdmin() {
     <AdminShell title="API keys">
       <CreateKeyForm onCreated={reload} />
       <ActionStatus status={status} />
-      {list.error && (
-        <div className="alert" role="alert">
-          Could not load the keys: {list.error.message}
-        </div>
-      )}
-      <table className="data-table" aria-label="Keys">
-        <thead>
-          <tr>
-            <th>Prefix</th>
-            <th>Name</th>
-            <th>Kind</th>
-            <th>Project / user</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th>Expires</th>
-            <th>Status</th>
-            <th aria-label="Actions" />
-          </tr>
-        </thead>
-        <tbody>
-          {list.data?.map((k) => (
-            <tr key={k.id} data-key={k.prefix}>
-              <td>
-                <code>{k.prefix}</code>
-              </td>
-              <td>{k.name}</td>
-              <td>{k.kind === "ingest" ? "ingestion" : "read token"}</td>
-              <td>{k.kind === "ingest" ? k.project : k.user_email}</td>
-              <td>{formatTime(k.created_at)}</td>
-              <td>{k.last_used_at ? formatTime(k.last_used_at) : "never"}</td>
-              <td>{k.expires_at ? formatTime(k.expires_at) : "never"}</td>
-              <td>{k.status}</td>
-              <td className="actions">
-                {k.status === "active" && (
-                  <button type="button" className="btn small danger ghost" onClick={() => void revoke(k)}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AdminTable
+        label="Keys"
+        what="the keys"
+        error={list.error}
+        rows={list.data}
+        rowKey={(k) => k.id}
+        rowData={(k) => ({ "data-key": k.prefix })}
+        columns={KEY_COLUMNS}
+        actions={(k) =>
+          k.status === "active" && (
+            <button type="button" className="btn small danger ghost" onClick={() => void revoke(k)}>
+              Revoke
+            </button>
+          )
+        }
+      />
     </AdminShell>
   );
 }

@@ -7,6 +7,13 @@ import { formatTime } from "@/lib/format";
 import { SLUG_PATTERN, type Project } from "@/lib/identity";
 import { useApp } from "../AppContext";
 import { act, ActionStatus, AdminShell, type Status } from "./AdminShell";
+import { AdminTable, type AdminColumn } from "./AdminTable";
+
+const PROJECT_COLUMNS: AdminColumn<Project>[] = [
+  { header: "Slug", cell: (p) => <code>{p.slug}</code> },
+  { header: "Name", cell: (p) => p.name },
+  { header: "Created", cell: (p) => formatTime(p.created_at) },
+];
 
 /** Projects: create, rename, delete; and the project the chat's own events go to. */
 export function ProjectsAdmin() {
@@ -55,40 +62,25 @@ export function ProjectsAdmin() {
         </div>
       </section>
       <ActionStatus status={status} />
-      {list.error && (
-        <div className="alert" role="alert">
-          Could not load the projects: {list.error.message}
-        </div>
-      )}
-      <table className="data-table" aria-label="Projects">
-        <thead>
-          <tr>
-            <th>Slug</th>
-            <th>Name</th>
-            <th>Created</th>
-            <th aria-label="Actions" />
-          </tr>
-        </thead>
-        <tbody>
-          {list.data?.map((p) => (
-            <tr key={p.slug} data-project={p.slug}>
-              <td>
-                <code>{p.slug}</code>
-              </td>
-              <td>{p.name}</td>
-              <td>{formatTime(p.created_at)}</td>
-              <td className="actions">
-                <button type="button" className="btn small" onClick={() => void rename(p)}>
-                  Rename
-                </button>
-                <button type="button" className="btn small danger ghost" onClick={() => void remove(p)}>
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AdminTable
+        label="Projects"
+        what="the projects"
+        error={list.error}
+        rows={list.data}
+        rowKey={(p) => p.slug}
+        rowData={(p) => ({ "data-project": p.slug })}
+        columns={PROJECT_COLUMNS}
+        actions={(p) => (
+          <>
+            <button type="button" className="btn small" onClick={() => void rename(p)}>
+              Rename
+            </button>
+            <button type="button" className="btn small danger ghost" onClick={() => void remove(p)}>
+              Delete
+            </button>
+          </>
+        )}
+      />
     </AdminShell>
   );
 }

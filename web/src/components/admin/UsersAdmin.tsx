@@ -7,6 +7,7 @@ import { formatTime } from "@/lib/format";
 import { ROLES, type Invitation, type Role, type User } from "@/lib/identity";
 import { useApp } from "../AppContext";
 import { act, ActionStatus, AdminShell, ShownOnce, type Status } from "./AdminShell";
+import { AdminTable, type AdminColumn } from "./AdminTable";
 
 function userState(u: User): string {
   if (u.disabled) return "disabled";
@@ -28,81 +29,80 @@ export function UsersAdmin() {
     if (await act(setStatus, () => identity.deleteUser(u.id), `Deleted ${u.email}.`)) await reload();
   }
 
+  const columns: AdminColumn<User>[] = [
+    {
+      header: "E-mail",
+      cell: (u) => (
+        <>
+          {u.email} {u.sso && <span className="badge">SSO</span>}
+        </>
+      ),
+    },
+    { header: "Name", cell: (u) => u.name ?? "" },
+    {
+      header: "Role",
+      cell: (u) => (
+        <>
+          <label className="sr-only" htmlFor={`role-${u.id}`}>
+            Role of {u.email}
+          </label>
+          <select
+            id={`role-${u.id}`}
+            value={u.role}
+            disabled={u.id === me?.id}
+            onChange={(e) => {
+              const role = e.target.value as Role;
+              void act(setStatus, () => identity.updateUser(u.id, { role }), `${u.email} is now ${role}.`).then(reload);
+            }}
+          >
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </>
+      ),
+    },
+    { header: "State", cell: userState },
+    { header: "Last sign-in", cell: (u) => (u.last_login_at ? formatTime(u.last_login_at) : "never") },
+  ];
+
   return (
     <AdminShell title="Users">
       <InviteForm onInvited={reload} />
       <ActionStatus status={status} />
-      {list.error && (
-        <div className="alert" role="alert">
-          Could not load the users: {list.error.message}
-        </div>
-      )}
-      <table className="data-table" aria-label="Users">
-        <thead>
-          <tr>
-            <th>E-mail</th>
-            <th>Name</th>
-            <th>Role</th>
-            <th>State</th>
-            <th>Last sign-in</th>
-            <th aria-label="Actions" />
-          </tr>
-        </thead>
-        <tbody>
-          {list.data?.map((u) => (
-            <tr key={u.id} data-user={u.email}>
-              <td>
-                {u.email} {u.sso && <span className="badge">SSO</span>}
-              </td>
-              <td>{u.name ?? ""}</td>
-              <td>
-                <label className="sr-only" htmlFor={`role-${u.id}`}>
-                  Role of {u.email}
-                </label>
-                <select
-                  id={`role-${u.id}`}
-                  value={u.role}
-                  disabled={u.id === me?.id}
-                  onChange={(e) => {
-                    const role = e.target.value as Role;
-                    void act(setStatus, () => identity.updateUser(u.id, { role }), `${u.email} is now ${role}.`).then(reload);
-                  }}
-                >
-                  {ROLES.map((r) => (
-                    <option key={r} value={r}>
-                      {r}
-                    </option>
-                  ))}
-                </select>
-              </td>
-              <td>{userState(u)}</td>
-              <td>{u.last_login_at ? formatTime(u.last_login_at) : "never"}</td>
-              <td className="actions">
-                {u.id !== me?.id && (
-                  <>
-                    <button
-                      type="button"
-                      className="btn small"
-                      onClick={() =>
-                        void act(
-                          setStatus,
-                          () => identity.updateUser(u.id, { disabled: !u.disabled }),
-                          u.disabled ? `${u.email} is enabled.` : `${u.email} is disabled and signed out.`,
-                        ).then(reload)
-                      }
-                    >
-                      {u.disabled ? "Enable" : "Disable"}
-                    </button>
-                    <button type="button" className="btn small danger ghost" onClick={() => void remove(u)}>
-                      Delete
-                    </button>
-                  </>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AdminTable
+        label="Users"
+        what="the users"
+        error={list.error}
+        rows={list.data}
+        rowKey={(u) => u.id}
+        rowData={(u) => ({ "data-user": u.email })}
+        columns={columns}
+        actions={(u) =>
+          u.id !== me?.id && (
+            <>
+              <button
+                type="button"
+                className="btn small"
+                onClick={() =>
+                  void act(
+                    setStatus,
+                    () => identity.updateUser(u.id, { disabled: !u.disabled }),
+                    u.disabled ? `${u.email} is enabled.` : `${u.email} is disabled and signed out.`,
+                  ).then(reload)
+                }
+              >
+                {u.disabled ? "Enable" : "Disable"}
+              </button>
+              <button type="button" className="btn small danger ghost" onClick={() => void remove(u)}>
+                Delete
+              </button>
+            </>
+          )
+        }
+      />
     </AdminShell>
   );
 }
