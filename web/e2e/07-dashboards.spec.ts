@@ -68,6 +68,46 @@ test("dashboards: create, open, edit, rename, duplicate, delete; a duplicate nam
   await api.delete(`/api/dashboards/${id}`); // the metrics spec expects none
 });
 
+test("every project: the list names each dashboard's project, and a new one asks which project it goes in", async ({ page, api }) => {
+  const slug = `e2e-dash-${Date.now().toString(36)}`;
+  expect((await api.post("/api/projects", { data: { slug, name: "E2E Elsewhere" } })).status()).toBe(201);
+  const there = await api.post("/api/dashboards", { data: { name: "E2E Theirs", project: slug } });
+  expect(there.status()).toBe(201);
+  const here = await api.post("/api/dashboards", { data: { name: "E2E Ours" } });
+  expect(here.status()).toBe(201);
+  const made = [(await there.json()).id as string, (await here.json()).id as string];
+  try {
+    // Every project (the nav's "All projects"): both listed, each labelled with its project.
+    await page.goto("/dashboards/");
+    await expect(page.locator("#nav-project")).toHaveValue("");
+    const theirs = page.locator('li[data-dashboard="E2E Theirs"]');
+    await expect(theirs.getByTestId("dashboard-project")).toHaveText(`E2E Elsewhere (${slug})`);
+    await expect(page.locator('li[data-dashboard="E2E Ours"]').getByTestId("dashboard-project")).toHaveText(/\(default\)$|^default$/);
+
+    // A new one asks which project (default first chosen): here, the other one.
+    const pick = page.getByLabel("Project of the new dashboard");
+    await expect(pick).toHaveValue("default");
+    await pick.selectOption(slug);
+    await page.getByLabel("New dashboard name").fill("E2E Picked");
+    await page.getByRole("button", { name: "New dashboard" }).click();
+    await expect(page).toHaveURL(/\/dashboards\/view\/\?id=[0-9a-f-]{36}/);
+    const picked = await (await api.get(`/api/dashboards/${new URL(page.url()).searchParams.get("id")}`)).json();
+    made.push(picked.id);
+    expect(picked.project).toBe(slug);
+
+    // One project's view: only its dashboards, unlabelled, and no project to pick.
+    await page.goto(`/dashboards/?project=${slug}`);
+    await expect(page.locator('li[data-dashboard="E2E Picked"]')).toBeVisible();
+    await expect(theirs).toBeVisible();
+    await expect(page.locator('li[data-dashboard="E2E Ours"]')).toHaveCount(0);
+    await expect(page.getByTestId("dashboard-project")).toHaveCount(0);
+    await expect(page.getByLabel("Project of the new dashboard")).toHaveCount(0);
+  } finally {
+    for (const id of made) await api.delete(`/api/dashboards/${id}`);
+    await api.delete(`/api/projects/${slug}`);
+  }
+});
+
 test("metrics: the window and filters are kept in the URL, so a link shares the view", async ({ page }) => {
   await page.goto("/metrics/?window=1h&model=gpt-4o&breakdown=1");
   await expect(page.getByLabel("Window", { exact: true })).toHaveValue("1h");

@@ -9,7 +9,7 @@ import {
 } from "@/lib/format";
 import { chartData, figure, linePath, niceMax, seriesLabel } from "@/lib/query/chart";
 import { buildQuery, QueryClient } from "@/lib/query/client";
-import { dashboardProject, headlineTiles } from "@/lib/query/dashboards";
+import { dashboardProject, headlineTiles, newDashboardProject } from "@/lib/query/dashboards";
 import { logsViewHref, logsViewFilters, parseLogsView } from "@/lib/query/logsView";
 import { messageText, requestMessages, responseText, tokensText, without } from "@/lib/query/payload";
 import type { Stats, Timeseries } from "@/lib/query/types";
@@ -293,14 +293,20 @@ describe("saved dashboards", () => {
     expect(fetchImpl.mock.calls[1][1]).toMatchObject({ method: "DELETE" });
   });
 
-  it("lists one project's dashboards: the chosen one, or default for every project", async () => {
+  it("lists the chosen project's dashboards, or every project's (*) when every project is shown", async () => {
     const fetchImpl = vi.fn(async () => new Response("[]", { status: 200 }));
     const q = new QueryClient("http://q", fetchImpl as unknown as typeof fetch);
     await q.listDashboards(dashboardProject("staging"));
     await q.listDashboards(dashboardProject(null));
     expect(fetchImpl.mock.calls.map((c) => (c as unknown[])[0])).toEqual([
       "http://q/api/dashboards?project=staging",
-      "http://q/api/dashboards?project=default",
+      "http://q/api/dashboards?project=*",
     ]);
+  });
+
+  it("saves a new dashboard in the chosen project, or in the one picked when every project is shown", () => {
+    expect(newDashboardProject("staging", "prod")).toBe("staging");
+    expect(newDashboardProject(null, "prod")).toBe("prod");
+    expect(newDashboardProject(null, "")).toBe("default");
   });
 });

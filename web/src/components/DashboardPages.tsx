@@ -10,6 +10,7 @@ import {
   dashboardHref,
   dashboardProject,
   metricsViewQuery,
+  newDashboardProject,
   parseMetricsView,
   specCharts,
   specToView,
@@ -21,6 +22,7 @@ import { formatTime } from "@/lib/format";
 import { useFetch } from "@/hooks/useFetch";
 import { useProject, withProject } from "@/hooks/useProject";
 import { useApp } from "./AppContext";
+import { DashboardProjectLabel, DashboardProjectPick } from "./DashboardProject";
 import { MetricsPage, SPEC_CHARTS } from "./MetricsPage";
 import { QueryApiMissing } from "./QueryApiMissing";
 
@@ -45,11 +47,12 @@ function Status({ msg }: { msg: Msg }) {
 export function DashboardList() {
   const { query } = useApp();
   const { project } = useProject();
-  const home = dashboardProject(project);
+  const listed = dashboardProject(project);
   const router = useRouter();
-  const list = useFetch(query ? ["dashboards", home] : null, () => query!.listDashboards(home));
+  const list = useFetch(query ? ["dashboards", listed] : null, () => query!.listDashboards(listed));
   const items = list.data ?? null;
   const [name, setName] = useState("");
+  const [picked, setPicked] = useState("default");
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<Msg>(null);
@@ -79,7 +82,7 @@ export function DashboardList() {
     if (!n) return setMsg({ kind: "error", text: "Name the dashboard." });
     let made: Dashboard | null = null;
     const ok = await act(async () => {
-      made = await q.createDashboard(n, viewToSpec(DEFAULT_METRICS_VIEW, SPEC_CHARTS), home);
+      made = await q.createDashboard(n, viewToSpec(DEFAULT_METRICS_VIEW, SPEC_CHARTS), newDashboardProject(project, picked));
     }, n);
     if (ok && made) router.push(withProject(dashboardHref((made as Dashboard).id), project));
   }
@@ -92,7 +95,10 @@ export function DashboardList() {
   }
 
   function duplicate(d: Dashboard) {
-    const n = copyName(d.name, (items ?? []).map((x) => x.name));
+    const n = copyName(
+      d.name,
+      (items ?? []).filter((x) => x.project === d.project).map((x) => x.name),
+    );
     void act(() => q.createDashboard(n, d.spec, d.project), n, `Saved a copy as “${n}”.`);
   }
 
@@ -119,6 +125,7 @@ export function DashboardList() {
           maxLength={200}
           onChange={(e) => setName(e.target.value)}
         />
+        <DashboardProjectPick id="new-dash-project" value={picked} onChange={setPicked} />
         <button type="submit" className="btn primary" disabled={busy}>
           New dashboard
         </button>
@@ -141,7 +148,7 @@ export function DashboardList() {
             const filters = [v.model, v.provider, v.status].filter(Boolean).join(", ");
             const editing = renaming?.id === d.id;
             return (
-              <li key={d.id} data-dashboard={d.name}>
+              <li key={d.id} data-dashboard={d.name} data-project={d.project}>
                 {editing ? (
                   <form className="row grow" onSubmit={(e) => void rename(e, d)}>
                     <label htmlFor={`rename-${d.id}`} className="sr-only">
@@ -167,6 +174,7 @@ export function DashboardList() {
                     <Link href={withProject(dashboardHref(d.id), project)} className="dash-name">
                       {d.name}
                     </Link>
+                    <DashboardProjectLabel slug={d.project} />
                     <span className="muted small">
                       {WINDOW_LABELS[v.window]}
                       {filters && ` · ${filters}`}

@@ -3,12 +3,13 @@
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "@/lib/http";
-import { dashboardProject, specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
+import { dashboardProject, newDashboardProject, specToView, viewToSpec, type MetricsView } from "@/lib/query/dashboards";
 import type { Dashboard } from "@/lib/query/types";
 import { WINDOW_LABELS } from "@/lib/query/windows";
 import { useFetch } from "@/hooks/useFetch";
 import { useProject } from "@/hooks/useProject";
 import { useApp } from "./AppContext";
+import { DashboardProjectLabel, DashboardProjectPick } from "./DashboardProject";
 
 /** Saved dashboards: the current view saved under a name; opening one restores its view. */
 export function Dashboards({
@@ -22,10 +23,12 @@ export function Dashboards({
   onOpen: (v: MetricsView) => void;
 }) {
   const { query } = useApp();
-  const home = dashboardProject(useProject().project);
-  const list = useFetch(query ? ["dashboards", home] : null, () => query!.listDashboards(home));
+  const { project } = useProject();
+  const listed = dashboardProject(project);
+  const list = useFetch(query ? ["dashboards", listed] : null, () => query!.listDashboards(listed));
   const items = list.data ?? null;
   const [name, setName] = useState("");
+  const [picked, setPicked] = useState("default");
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
   const shown = msg ?? (list.error ? { kind: "error" as const, text: `Could not load the dashboards: ${list.error.message}` } : null);
@@ -42,9 +45,9 @@ export function Dashboards({
     setBusy(true);
     setMsg(null);
     try {
-      await query.createDashboard(n, viewToSpec(view, charts), home);
+      await query.createDashboard(n, viewToSpec(view, charts), newDashboardProject(project, picked));
       setName("");
-      setMsg({ kind: "ok", text: `Saved “${n}”.` });
+      setMsg({ kind: "ok", text: project ? `Saved “${n}”.` : `Saved “${n}” in ${newDashboardProject(project, picked)}.` });
       await load();
     } catch (err) {
       const taken = err instanceof ApiError && err.code === "name_taken";
@@ -81,11 +84,12 @@ export function Dashboards({
             const v = specToView(d.spec);
             const filters = [v.model, v.provider, v.status].filter(Boolean).join(", ");
             return (
-              <li key={d.id} data-dashboard={d.name}>
+              <li key={d.id} data-dashboard={d.name} data-project={d.project}>
                 <button type="button" className="btn small" onClick={() => onOpen(v)} aria-label={`Open ${d.name}`}>
                   Open
                 </button>
                 <span className="dash-name">{d.name}</span>
+                <DashboardProjectLabel slug={d.project} />
                 <span className="muted small">
                   {WINDOW_LABELS[v.window]}
                   {filters && ` · ${filters}`}
@@ -117,6 +121,7 @@ export function Dashboards({
           maxLength={200}
           onChange={(e) => setName(e.target.value)}
         />
+        <DashboardProjectPick id="dash-project" value={picked} onChange={setPicked} />
         <button type="submit" className="btn" disabled={busy}>
           Save current view
         </button>

@@ -80,7 +80,7 @@ export class QueryClient {
     return this.get(`/api/logs/${encodeURIComponent(id)}`, signal);
   }
 
-  /** One project's saved dashboards (its slug), most recently changed first. */
+  /** One project's saved dashboards (its slug; `*`: every project's the caller may read), most recently changed first. */
   listDashboards(project: string, signal?: AbortSignal): Promise<Dashboard[]> {
     return this.get(`/api/dashboards${buildQuery({ project })}`, signal);
   }

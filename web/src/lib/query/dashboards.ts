@@ -4,10 +4,19 @@ import { formatCostOf, formatCount, formatDuration, formatRate } from "../format
 import type { DashboardSpec, EventStatus, Figure, Panel, Stats } from "./types";
 import { isWindow, type WindowName } from "./windows";
 
-/** The project whose dashboards are listed and saved: the chosen one, or `default` when the
- * reader looks at every project (dashboards belong to one project each). */
+/** `GET /api/dashboards?project=*`: the dashboards of every project the reader may read. */
+export const EVERY_PROJECT = "*";
+
+/** Whose dashboards are listed: the chosen project's, or every project's when the reader looks at
+ * every project (each dashboard belongs to one project, and the list then names it). */
 export function dashboardProject(project: string | null): string {
-  return project ?? "default";
+  return project ?? EVERY_PROJECT;
+}
+
+/** The project a new dashboard goes in: the chosen one, else the one picked when saving in the
+ * every-project view (`default` unless another is picked). */
+export function newDashboardProject(project: string | null, picked: string): string {
+  return project ?? (picked || "default");
 }
 
 /** What the metrics page shows: a saved dashboard is this, as panels. */
