@@ -49,7 +49,7 @@ def make(ingest: FakeIngest, **kw: Any) -> prism_sdk.Prism:
     return prism_sdk.Prism(**opts)
 
 
-def wait_for(cond: Any, timeout: float = 10.0) -> None:
+def wait_for(cond: Any, timeout: float = 60.0) -> None:  # the timeout: a hang guard
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
