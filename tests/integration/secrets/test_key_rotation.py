@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import redis
 from chat.model import StoredCredential
@@ -21,7 +19,6 @@ from chat.providers import Providers
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from ingestion.app import create_app
-from moto import mock_aws
 from prism.adapters.memory import MemoryRawPayloadStore
 from prism.adapters.postgres_chat import PostgresChatStore
 from prism.adapters.postgres_keys import PostgresIngestKeys
@@ -38,17 +35,6 @@ pytestmark = pytest.mark.integration
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "minimal.json").read_text())
 PROVIDER_KEY = "sk-ant-rotation-0123456789"
-
-
-@pytest.fixture
-def sm() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
-
-
-@pytest.fixture
-def clock() -> TestClock:
-    return TestClock(datetime(2030, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture(autouse=True)

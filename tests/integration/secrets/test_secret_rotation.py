@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
-from moto import mock_aws
 from prism.adapters.postgres import connect
 from prism.adapters.postgres_pool import PooledPostgres
 from prism.errors import StoreError
@@ -21,12 +19,6 @@ from prism.secrets import SecretCache, set_default_cache
 from tests.support.clock import TestClock
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sm() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
 
 
 @pytest.fixture

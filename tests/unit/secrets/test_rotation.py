@@ -8,16 +8,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from ingestion.app import create_app
-from moto import mock_aws
 from prism.adapters.memory import MemoryBus, MemoryIngestKeys, MemoryRawPayloadStore
 from prism.config import Settings
 from prism.credentials import CredentialCipher, build_cipher
@@ -26,42 +23,12 @@ from prism.redact import make_redactor
 from prism.secrets import SecretCache, set_default_cache
 
 from tests.support.clock import TestClock
+from tests.support.secrets import CountingClient
 
 pytestmark = pytest.mark.unit
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "minimal.json").read_text())
 PROVIDER_KEY = "sk-test-0123456789abcdefWXYZ"
-
-
-class CountingClient:
-    """boto3's Secrets Manager client (moto behind it), counting GetSecretValue calls."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.calls = 0
-        self.down = False
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        self.calls += 1
-        if self.down:
-            raise ConnectionError("Secrets Manager unreachable")
-        return self.client.get_secret_value(**kwargs)
-
-
-@pytest.fixture
-def sm() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
-
-
-@pytest.fixture
-def clock() -> TestClock:
-    return TestClock(datetime(2030, 1, 1, tzinfo=UTC))
-
-
-@pytest.fixture
-def counting(sm: Any) -> CountingClient:
-    return CountingClient(sm)
 
 
 @pytest.fixture(autouse=True)

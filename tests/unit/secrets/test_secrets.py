@@ -5,52 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from prism.config import Settings
 from prism.errors import ConfigError
 from prism.secrets import SecretCache, dsn_from_secret, is_auth_failure, set_default_cache
 
 from tests.support.clock import TestClock
+from tests.support.secrets import CountingClient
 
 pytestmark = pytest.mark.unit
 
 DB_SECRET = {"username": "prism", "password": "p@ss/word", "host": "db.example", "port": 5433, "dbname": "logs"}
-
-
-class CountingClient:
-    """boto3's Secrets Manager client (moto behind it), counting GetSecretValue calls."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.calls = 0
-        self.down = False
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        self.calls += 1
-        if self.down:
-            raise ConnectionError("Secrets Manager unreachable")
-        return self.client.get_secret_value(**kwargs)
-
-
-@pytest.fixture
-def sm() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
-
-
-@pytest.fixture
-def clock() -> TestClock:
-    return TestClock(datetime(2030, 1, 1, tzinfo=UTC))
-
-
-@pytest.fixture
-def counting(sm: Any) -> CountingClient:
-    return CountingClient(sm)
 
 
 @pytest.fixture
