@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -66,3 +67,19 @@ def impostor_provider(oidc_provider: OIDCProvider, oidc_keys: Path) -> Iterator[
     provider's JWKS: only their issuer tells them apart)."""
     with OIDCProvider([PRISM_CLIENT], keys_file=oidc_keys) as idp:
         yield idp
+
+
+@pytest.fixture
+def make_app(identity_db: str, fast_passwords: Passwords) -> Iterator[Any]:
+    """Identity apps on the test database, built with the given settings, closed afterwards."""
+    from tests.integration.identity.test_identity_api import App
+
+    made: list[Any] = []
+
+    def make(**settings: Any) -> Any:
+        made.append(App(identity_db, fast_passwords, **settings))
+        return made[-1]
+
+    yield make
+    for a in made:
+        a.close()

@@ -11,7 +11,6 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from prism.identity.passwords import Passwords
 
 from tests.integration.identity.test_identity_api import ADMIN, ADMIN_PW, App, error, member_client, sign_in
 
@@ -21,19 +20,6 @@ SIGV4 = {
     "Authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/eu-west-1/lambda/aws4_request, "
     "SignedHeaders=host;x-amz-date, Signature=0123abcd"
 }
-
-
-@pytest.fixture
-def make_app(identity_db: str, fast_passwords: Passwords) -> Iterator[Any]:
-    made: list[App] = []
-
-    def make(**settings: Any) -> App:
-        made.append(App(identity_db, fast_passwords, **settings))
-        return made[-1]
-
-    yield make
-    for a in made:
-        a.close()
 
 
 def wrong_login(client: TestClient, n: int, viewer: str | None) -> Any:

@@ -57,19 +57,6 @@ class App:
 
 
 @pytest.fixture
-def make_app(identity_db: str, fast_passwords: Passwords) -> Iterator[Any]:
-    made: list[App] = []
-
-    def make(**settings: Any) -> App:
-        made.append(App(identity_db, fast_passwords, **settings))
-        return made[-1]
-
-    yield make
-    for a in made:
-        a.close()
-
-
-@pytest.fixture
 def api(make_app: Any) -> App:
     return make_app()  # type: ignore[no-any-return]
 
