@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from prism.auth import AUTH_RESPONSES, Member, Viewer
+from prism.errors import ValidationFailedError
 
 from query.deps import DashboardsDep, IdentityDep
 from query.schemas import EVERY_PROJECT, SLUG_OR_EVERY, DashboardIn, DashboardNew, DashboardOut
@@ -37,9 +38,14 @@ async def list_dashboards(
 
 
 @router.post("/api/dashboards", status_code=201)
-async def create_dashboard(me: Member, body: DashboardNew, dashboards: DashboardsDep) -> DashboardOut:
-    """A new dashboard of a project (``default`` unless named), owned by the caller: a name they
-    already use in that project (whatever its case) is a 409 name_taken."""
+async def create_dashboard(
+    me: Member, body: DashboardNew, dashboards: DashboardsDep, identity: IdentityDep
+) -> DashboardOut:
+    """A new dashboard of a project (``default`` unless named), owned by the caller: a project the
+    identity API does not list is a 422 unknown_project; a name they already use in that project
+    (whatever its case) is a 409 name_taken."""
+    if body.project not in {p.slug for p in await identity.list_projects()}:
+        raise ValidationFailedError(f"there is no project {body.project!r}", code="unknown_project")
     return await dashboards.create(body, owner=me.user.id if me.user else None)
 
 

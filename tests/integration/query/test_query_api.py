@@ -383,9 +383,17 @@ def test_the_names_migration_tells_apart_names_already_taken_twice() -> None:
             conn.execute("INSERT INTO dashboards (id, name, spec) VALUES (%s, 'cost', '{}')", (uuid.uuid4(),))
 
 
-def test_dashboards_are_listed_per_project(client: TestClient, clean_database: str) -> None:
+def make_projects(identity: IdentityService, *slugs: str) -> None:
+    admin = Callers(identity)._admin_principal()
+    known = {p.slug for p in asyncio.run(identity.list_projects())}
+    for slug in set(slugs) - known:
+        asyncio.run(identity.create_project(admin, slug, slug.upper()))
+
+
+def test_dashboards_are_listed_per_project(client: TestClient, clean_database: str, identity: IdentityService) -> None:
     with psycopg.connect(clean_database, autocommit=True) as conn:
         conn.execute("TRUNCATE dashboards")
+    make_projects(identity, "prod")
     a = client.post("/api/dashboards", json={"name": "Latency"}).json()
     assert a["project"] == "default"
     b = client.post("/api/dashboards", json={"name": "Cost", "project": "prod"}).json()
@@ -406,6 +414,11 @@ def test_dashboards_are_listed_per_project(client: TestClient, clean_database: s
     # A replace does not move a dashboard: the project is not part of its body.
     resp = client.put(f"/api/dashboards/{a['id']}", json={"name": "Latency", "project": "prod"})
     assert resp.status_code == 422
+    # A dashboard goes in a project that exists.
+    resp = client.post("/api/dashboards", json={"name": "x", "project": "never-a-project"})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "unknown_project", resp.text
+    assert "never-a-project" in resp.json()["error"]["message"]
+    assert client.get("/api/dashboards?project=never-a-project").json() == []
 
 
 def test_every_project_lists_the_dashboards_of_each_project_the_caller_may_read(
@@ -420,10 +433,16 @@ def test_every_project_lists_the_dashboards_of_each_project_the_caller_may_read(
     for slug in (prod, gone):
         asyncio.run(identity.create_project(admin, slug, slug.upper()))
     made = {}
-    for name, project in (("Latency", "default"), ("Cost", prod), ("Old", gone), ("Stray", "never-a-project")):
+    for name, project in (("Latency", "default"), ("Cost", prod), ("Old", gone)):
         resp = client.post("/api/dashboards", json={"name": name, "project": project})
         assert resp.status_code == 201, resp.text
         made[name] = resp.json()
+    stray = uuid.uuid4()  # saved before creating checked the project (the API refuses it now)
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dashboards (id, name, spec, project) VALUES (%s, 'Stray', '{}', 'never-a-project')", (stray,)
+        )
+    made["Stray"] = {"id": str(stray)}
     asyncio.run(identity.delete_project(admin, gone))
 
     # WHEN every project is asked for, by a viewer's session and by a viewer's read token
@@ -449,9 +468,12 @@ def test_every_project_lists_the_dashboards_of_each_project_the_caller_may_read(
     assert resp.status_code == 422 and "error" in resp.json()
 
 
-def test_dashboard_names_are_unique_per_project(client: TestClient, clean_database: str) -> None:
+def test_dashboard_names_are_unique_per_project(
+    client: TestClient, clean_database: str, identity: IdentityService
+) -> None:
     with psycopg.connect(clean_database, autocommit=True) as conn:
         conn.execute("TRUNCATE dashboards")
+    make_projects(identity, "prod", "staging")
     assert client.post("/api/dashboards", json={"name": "Latency", "project": "prod"}).status_code == 201
     assert client.post("/api/dashboards", json={"name": "latency", "project": "staging"}).status_code == 201
     assert client.post("/api/dashboards", json={"name": "Latency"}).status_code == 201  # the default project
@@ -554,9 +576,14 @@ def test_windows_older_than_the_minute_histograms_resolve_to_whole_hours(
 def test_a_window_over_days_merges_days_hours_and_minutes_exactly(writer: PostgresLogStore, client: TestClient) -> None:
     base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
     rng = random.Random(5)
-    rows = [event_row(base + timedelta(minutes=5 * i - 6 * 60, seconds=rng.randint(0, 299)),
-                      latency_ms=rng.lognormvariate(6, 0.8), ttft_ms=None)
-            for i in range(12 * 36)]  # fmt: skip  (from 6 h before `base` to 30 h after)
+    rows = [
+        event_row(
+            base + timedelta(minutes=5 * i - 6 * 60, seconds=rng.randint(0, 299)),
+            latency_ms=rng.lognormvariate(6, 0.8),
+            ttft_ms=None,
+        )
+        for i in range(12 * 36)
+    ]  # fmt: skip  (from 6 h before `base` to 30 h after)
     for start in range(0, len(rows), 100):
         writer.write(rows[start : start + 100])
     start, end = base - timedelta(hours=5, minutes=43), base + timedelta(days=1, hours=5, minutes=19)

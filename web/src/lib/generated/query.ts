@@ -121,8 +121,9 @@ export interface paths {
         put?: never;
         /**
          * Create Dashboard
-         * @description A new dashboard of a project (``default`` unless named), owned by the caller: a name they
-         *     already use in that project (whatever its case) is a 409 name_taken.
+         * @description A new dashboard of a project (``default`` unless named), owned by the caller: a project the
+         *     identity API does not list is a 422 unknown_project; a name they already use in that project
+         *     (whatever its case) is a 409 name_taken.
          */
         post: operations["create_dashboard_api_dashboards_post"];
         delete?: never;
