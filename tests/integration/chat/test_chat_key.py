@@ -175,13 +175,44 @@ def test_in_aws_without_a_chat_key_the_chat_sends_the_ingestion_key_of_its_secre
     assert sent_key() == "new-key-0002"
 
 
-def test_an_unreadable_chat_key_secret_turns_logging_off_and_the_chat_keeps_starting(
-    keys: PostgresIngestKeys, monkeypatch: pytest.MonkeyPatch, secrets: Any, caplog: pytest.LogCaptureFixture
+def test_an_unreadable_chat_key_secret_turns_logging_off_until_a_retry_reads_it(
+    keys: PostgresIngestKeys,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets: Any,
+    caplog: pytest.LogCaptureFixture,
+    redis_url: str,
+    stream_name: str,
 ) -> None:
     import prism_sdk
 
+    monkeypatch.setattr(chat_sdk, "REGISTER_RETRY_MAX_S", 0.2)
     monkeypatch.delenv("PRISM_CHAT_API_KEY", raising=False)
-    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nothing-here-AbCdEf"
-    chat_sdk.configure_sdk(ChatSettings(spool_dir="off", chat_api_key_secret_arn=missing), keys)
+    # GIVEN a chat starting while its key's secret cannot be read (Secrets Manager down, or not yet made)
+    chat_sdk.configure_sdk(ChatSettings(spool_dir="off", chat_api_key_secret_arn="chat-key-later"), keys)
+    # THEN it starts, with logging off and the reason in the log
     assert not prism_sdk.get_client().settings.enabled
-    assert "cannot be read" in caplog.text and "nothing-here" in caplog.text
+    assert "cannot be read" in caplog.text and "chat-key-later" in caplog.text
+    # AND once the secret can be read, the retry in the background sets the SDK up with the key
+    secrets.create_secret(Name="chat-key-later", SecretString="Zq7" * 11)
+    deadline = time.monotonic() + 60  # a hang guard: the retry comes within 0.2 s
+    while sent_key() != ingest_key_for("Zq7" * 11) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert prism_sdk.get_client().settings.enabled and sent_key() == ingest_key_for("Zq7" * 11)
+    deadline = time.monotonic() + 60  # registered by the same retry, in the chat project
+    while project_of(sent_key() or "", redis_url, stream_name, keys) != "chat" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert project_of(ingest_key_for("Zq7" * 11), redis_url, stream_name, keys) == "chat"
+
+
+def test_on_lambda_the_chat_flushes_each_reply_within_a_second_and_bounds_its_spool(
+    keys: PostgresIngestKeys, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import prism_sdk
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "prism-chat")
+    for var in (prism_sdk.ENV_LAMBDA_FLUSH_TIMEOUT, prism_sdk.ENV_SPOOL_MAX_BYTES, "PRISM_CHAT_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    chat_sdk.configure_sdk(ChatSettings(spool_dir=str(tmp_path)), keys)
+    settings = prism_sdk.get_client().settings
+    assert settings.lambda_flush_timeout == chat_sdk.LAMBDA_FLUSH_TIMEOUT_S == 1.0
+    assert settings.spool_max_bytes == chat_sdk.LAMBDA_SPOOL_MAX_BYTES
