@@ -42,6 +42,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -112,29 +113,32 @@ def register_chat_key(key: str, keys: IngestKeys) -> bool:
     return True
 
 
-def _register_until_done(key: str, keys: IngestKeys) -> None:
-    delay = 1.0
-    while not register_chat_key(key, keys):
-        time.sleep(delay)
-        delay = min(delay * 2, REGISTER_RETRY_MAX_S)
+def _retry_in_background(attempt: Callable[[], bool]) -> None:
+    """Run ``attempt`` again in a daemon thread, 1 s, 2 s, ... up to ``REGISTER_RETRY_MAX_S`` apart,
+    until it returns True."""
+
+    def run() -> None:
+        delay = min(1.0, REGISTER_RETRY_MAX_S)
+        while True:
+            time.sleep(delay)
+            if attempt():
+                return
+            delay = min(delay * 2, REGISTER_RETRY_MAX_S)
+
+    threading.Thread(target=run, name="chat-key", daemon=True).start()
 
 
-def _configure_when_readable(settings: ChatSettings, keys: IngestKeys | None) -> None:
-    """Read the chat's key again (1 s, 2 s, ... up to ``REGISTER_RETRY_MAX_S`` apart) until its
-    secret answers, then set the SDK up with it: an outage of Secrets Manager at start costs the
-    turns of the outage, not those of the instance's whole life."""
-    delay = min(1.0, REGISTER_RETRY_MAX_S)
-    while True:
-        time.sleep(delay)
-        delay = min(delay * 2, REGISTER_RETRY_MAX_S)
-        try:
-            if chat_api_key(settings) is None and settings.api_key_secret_arn:
-                next(iter(settings.api_keys), None)
-        except ConfigError:
-            continue
-        log.info("the chat's ingestion key can be read again: its turns are logged from now on")
-        configure_sdk(settings, keys)
-        return
+def _configure_if_readable(settings: ChatSettings, keys: IngestKeys | None) -> bool:
+    """Set the SDK up if the chat's key can be read now: an outage of Secrets Manager at start
+    costs the turns of the outage, not those of the instance's whole life."""
+    try:
+        if chat_api_key(settings) is None and settings.api_key_secret_arn:
+            next(iter(settings.api_keys), None)
+    except ConfigError:
+        return False
+    log.info("the chat's ingestion key can be read again: its turns are logged from now on")
+    configure_sdk(settings, keys)
+    return True
 
 
 def configure_sdk(settings: ChatSettings, keys: IngestKeys | None = None) -> None:
@@ -160,7 +164,7 @@ def configure_sdk(settings: ChatSettings, keys: IngestKeys | None = None) -> Non
     except ConfigError as exc:  # a secret cannot be read: the chat still answers, its turns unlogged
         log.error("the chat's ingestion key cannot be read (%s): chat turns are not logged until it is", exc)
         prism_sdk.init(enabled=False)
-        threading.Thread(target=_configure_when_readable, args=(settings, keys), name="chat-key", daemon=True).start()
+        _retry_in_background(lambda: _configure_if_readable(settings, keys))
         return
     if key is not None:
         opts["api_key"] = key
@@ -169,7 +173,8 @@ def configure_sdk(settings: ChatSettings, keys: IngestKeys | None = None) -> Non
 
             keys = bootstrap.build_ingest_keys(settings)
         if not register_chat_key(key, keys):
-            threading.Thread(target=_register_until_done, args=(key, keys), name="chat-key", daemon=True).start()
+            registry = keys
+            _retry_in_background(lambda: register_chat_key(key, registry))
     if in_lambda() and not os.environ.get(prism_sdk.ENV_LAMBDA_FLUSH_TIMEOUT):
         opts["lambda_flush_timeout"] = LAMBDA_FLUSH_TIMEOUT_S
     if in_lambda() and not os.environ.get(prism_sdk.ENV_SPOOL_MAX_BYTES):

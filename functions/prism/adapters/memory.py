@@ -237,8 +237,7 @@ class MemoryDashboardStore:
         return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
 
     def list_dashboards(self, project: str = "default") -> list[Dashboard]:
-        mine = (d for d in self.dashboards.values() if d.project == project)
-        return sorted(mine, key=lambda d: (d.updated_at, d.id), reverse=True)
+        return self.list_dashboards_in([project])
 
     def list_dashboards_in(self, projects: Sequence[str]) -> list[Dashboard]:
         mine = (d for d in self.dashboards.values() if d.project in projects)

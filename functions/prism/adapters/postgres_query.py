@@ -256,14 +256,7 @@ SELECT {series}, array_agg(idx ORDER BY idx) AS idx, array_agg(n ORDER BY idx) A
     # --- dashboards ---------------------------------------------------------------------------
 
     def list_dashboards(self, project: str = "default") -> list[Dashboard]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT {} FROM dashboards WHERE project = %s ORDER BY updated_at DESC, id DESC").format(
-                    _DASHBOARD
-                ),
-                (project,),
-            ).fetchall()
-        return [Dashboard(**r) for r in rows]
+        return self.list_dashboards_in([project])
 
     def list_dashboards_in(self, projects: Sequence[str]) -> list[Dashboard]:
         with self._conn() as conn:
